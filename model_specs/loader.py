@@ -98,9 +98,9 @@ class Catalog:
         return self.hardware[hid]
 
     def quant(self, quant_id: str) -> QuantFormat:
-        """Look up a quantisation format by name, case-insensitively."""
+        """Look up a quantisation format by name or alias, case-insensitively."""
         for q in self.quants.values():
-            if q.id.lower() == quant_id.lower():
+            if quant_id.lower() in (q.id.lower(), *(a.lower() for a in q.aliases)):
                 return q
         raise KeyError(f"unknown quantization '{quant_id}'")
 
@@ -108,6 +108,11 @@ class Catalog:
         """Resolve a comma-separated source-key string of a model into Source records."""
         table = self.model_sources[model.family]
         return [table[k.strip()] for k in key.split(",")]
+
+    @property
+    def selectable_quants(self) -> list[str]:
+        """Formats a user picks; GGML_* entries are block types used inside GGUF mixes."""
+        return [q for q in self.quants if not q.startswith("GGML_")]
 
     @property
     def data_as_of(self) -> str:

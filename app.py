@@ -1,0 +1,28 @@
+"""Entry point: navigation over pages/, the shared scenario sidebar and the data footer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from app_pages import PAGES
+from ui.state import catalog, init_scenario, show_notices, sync_url
+from ui.widgets import scenario_sidebar
+
+
+st.set_page_config(page_title="LLM capacity planner", page_icon=":material/memory:", layout="wide")
+root = Path(__file__).parent
+nav = st.navigation(
+    [st.Page(f, title=t, url_path=u, icon=i, default=(u == "variants"))
+     for f, t, u, i in PAGES if (root / f).exists()]
+)
+init_scenario()
+scenario_sidebar()
+show_notices()
+nav.run()
+sync_url()
+st.caption(
+    f"Catalog data as of {catalog().data_as_of} · every figure links to its source · "
+    "derived figures are marked as derived · GiB = 2³⁰ bytes, GB = 10⁹ bytes"
+)

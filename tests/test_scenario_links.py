@@ -1,0 +1,73 @@
+"""Scenario <-> URL query string: round trips, and any query string falls back safely with notices."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model_specs import load_catalog
+from ui.scenario import DEFAULTS, URL_KEYS, Scenario, scenario_from_query, scenario_to_query
+
+CAT = load_catalog()
+
+
+def test_defaults_make_an_empty_query():
+    assert scenario_to_query(Scenario()) == {}
+
+
+def test_round_trip_of_a_full_scenario():
+    s = Scenario(model="gemma-4-31b", quant="Q8_0", ctx=32768, engine="vllm", kv="fp8", hw=next(iter(CAT.hardware)),
+                 gpus=2, conc=8, text_only=True, in_mtok=250.5, out_mtok=40, api_in=0.14, api_out=0.4, cloud_hr=1.79,
+                 hw_usd=1599, months=24, kwh=0.31, util=0.25)
+    back, notices = scenario_from_query(scenario_to_query(s), CAT)
+    assert back == s and notices == []
+
+
+@pytest.mark.parametrize(("query", "field", "expected_notice"), [
+    ({"ctx": "-5"}, "ctx", "ctx='-5'"),
+    ({"ctx": "abc"}, "ctx", "ctx='abc'"),
+    ({"ctx": "99999999999999999999"}, "ctx", "ctx="),
+    ({"model": "gemma-9-deleted"}, "model", "no such model"),
+    ({"model": "<script>alert(1)</script>"}, "model", "no such model"),
+    ({"hw": "cray-1"}, "hw", "no such hardware"),
+    ({"quant": "Q9_Z"}, "quant", "no such quantization"),
+    ({"util": "nan"}, "util", "util='nan'"),
+    ({"kwh": "inf"}, "kwh", "kwh='inf'"),
+    ({"engine": "tensorrt"}, "engine", "engine='tensorrt'"),
+    ({"text_only": "maybe"}, "text_only", "text_only='maybe'"),
+])
+def test_bad_values_fall_back_with_a_notice(query, field, expected_notice):
+    s, notices = scenario_from_query(query, CAT)
+    assert getattr(s, field) == getattr(DEFAULTS, field)
+    assert len(notices) == 1 and expected_notice in notices[0]
+
+
+def test_aliases_and_case_are_normalised():
+    s, notices = scenario_from_query({"model": "gemma-4-31b-it", "quant": "q4_k_m"}, CAT)
+    assert (s.model, s.quant, notices) == ("gemma-4-31b", "Q4_K_M", [])
+
+
+def test_unknown_keys_are_ignored_and_last_repeat_wins():
+    s, notices = scenario_from_query({"utm_source": "mail", "ctx": ["4096", "16384"]}, CAT)
+    assert s.ctx == 16384 and notices == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from([*URL_KEYS, "run", "x"]),
+                       st.one_of(st.text(max_size=40), st.text(string.digits + "-.e", max_size=25),
+                                 st.lists(st.text(max_size=10), max_size=3)), max_size=8))
+def test_any_query_string_gives_a_valid_scenario(params):
+    s, notices = scenario_from_query(params, CAT)
+    assert isinstance(s, Scenario)
+    assert s.model in CAT.models and s.hw in CAT.hardware
+    # Every value that was not taken is named in a notice.
+    for key in set(params) & set(URL_KEYS):
+        raw = params[key][-1] if isinstance(params[key], list) and params[key] else params[key]
+        if raw == [] or getattr(s, key) == getattr(DEFAULTS, key):
+            continue
+        assert not any(n.startswith(f"ignored {key}=") for n in notices)
+    # And the scenario survives its own round trip.
+    assert scenario_from_query(scenario_to_query(s), CAT) == (s, [])

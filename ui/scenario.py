@@ -1,0 +1,124 @@
+"""The Scenario: every input a page can set, and its round trip to a URL query string."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from model_specs import Catalog
+
+KvDtype = Literal["f16", "bf16", "fp8", "q8_0", "q4_0"]
+EngineName = Literal["llama.cpp", "ollama", "vllm", "transformers"]
+
+DEFAULT_MODEL = "gemma-4-e4b"
+DEFAULT_HARDWARE = "rtx-4090"
+
+
+class Scenario(BaseModel):
+    """Every input the dashboard's pages share; one instance per browser session."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str = DEFAULT_MODEL
+    quant: str = "Q4_K_M"
+    ctx: int = Field(default=8192, ge=256, le=1_048_576)
+    engine: EngineName = "llama.cpp"
+    kv: KvDtype = "f16"
+    hw: str = DEFAULT_HARDWARE
+    gpus: int = Field(default=1, ge=1, le=16)
+    conc: int = Field(default=1, ge=1, le=1024)
+    text_only: bool = False
+    # Cost inputs.
+    in_mtok: float = Field(default=100.0, ge=0, le=1e7)  # monthly input tokens, millions
+    out_mtok: float = Field(default=20.0, ge=0, le=1e7)  # monthly output tokens, millions
+    api_in: float | None = Field(default=None, ge=0, le=1000)  # USD per million input tokens; None = catalog
+    api_out: float | None = Field(default=None, ge=0, le=1000)
+    cloud_hr: float | None = Field(default=None, ge=0, le=1000)  # USD per GPU-hour; None = catalog
+    hw_usd: float | None = Field(default=None, ge=0, le=1e7)  # purchase price; None = catalog
+    months: int = Field(default=36, ge=1, le=120)  # amortisation
+    kwh: float = Field(default=0.15, ge=0, le=10)  # USD per kWh
+    util: float = Field(default=0.5, ge=0.01, le=1.0)  # share of hours the hardware is busy
+
+
+# URL key -> field; keys are the field names, short and stable (documented in README).
+URL_KEYS: tuple[str, ...] = tuple(Scenario.model_fields)
+DEFAULTS = Scenario()
+
+
+def _coerce(field: str, raw: str) -> Any:
+    """Parse one query-string value for `field`; raises ValueError when it cannot be."""
+    ann = Scenario.model_fields[field].annotation
+    if ann is bool:
+        if raw.lower() in ("1", "true", "yes"):
+            return True
+        if raw.lower() in ("0", "false", "no"):
+            return False
+        raise ValueError(raw)
+    if ann is int:
+        return int(raw)
+    if ann in (float, float | None):
+        if raw == "" and ann is not float:
+            return None
+        v = float(raw)
+        if not math.isfinite(v):
+            raise ValueError(raw)
+        return v
+    return raw
+
+
+def scenario_from_query(
+    params: Mapping[str, str | list[str]], catalog: Catalog
+) -> tuple[Scenario, list[str]]:
+    """Build a Scenario from URL query params; invalid or unknown values fall back to defaults.
+
+    Returns the scenario and one human-readable notice per ignored value.
+    """
+    values: dict[str, Any] = {}
+    notices: list[str] = []
+    for key in URL_KEYS:
+        if key not in params:
+            continue
+        raw = params[key]
+        if isinstance(raw, list):
+            if not raw:
+                continue
+            raw = raw[-1]
+        raw = str(raw)[:200]
+        try:
+            value = _coerce(key, raw)
+            Scenario.model_validate({**values, key: value})
+        except (ValueError, TypeError):
+            notices.append(f"ignored {key}={raw!r}: not a valid value")
+            continue
+        if key == "model":
+            if value not in catalog.models and value not in catalog.aliases:
+                notices.append(f"ignored model={raw!r}: no such model in the catalog")
+                continue
+            value = catalog.aliases.get(value, value)
+        if key == "hw":
+            if value not in catalog.hardware and value not in catalog.aliases:
+                notices.append(f"ignored hw={raw!r}: no such hardware in the catalog")
+                continue
+            value = catalog.aliases.get(value, value)
+        if key == "quant":
+            try:
+                value = catalog.quant(value).id
+            except KeyError:
+                notices.append(f"ignored quant={raw!r}: no such quantization")
+                continue
+        values[key] = value
+    return Scenario.model_validate(values), notices
+
+
+def scenario_to_query(s: Scenario) -> dict[str, str]:
+    """Query params for `s`, leaving out values equal to the defaults so links stay short."""
+    out: dict[str, str] = {}
+    for key in URL_KEYS:
+        v = getattr(s, key)
+        if v == getattr(DEFAULTS, key):
+            continue
+        out[key] = ("1" if v else "0") if isinstance(v, bool) else ("" if v is None else str(v))
+    return out

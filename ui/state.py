@@ -1,0 +1,96 @@
+"""Session state for the shared Scenario: URL -> Scenario on first run, widgets bound to it, Scenario -> URL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from model_specs import Catalog, load_catalog
+from ui.scenario import Scenario, scenario_from_query, scenario_to_query
+
+SCENARIO_KEY = "scenario"
+NOTICES_KEY = "url_notices"
+# Query keys that are not part of the Scenario but a page may own (kept in the URL while present).
+EXTRA_QUERY_KEYS = ("run",)
+
+
+@st.cache_resource
+def catalog() -> Catalog:
+    """The spec database, shared by every session."""
+    return load_catalog()
+
+
+def init_scenario() -> None:
+    """Create the session's Scenario from the URL once; later reruns keep the session's copy."""
+    if SCENARIO_KEY in st.session_state:
+        return
+    params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    scenario, notices = scenario_from_query(params, catalog())
+    st.session_state[SCENARIO_KEY] = scenario
+    st.session_state[NOTICES_KEY] = notices
+
+
+def get_scenario() -> Scenario:
+    """The current Scenario."""
+    init_scenario()
+    return st.session_state[SCENARIO_KEY]
+
+
+def update_scenario(**changes: Any) -> Scenario:
+    """Replace fields of the Scenario (validated); invalid values raise ValueError."""
+    s = get_scenario()
+    new = Scenario.model_validate({**s.model_dump(), **changes})
+    st.session_state[SCENARIO_KEY] = new
+    return new
+
+
+def sync_url() -> None:
+    """Write the Scenario (and any page-owned extra keys) into the address bar."""
+    query = scenario_to_query(get_scenario())
+    for k in EXTRA_QUERY_KEYS:
+        if k in st.query_params:
+            query[k] = st.query_params[k]
+    if dict(st.query_params) != query:
+        st.query_params.from_dict(query)
+
+
+def share_url() -> str:
+    """The full link (this page + the scenario's query) that reproduces what the user sees."""
+    page = (st.context.url or "").split("?", 1)[0]
+    query = urlencode(scenario_to_query(get_scenario()))
+    return f"{page}?{query}" if query else page
+
+
+def bind(field: str, widget: Callable[..., Any], label: str, *, key_prefix: str = "w",
+         options: Sequence[Any] | None = None, to_value: Callable[[Any], Any] = lambda v: v,
+         from_value: Callable[[Any], Any] = lambda v: v, **kwargs: Any) -> Any:
+    """A widget showing Scenario.<field>; changing it updates the Scenario. Returns the scenario value."""
+    key = f"{key_prefix}_{field}"
+    current = from_value(getattr(get_scenario(), field))
+    if options is not None and current not in options:
+        current = options[0]
+    st.session_state[key] = current  # seed from the scenario every run so all bound widgets agree
+
+    def _changed() -> None:
+        try:
+            update_scenario(**{field: to_value(st.session_state[key])})
+        except ValueError:
+            st.session_state[NOTICES_KEY] = [f"{label}: value not accepted"]
+
+    if options is not None:
+        widget(label, options, key=key, on_change=_changed, **kwargs)
+    else:
+        widget(label, key=key, on_change=_changed, **kwargs)
+    return getattr(get_scenario(), field)
+
+
+def show_notices() -> None:
+    """Show (once) what the URL carried that was ignored."""
+    notices = st.session_state.get(NOTICES_KEY) or []
+    if notices:
+        st.warning("Some link values were ignored and defaults used instead:\n\n" +
+                   "\n".join(f"- {n}" for n in notices))
+        st.session_state[NOTICES_KEY] = []
