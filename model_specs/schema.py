@@ -274,6 +274,8 @@ class QuantFormat(Frozen):
 
     id: str
     kind: Literal["float", "gguf", "gguf-mix", "int", "fp8", "fp4"]
+    # Other names a user types for the same format ("FP16" for F16); matched case-insensitively like the id.
+    aliases: list[str] = []
     bits_per_weight: float = Field(gt=0, le=32)
     # For block formats: weights per block and bytes per block (ggml type table).
     block_weights: int | None = None
