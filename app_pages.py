@@ -15,6 +15,7 @@ class PageInfo(NamedTuple):
 
 
 PAGES = [
+    PageInfo("pages/home.py", "Home", "home", ":material/home:"),
     PageInfo("pages/variants.py", "Variants", "variants", ":material/view_list:"),
     PageInfo("pages/memory.py", "Memory", "memory", ":material/memory:"),
     PageInfo("pages/speed.py", "Speed", "speed", ":material/speed:"),

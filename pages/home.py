@@ -1,0 +1,28 @@
+"""Home: what the dashboard answers, the current scenario in one glance, and where to go next."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pathlib import Path
+
+from app_pages import PAGES
+from ui.state import catalog, get_scenario
+
+cat = catalog()
+s = get_scenario()
+model, hw = cat.model(s.model), cat.device(s.hw)
+
+st.title("LLM capacity planner")
+st.markdown(
+    "Which open-weight model variant, on which hardware, at what quantization and context — how fast, and at what "
+    "cost against a rented GPU or a hosted API. Set the scenario in the sidebar; every page reads it, and the "
+    "address bar always holds a link that reopens exactly what you see."
+)
+st.info(f"Current scenario: **{model.name}** at **{s.quant}**, {s.ctx:,} tokens of context, "
+        f"**{s.engine}** on **{s.gpus} x {hw.name}** ({hw.memory_label}).", icon=":material/tune:")
+cols = st.columns(3)
+root = Path(__file__).resolve().parents[1]
+for i, p in enumerate(x for x in PAGES if x.url_path != "home" and (root / x.file).exists()):
+    with cols[i % 3]:
+        st.page_link(p.file, label=p.title, icon=p.icon)

@@ -1,0 +1,47 @@
+"""Links in a real browser: pages render, the sidebar writes the link, a link reopens the same inputs."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from app_pages import PAGES
+from tests.browser.conftest import ROOT, screenshot, wait_rendered
+
+pytestmark = pytest.mark.browser
+EXISTING = [p for p in PAGES if (ROOT / p.file).exists()]
+
+
+@pytest.mark.parametrize("page_info", EXISTING, ids=[p.url_path for p in EXISTING])
+def test_page_renders_in_chromium(app_url, new_page, page_info):
+    page = new_page()
+    path = "" if page_info.url_path == "home" else page_info.url_path
+    page.goto(f"{app_url}/{path}?model=gemma-4-26b-a4b&hw=rtx-4090")
+    wait_rendered(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    screenshot(page, f"page-{page_info.url_path}")
+
+
+def test_sidebar_change_lands_in_link_and_link_reproduces_it(app_url, new_page):
+    page = new_page()
+    page.goto(f"{app_url}/variants")
+    wait_rendered(page)
+    box = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInputField"]').first
+    box.fill("65536")
+    box.press("Enter")
+    page.wait_for_function("() => location.search.includes('ctx=65536')", timeout=30_000)
+    link = page.url
+    fresh = new_page()
+    fresh.goto(link)
+    wait_rendered(fresh)
+    expect(fresh.locator('[data-testid="stSidebar"] [data-testid="stNumberInputField"]').first).to_have_value("65536")
+
+
+def test_bad_values_show_a_notice(app_url, new_page):
+    page = new_page()
+    page.goto(f"{app_url}/variants?ctx=abc&model=deleted-model")
+    wait_rendered(page)
+    alert = page.locator('[data-testid="stAlert"]').first
+    expect(alert).to_contain_text("ctx='abc'")
+    expect(alert).to_contain_text("no such model")
+    screenshot(page, "bad-link-notice")
