@@ -10,12 +10,10 @@ from app_pages import PAGES
 from ui.state import catalog, init_scenario, show_notices, sync_url
 from ui.widgets import scenario_sidebar
 
-
 st.set_page_config(page_title="LLM capacity planner", page_icon="🧮", layout="wide")
 root = Path(__file__).parent
 nav = st.navigation(
-    [st.Page(f, title=t, url_path=u, icon=i, default=(u == "home"))
-     for f, t, u, i in PAGES if (root / f).exists()]
+    [st.Page(f, title=t, url_path=u, icon=i, default=(u == "home")) for f, t, u, i in PAGES if (root / f).exists()]
 )
 init_scenario()
 scenario_sidebar()

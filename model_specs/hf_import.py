@@ -13,8 +13,25 @@ from model_specs.schema import ModelSpec
 REQUIRED = ("num_hidden_layers", "hidden_size", "num_attention_heads", "vocab_size")
 # Architectures whose flat keys follow the Llama layout closely enough to import.
 KNOWN_TYPES = {
-    "llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen2_moe", "qwen3_moe", "phi3", "gemma", "gemma2",
-    "gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4", "gemma4_text", "gpt_oss", "granite", "olmo2",
+    "llama",
+    "mistral",
+    "mixtral",
+    "qwen2",
+    "qwen3",
+    "qwen2_moe",
+    "qwen3_moe",
+    "phi3",
+    "gemma",
+    "gemma2",
+    "gemma3",
+    "gemma3_text",
+    "gemma3n",
+    "gemma3n_text",
+    "gemma4",
+    "gemma4_text",
+    "gpt_oss",
+    "granite",
+    "olmo2",
 }
 # Default tie_word_embeddings per model_type where the config may omit it (transformers config defaults).
 TIED_BY_DEFAULT = {"gemma", "gemma2", "gemma3", "gemma3_text", "gemma3n", "gemma3n_text", "gemma4", "gemma4_text"}
@@ -23,8 +40,15 @@ TIED_BY_DEFAULT = {"gemma", "gemma2", "gemma3", "gemma3_text", "gemma3n", "gemma
 # Values transformers fills in when a config.json omits them (the class defaults), for types whose published
 # configs rely on them: Gemma3TextConfig in transformers/models/gemma3/configuration_gemma3.py.
 TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "gemma3_text": {"vocab_size": 262208, "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256,
-                    "sliding_window_pattern": 6, "max_position_embeddings": 131072, "tie_word_embeddings": True},
+    "gemma3_text": {
+        "vocab_size": 262208,
+        "num_attention_heads": 8,
+        "num_key_value_heads": 4,
+        "head_dim": 256,
+        "sliding_window_pattern": 6,
+        "max_position_embeddings": 131072,
+        "tie_word_embeddings": True,
+    },
 }
 
 
@@ -81,11 +105,17 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
     if mtype and mtype not in KNOWN_TYPES:
         notes.append(f"model_type '{mtype}' is not one the importer knows; sized with the Llama layout")
 
-    full = {"kv_heads": text.get("num_global_key_value_heads") or kv_heads,
-            "head_dim": text.get("global_head_dim") or head_dim,
-            "k_eq_v": bool(text.get("attention_k_eq_v", False))}
-    attention: dict[str, Any] = {"num_heads": heads, "layer_types": layer_types, "full": full,
-                                 "kv_shared_layers": int(text.get("num_kv_shared_layers") or 0)}
+    full = {
+        "kv_heads": text.get("num_global_key_value_heads") or kv_heads,
+        "head_dim": text.get("global_head_dim") or head_dim,
+        "k_eq_v": bool(text.get("attention_k_eq_v", False)),
+    }
+    attention: dict[str, Any] = {
+        "num_heads": heads,
+        "layer_types": layer_types,
+        "full": full,
+        "kv_shared_layers": int(text.get("num_kv_shared_layers") or 0),
+    }
     if "S" in layer_types:
         attention["sliding"] = {"kv_heads": kv_heads, "head_dim": head_dim}
         attention["sliding_window_tokens"] = int(text["sliding_window"])
@@ -101,8 +131,13 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
         shared = text.get("shared_expert_intermediate_size") or 0
         if mtype.startswith("gemma4") and inter:  # Gemma 4's dense MLP runs beside the experts: a shared expert
             shared, inter = inter, 0
-        moe = {"num_experts": n_experts, "experts_per_token": top_k, "expert_intermediate_size": expert_size,
-               "shared_experts": 1 if shared else 0, "shared_expert_intermediate_size": shared}
+        moe = {
+            "num_experts": n_experts,
+            "experts_per_token": top_k,
+            "expert_intermediate_size": expert_size,
+            "shared_experts": 1 if shared else 0,
+            "shared_expert_intermediate_size": shared,
+        }
         if mtype in ("mixtral", "gpt_oss", "qwen3_moe", "qwen2_moe"):
             inter = 0  # every layer is sparse (decoder_sparse_step=1); intermediate_size is the expert width
     if isinstance(inter, int) and text.get("use_double_wide_mlp") and attention["kv_shared_layers"]:
@@ -111,31 +146,50 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
 
     ple = None
     if text.get("hidden_size_per_layer_input"):
-        ple = {"dim": text["hidden_size_per_layer_input"],
-               "vocab_size": text.get("vocab_size_per_layer_input") or text["vocab_size"]}
+        ple = {
+            "dim": text["hidden_size_per_layer_input"],
+            "vocab_size": text.get("vocab_size_per_layer_input") or text["vocab_size"],
+        }
     tied = text.get("tie_word_embeddings", config.get("tie_word_embeddings", mtype in TIED_BY_DEFAULT))
 
     modalities = ["text"]
     vision = audio = None
     if isinstance(config.get("vision_config"), dict):
         modalities.append("image")
-        vision = {"params": _encoder_params(config["vision_config"]), "source": "config.json",
-                  "layers": config["vision_config"].get("num_hidden_layers"),
-                  "hidden_size": config["vision_config"].get("hidden_size"),
-                  "note": "parameter count derived from vision_config (approximate)"}
+        vision = {
+            "params": _encoder_params(config["vision_config"]),
+            "source": "config.json",
+            "layers": config["vision_config"].get("num_hidden_layers"),
+            "hidden_size": config["vision_config"].get("hidden_size"),
+            "note": "parameter count derived from vision_config (approximate)",
+        }
     if isinstance(config.get("audio_config"), dict):
         modalities.append("audio")
-        audio = {"params": _encoder_params(config["audio_config"]), "source": "config.json",
-                 "note": "parameter count derived from audio_config (approximate)"}
+        audio = {
+            "params": _encoder_params(config["audio_config"]),
+            "source": "config.json",
+            "note": "parameter count derived from audio_config (approximate)",
+        }
     name = model_id or config.get("_name_or_path") or mtype or "custom model"
     data = {
-        "id": _slug(str(name).split("/")[-1]), "name": str(name), "family": "custom",
+        "id": _slug(str(name).split("/")[-1]),
+        "name": str(name),
+        "family": "custom",
         "modalities": modalities,
         "context_tokens": text.get("max_position_embeddings") or config.get("max_position_embeddings") or 4096,
-        "text": {"num_layers": n_layers, "hidden_size": hidden, "intermediate_size": inter,
-                 "vocab_size": text["vocab_size"], "tie_word_embeddings": bool(tied), "attention": attention,
-                 "moe": moe, "per_layer_embedding": ple},
-        "vision": vision, "audio": audio, "source": "config.json",
+        "text": {
+            "num_layers": n_layers,
+            "hidden_size": hidden,
+            "intermediate_size": inter,
+            "vocab_size": text["vocab_size"],
+            "tie_word_embeddings": bool(tied),
+            "attention": attention,
+            "moe": moe,
+            "per_layer_embedding": ple,
+        },
+        "vision": vision,
+        "audio": audio,
+        "source": "config.json",
         "notes": "; ".join(notes) or None,
     }
     try:

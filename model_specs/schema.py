@@ -230,8 +230,9 @@ class Hardware(Frozen):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]*$")
     name: str
     kind: HardwareKind
-    category: Literal["phone", "sbc", "edge", "laptop", "desktop", "consumer-gpu", "workstation-gpu",
-                      "datacenter-gpu", "cpu-server"]
+    category: Literal[
+        "phone", "sbc", "edge", "laptop", "desktop", "consumer-gpu", "workstation-gpu", "datacenter-gpu", "cpu-server"
+    ]
     aliases: list[str] = []
     # Capacity in GiB (2^30 bytes); `memory_label` is the vendor's wording ("24 GB").
     memory_gib: float = Field(gt=0)

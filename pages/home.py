@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import streamlit as st
-
 from pathlib import Path
+
+import streamlit as st
 
 from app_pages import PAGES
 from ui.state import catalog, get_scenario
@@ -19,8 +19,11 @@ st.markdown(
     "cost against a rented GPU or a hosted API. Set the scenario in the sidebar; every page reads it, and the "
     "address bar always holds a link that reopens exactly what you see."
 )
-st.info(f"Current scenario: **{model.name}** at **{s.quant}**, {s.ctx:,} tokens of context, "
-        f"**{s.engine}** on **{s.gpus} x {hw.name}** ({hw.memory_label}).", icon=":material/tune:")
+st.info(
+    f"Current scenario: **{model.name}** at **{s.quant}**, {s.ctx:,} tokens of context, "
+    f"**{s.engine}** on **{s.gpus} x {hw.name}** ({hw.memory_label}).",
+    icon=":material/tune:",
+)
 cols = st.columns(3)
 root = Path(__file__).resolve().parents[1]
 for i, p in enumerate(x for x in PAGES if x.url_path != "home" and (root / x.file).exists()):

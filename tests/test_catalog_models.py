@@ -13,9 +13,17 @@ from model_specs.loader import DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIRED_MODELS = [
-    "gemma-4-e2b", "gemma-4-e4b", "gemma-4-26b-a4b", "gemma-4-31b",
-    "gemma-3-270m", "gemma-3-1b", "gemma-3-4b", "gemma-3-12b", "gemma-3-27b",
-    "gemma-3n-e2b", "gemma-3n-e4b",
+    "gemma-4-e2b",
+    "gemma-4-e4b",
+    "gemma-4-26b-a4b",
+    "gemma-4-31b",
+    "gemma-3-270m",
+    "gemma-3-1b",
+    "gemma-3-4b",
+    "gemma-3-12b",
+    "gemma-3-27b",
+    "gemma-3n-e2b",
+    "gemma-3n-e4b",
 ]
 
 
@@ -80,7 +88,9 @@ def test_layer_pattern_must_match_layer_count(data_copy: Path):
 
 def test_heads_divisible_by_kv_heads(data_copy: Path):
     p = data_copy / "gemma3.yaml"
-    p.write_text(p.read_text().replace("sliding: {kv_heads: 1, head_dim: 256}", "sliding: {kv_heads: 3, head_dim: 256}", 1))
+    p.write_text(
+        p.read_text().replace("sliding: {kv_heads: 1, head_dim: 256}", "sliding: {kv_heads: 3, head_dim: 256}", 1)
+    )
     with pytest.raises(CatalogError, match="not divisible by sliding.kv_heads 3"):
         load_catalog_from(data_copy)
 
@@ -103,6 +113,11 @@ def test_library_packages_never_import_streamlit(package: str):
     for path in (ROOT / package).rglob("*.py"):
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
-            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
             assert not any(n == "streamlit" or n.startswith("streamlit.") for n in names), path

@@ -20,7 +20,12 @@ def test_llama_3_8b_dense_gqa():
     m = load("llama-3-8b")
     att = m.text.attention
     assert (m.text.num_layers, m.text.hidden_size, att.num_heads, att.full.kv_heads, att.full.head_dim) == (
-        32, 4096, 32, 8, 128)
+        32,
+        4096,
+        32,
+        8,
+        128,
+    )
     assert att.layer_types == "F" * 32 and att.sliding is None
     assert not m.text.tie_word_embeddings and m.text.moe is None and m.modalities == ["text"]
 
@@ -41,7 +46,12 @@ def test_qwen2_without_sliding_window_is_all_global():
 def test_qwen3_moe_experts():
     m = load("qwen3-30b-a3b")
     moe = m.text.moe
-    assert (moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size, moe.shared_experts) == (128, 8, 768, 0)
+    assert (moe.num_experts, moe.experts_per_token, moe.expert_intermediate_size, moe.shared_experts) == (
+        128,
+        8,
+        768,
+        0,
+    )
     assert m.text.intermediate_sizes() == [0] * 48  # every layer sparse: no dense MLP
     assert m.text.attention.full.head_dim == 128  # explicit head_dim, not hidden/heads = 64
 

@@ -19,26 +19,46 @@ def test_defaults_make_an_empty_query():
 
 
 def test_round_trip_of_a_full_scenario():
-    s = Scenario(model="gemma-4-31b", quant="Q8_0", ctx=32768, engine="vllm", kv="fp8", hw=next(iter(CAT.hardware)),
-                 gpus=2, conc=8, text_only=True, in_mtok=250.5, out_mtok=40, api_in=0.14, api_out=0.4, cloud_hr=1.79,
-                 hw_usd=1599, months=24, kwh=0.31, util=0.25)
+    s = Scenario(
+        model="gemma-4-31b",
+        quant="Q8_0",
+        ctx=32768,
+        engine="vllm",
+        kv="fp8",
+        hw=next(iter(CAT.hardware)),
+        gpus=2,
+        conc=8,
+        text_only=True,
+        in_mtok=250.5,
+        out_mtok=40,
+        api_in=0.14,
+        api_out=0.4,
+        cloud_hr=1.79,
+        hw_usd=1599,
+        months=24,
+        kwh=0.31,
+        util=0.25,
+    )
     back, notices = scenario_from_query(scenario_to_query(s), CAT)
     assert back == s and notices == []
 
 
-@pytest.mark.parametrize(("query", "field", "expected_notice"), [
-    ({"ctx": "-5"}, "ctx", "ctx='-5'"),
-    ({"ctx": "abc"}, "ctx", "ctx='abc'"),
-    ({"ctx": "99999999999999999999"}, "ctx", "ctx="),
-    ({"model": "gemma-9-deleted"}, "model", "no such model"),
-    ({"model": "<script>alert(1)</script>"}, "model", "no such model"),
-    ({"hw": "cray-1"}, "hw", "no such hardware"),
-    ({"quant": "Q9_Z"}, "quant", "no such quantization"),
-    ({"util": "nan"}, "util", "util='nan'"),
-    ({"kwh": "inf"}, "kwh", "kwh='inf'"),
-    ({"engine": "tensorrt"}, "engine", "engine='tensorrt'"),
-    ({"text_only": "maybe"}, "text_only", "text_only='maybe'"),
-])
+@pytest.mark.parametrize(
+    ("query", "field", "expected_notice"),
+    [
+        ({"ctx": "-5"}, "ctx", "ctx='-5'"),
+        ({"ctx": "abc"}, "ctx", "ctx='abc'"),
+        ({"ctx": "99999999999999999999"}, "ctx", "ctx="),
+        ({"model": "gemma-9-deleted"}, "model", "no such model"),
+        ({"model": "<script>alert(1)</script>"}, "model", "no such model"),
+        ({"hw": "cray-1"}, "hw", "no such hardware"),
+        ({"quant": "Q9_Z"}, "quant", "no such quantization"),
+        ({"util": "nan"}, "util", "util='nan'"),
+        ({"kwh": "inf"}, "kwh", "kwh='inf'"),
+        ({"engine": "tensorrt"}, "engine", "engine='tensorrt'"),
+        ({"text_only": "maybe"}, "text_only", "text_only='maybe'"),
+    ],
+)
 def test_bad_values_fall_back_with_a_notice(query, field, expected_notice):
     s, notices = scenario_from_query(query, CAT)
     assert getattr(s, field) == getattr(DEFAULTS, field)
@@ -56,9 +76,17 @@ def test_unknown_keys_are_ignored_and_last_repeat_wins():
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from([*URL_KEYS, "run", "x"]),
-                       st.one_of(st.text(max_size=40), st.text(string.digits + "-.e", max_size=25),
-                                 st.lists(st.text(max_size=10), max_size=3)), max_size=8))
+@given(
+    st.dictionaries(
+        st.sampled_from([*URL_KEYS, "run", "x"]),
+        st.one_of(
+            st.text(max_size=40),
+            st.text(string.digits + "-.e", max_size=25),
+            st.lists(st.text(max_size=10), max_size=3),
+        ),
+        max_size=8,
+    )
+)
 def test_any_query_string_gives_a_valid_scenario(params):
     s, notices = scenario_from_query(params, CAT)
     assert isinstance(s, Scenario)

@@ -18,8 +18,10 @@ def layer_kinds(model: ModelSpec) -> list[str]:
     """Kind of each decoder layer: sliding/global, and whether it reuses another layer's KV."""
     att = model.text.attention
     first_shared = model.text.num_layers - att.kv_shared_layers
-    return [("sliding" if t == "S" else "global") + (", KV shared" if i >= first_shared else "")
-            for i, t in enumerate(att.layer_types)]
+    return [
+        ("sliding" if t == "S" else "global") + (", KV shared" if i >= first_shared else "")
+        for i, t in enumerate(att.layer_types)
+    ]
 
 
 def layer_pattern_figure(model: ModelSpec) -> go.Figure:
@@ -37,15 +39,24 @@ def layer_pattern_figure(model: ModelSpec) -> go.Figure:
             + (" (K=V)" if geo.k_eq_v else "")
             + (f"<br>window {att.sliding_window_tokens} tokens" if kind.startswith("sliding") else "<br>full context")
             + (f"<br>dense MLP {widths[i]}" if widths[i] else "")
-            + (f"<br>MoE {model.text.moe.num_experts} experts, top-{model.text.moe.experts_per_token}"
-               if model.text.moe else "")
+            + (
+                f"<br>MoE {model.text.moe.num_experts} experts, top-{model.text.moe.experts_per_token}"
+                if model.text.moe
+                else ""
+            )
             for i in idx
         ]
-        fig.add_bar(x=idx, y=[1] * len(idx), marker_color=colour, name=kind, hovertext=hover,
-                    hoverinfo="text", width=0.9)
+        fig.add_bar(
+            x=idx, y=[1] * len(idx), marker_color=colour, name=kind, hovertext=hover, hoverinfo="text", width=0.9
+        )
     fig.update_layout(
-        barmode="overlay", height=170, margin=dict(l=10, r=10, t=30, b=30), yaxis_visible=False,
-        xaxis_title="decoder layer", legend_orientation="h", legend_y=1.35,
+        barmode="overlay",
+        height=170,
+        margin=dict(l=10, r=10, t=30, b=30),
+        yaxis_visible=False,
+        xaxis_title="decoder layer",
+        legend_orientation="h",
+        legend_y=1.35,
     )
     return fig
 
@@ -55,12 +66,21 @@ def quality_size_figure(rows: list[dict], score_name: str) -> go.Figure:
     fig = go.Figure()
     for label, key, symbol in (("total parameters", "total_b", "circle"), ("active per token", "active_b", "diamond")):
         fig.add_scatter(
-            x=[r[key] for r in rows], y=[r["score"] for r in rows], text=[r["name"] for r in rows],
-            mode="markers+text", textposition="top center", name=label, marker_symbol=symbol,
+            x=[r[key] for r in rows],
+            y=[r["score"] for r in rows],
+            text=[r["name"] for r in rows],
+            mode="markers+text",
+            textposition="top center",
+            name=label,
+            marker_symbol=symbol,
             marker_size=11,
         )
     fig.update_layout(
-        xaxis_type="log", xaxis_title="parameters (billions, derived from the config)", yaxis_title=score_name,
-        height=420, margin=dict(l=10, r=10, t=30, b=10), legend_orientation="h",
+        xaxis_type="log",
+        xaxis_title="parameters (billions, derived from the config)",
+        yaxis_title=score_name,
+        height=420,
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend_orientation="h",
     )
     return fig

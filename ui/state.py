@@ -27,7 +27,7 @@ def init_scenario() -> None:
     """Create the session's Scenario from the URL once; later reruns keep the session's copy."""
     if SCENARIO_KEY in st.session_state:
         return
-    params = {k: st.query_params.get_all(k) for k in st.query_params.keys()}
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
     scenario, notices = scenario_from_query(params, catalog())
     st.session_state[SCENARIO_KEY] = scenario
     st.session_state[NOTICES_KEY] = notices
@@ -64,9 +64,17 @@ def share_url() -> str:
     return f"{page}?{query}" if query else page
 
 
-def bind(field: str, widget: Callable[..., Any], label: str, *, key_prefix: str = "w",
-         options: Sequence[Any] | None = None, to_value: Callable[[Any], Any] = lambda v: v,
-         from_value: Callable[[Any], Any] = lambda v: v, **kwargs: Any) -> Any:
+def bind(
+    field: str,
+    widget: Callable[..., Any],
+    label: str,
+    *,
+    key_prefix: str = "w",
+    options: Sequence[Any] | None = None,
+    to_value: Callable[[Any], Any] = lambda v: v,
+    from_value: Callable[[Any], Any] = lambda v: v,
+    **kwargs: Any,
+) -> Any:
     """A widget showing Scenario.<field>; changing it updates the Scenario. Returns the scenario value."""
     key = f"{key_prefix}_{field}"
     current = from_value(getattr(get_scenario(), field))
@@ -91,6 +99,7 @@ def show_notices() -> None:
     """Show (once) what the URL carried that was ignored."""
     notices = st.session_state.get(NOTICES_KEY) or []
     if notices:
-        st.warning("Some link values were ignored and defaults used instead:\n\n" +
-                   "\n".join(f"- {n}" for n in notices))
+        st.warning(
+            "Some link values were ignored and defaults used instead:\n\n" + "\n".join(f"- {n}" for n in notices)
+        )
         st.session_state[NOTICES_KEY] = []
