@@ -174,7 +174,7 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
     data = {
         "id": _slug(str(name).split("/")[-1]),
         "name": str(name),
-        "family": "custom",
+        "family": mtype or "custom",  # the tensor layout (norms, biases) depends on it
         "modalities": modalities,
         "context_tokens": text.get("max_position_embeddings") or config.get("max_position_embeddings") or 4096,
         "text": {

@@ -116,3 +116,18 @@ def test_layer_types_length_mismatch():
     cfg["num_hidden_layers"] = 23
     with pytest.raises(ValueError, match="layer_types has 24 entries"):
         model_from_hf_config(cfg)
+
+
+@pytest.mark.parametrize(
+    ("name", "params_b"),
+    [
+        # llama-bench "params" column, shared/reference/measurements.md s.1 and s.4 (llama.cpp benches/dgx-spark.md)
+        ("qwen2.5-7b", 7.62),
+        ("qwen3-30b-a3b", 30.53),
+        ("gpt-oss-20b", 20.91),
+    ],
+)
+def test_imported_configs_reproduce_llama_bench_param_counts(name, params_b):
+    from calculators.tensors import param_counts
+
+    assert param_counts(load(name)).text_params / 1e9 == pytest.approx(params_b, rel=0.005)

@@ -1,0 +1,80 @@
+"""Memory needed to run a model: weights, KV cache, overhead, placement and fit (python -m calculators memory)."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from calculators.memory import ENGINES, KV_DTYPES, MemoryRequest, estimate
+from model_specs.schema import ModelSpec
+
+GiB = 1 << 30
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of the memory subcommand (DESIGN.md CLI contract)."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="catalog model id, e.g. gemma-4-e4b")
+    src.add_argument("--hf-config", help="path to a Hugging Face config.json")
+    parser.add_argument("--quant", required=True, help="Q4_K_M, Q8_0, BF16, ..., FP8, INT8, AWQ, GPTQ, NF4, MXFP4")
+    parser.add_argument("--context", type=int, required=True, help="context tokens per sequence")
+    parser.add_argument("--batch", type=int, default=1, help="concurrent sequences (default 1)")
+    parser.add_argument("--kv-dtype", default="f16", choices=KV_DTYPES, help="KV cache type (default f16)")
+    parser.add_argument("--engine", default="llama.cpp", choices=ENGINES, help="runtime (default llama.cpp)")
+    parser.add_argument("--text-only", action="store_true", help="leave out the vision/audio encoders")
+    dev = parser.add_mutually_exclusive_group()
+    dev.add_argument("--hardware", help="catalog hardware id, e.g. rtx-4090")
+    dev.add_argument("--memory-gib", type=float, help="device memory in GiB (2^30 bytes) per GPU")
+    parser.add_argument("--gpus", type=int, default=1, help="number of devices (tensor parallel; default 1)")
+
+
+def _model(args: argparse.Namespace) -> ModelSpec:
+    if args.hf_config:
+        from model_specs.hf_import import model_from_hf_json
+
+        path = Path(args.hf_config)
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise ValueError(f"cannot read {path}: {e.strerror}") from None
+        return model_from_hf_json(raw)
+    from model_specs import load_catalog
+
+    return load_catalog().model(args.model)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Build the request from flags and return the estimate as a JSON-ready dict."""
+    if args.context < 1:
+        raise ValueError("--context must be a positive number of tokens")
+    if args.batch < 1 or args.gpus < 1:
+        raise ValueError("--batch and --gpus must be at least 1")
+    model = _model(args)
+    hardware = None
+    memory_bytes = None
+    if args.hardware:
+        from model_specs import load_catalog
+
+        hardware = load_catalog().device(args.hardware)
+    elif args.memory_gib is not None:
+        if not math.isfinite(args.memory_gib) or args.memory_gib <= 0:
+            raise ValueError("--memory-gib must be a positive number")
+        memory_bytes = int(args.memory_gib * GiB)
+    req = MemoryRequest(
+        model=model,
+        quant=args.quant,
+        context_tokens=args.context,
+        batch=args.batch,
+        kv_dtype=args.kv_dtype,
+        engine=args.engine,
+        text_only=args.text_only,
+        hardware=hardware,
+        memory_bytes=memory_bytes,
+        gpus=args.gpus,
+    )
+    out = estimate(req).as_dict()
+    out["model"] = model.id
+    if hardware is not None:
+        out["hardware"] = hardware.id
+    return out
