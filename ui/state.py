@@ -23,8 +23,23 @@ def catalog() -> Catalog:
     return load_catalog()
 
 
+def _leave_legacy_page_mode() -> None:
+    """Rerun through app.py when Streamlit ran a pages/ file on its own.
+
+    A server process whose first request is a deep link (/memory) runs pages/memory.py directly in Streamlit's
+    legacy multipage mode (no sidebar, no st.navigation) until app.py has once called st.navigation; switching the
+    flag off and rerunning makes this run, and all later ones, go through app.py.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def init_scenario() -> None:
     """Create the session's Scenario from the URL once; later reruns keep the session's copy."""
+    _leave_legacy_page_mode()
     if SCENARIO_KEY in st.session_state:
         return
     params = {k: st.query_params.get_all(k) for k in st.query_params}
