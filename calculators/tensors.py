@@ -24,12 +24,16 @@ Rules reproduced here, each checked against published totals in tests/test_param
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from model_specs.schema import ModelSpec
+
+T = TypeVar("T")
 
 Component = Literal["text", "embedding", "output", "ple", "vision", "audio"]
 COMPONENTS: tuple[Component, ...] = ("text", "embedding", "output", "ple", "vision", "audio")
@@ -207,22 +211,33 @@ def _build_text_tensors(model: ModelSpec) -> tuple[TensorSpec, ...]:
 
 # A small cache: catalog models are looked up many times per page rerun. Keyed by id() with the model kept
 # alive in the value, so an id cannot be reused by another object while its entry exists.
-_CACHE: OrderedDict[int, tuple[ModelSpec, tuple[TensorSpec, ...]]] = OrderedDict()
 _CACHE_SIZE = 256
 
 
+def _cached_per_model(build: Callable[[ModelSpec], T]) -> Callable[[ModelSpec], T]:
+    """Memoise a pure function of one model, keyed by object identity (ModelSpec holds lists: not hashable)."""
+    cache: OrderedDict[int, tuple[ModelSpec, T]] = OrderedDict()
+
+    @functools.wraps(build)
+    def wrapper(model: ModelSpec) -> T:
+        key = id(model)
+        hit = cache.get(key)
+        if hit is not None and hit[0] is model:
+            cache.move_to_end(key)
+            return hit[1]
+        value = build(model)
+        cache[key] = (model, value)
+        if len(cache) > _CACHE_SIZE:
+            cache.popitem(last=False)
+        return value
+
+    return wrapper
+
+
+@_cached_per_model
 def text_tensors(model: ModelSpec) -> tuple[TensorSpec, ...]:
     """All weight tensors of the text decoder (including embeddings, output and the PLE table)."""
-    key = id(model)
-    hit = _CACHE.get(key)
-    if hit is not None and hit[0] is model:
-        _CACHE.move_to_end(key)
-        return hit[1]
-    tensors = _build_text_tensors(model)
-    _CACHE[key] = (model, tensors)
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return tensors
+    return _build_text_tensors(model)
 
 
 @dataclass(frozen=True)
@@ -243,6 +258,7 @@ class ParamCounts:
     routed_expert_params: int  # all routed experts (0 for dense models)
 
 
+@_cached_per_model
 def param_counts(model: ModelSpec) -> ParamCounts:
     """Count parameters from the tensor inventory plus the encoders' published sizes."""
     tensors = text_tensors(model)

@@ -1,0 +1,119 @@
+"""Fitted speed-model parameters. Generated file: do not edit by hand.
+
+Produced by bench/fit_throughput.py --write on 2026-11-28 (numpy 2.4.6) from
+calculators/measurements.yaml, sha256 46d5f0358bdb4ae87fe011222ac59f1c6445c011b0601ac4898d18e35712f69f.
+Residual |predicted / measured - 1| of tokens/s as (n, median, worst):
+  decode_fit: (159, 0.0484, 0.392)
+  decode_holdout: (85, 0.0735, 1.8397)
+  decode_gpu_fit: (143, 0.0484, 0.392)
+  decode_gpu_holdout: (80, 0.0681, 0.2945)
+  decode_cpu_holdout: (5, 0.5128, 1.8397)
+  prefill_fit: (47, 0.1913, 0.7032)
+  prefill_holdout: (23, 0.1781, 2.6227)
+  serving_fit: (20, 0.0201, 0.1502)
+  serving_holdout: (20, 0.0793, 0.1444)
+"""
+
+from calculators.throughput import ClassParams, ServerParams, SharedParams
+
+DATA_SHA256 = "46d5f0358bdb4ae87fe011222ac59f1c6445c011b0601ac4898d18e35712f69f"
+FITTED_ON = "2026-11-28"
+RESIDUALS = {
+    "decode_fit": (159, 0.0484, 0.392),
+    "decode_holdout": (85, 0.0735, 1.8397),
+    "decode_gpu_fit": (143, 0.0484, 0.392),
+    "decode_gpu_holdout": (80, 0.0681, 0.2945),
+    "decode_cpu_holdout": (5, 0.5128, 1.8397),
+    "prefill_fit": (47, 0.1913, 0.7032),
+    "prefill_holdout": (23, 0.1781, 2.6227),
+    "serving_fit": (20, 0.0201, 0.1502),
+    "serving_holdout": (20, 0.0793, 0.1444),
+}
+SHARED = SharedParams(
+    kv_read_ratio=0.75,
+    moe_overhead_factor=1.5,
+    kquant_compute_factor=3.0,
+    ollama_token_overhead_s=0.000312166,
+    prefill_half_tokens=64.0,
+)
+SERVER = ServerParams(
+    bandwidth_efficiency=1.0,
+    compute_efficiency=0.525,
+    rel_low=-0.1,
+    rel_high=0.1,
+    n_points=20,
+)
+CLASSES = {
+    "amd": ClassParams(
+        bandwidth_efficiency=0.907908,
+        layer_overhead_s=3.41182e-05,
+        compute_efficiency=0.350838,
+        prefill_efficiency=0.318824,
+        decode_rel_low=-0.35,
+        decode_rel_high=0.35,
+        prefill_rel_low=-0.35,
+        prefill_rel_high=0.35,
+        n_decode_points=2,
+        n_prefill_points=2,
+    ),
+    "apple": ClassParams(
+        bandwidth_efficiency=0.94758,
+        layer_overhead_s=0.000129491,
+        compute_efficiency=0.524961,
+        prefill_efficiency=0.770354,
+        decode_rel_low=-0.159642,
+        decode_rel_high=0.121344,
+        prefill_rel_low=-0.15,
+        prefill_rel_high=0.15,
+        n_decode_points=64,
+        n_prefill_points=16,
+    ),
+    "cpu": ClassParams(
+        bandwidth_efficiency=0.588976,
+        layer_overhead_s=0.000153554,
+        compute_efficiency=0.350838,
+        prefill_efficiency=0.5,
+        decode_rel_low=-0.35,
+        decode_rel_high=0.35,
+        prefill_rel_low=-0.35,
+        prefill_rel_high=0.35,
+        n_decode_points=6,
+        n_prefill_points=0,
+    ),
+    "intel": ClassParams(
+        bandwidth_efficiency=0.498392,
+        layer_overhead_s=3.41182e-05,
+        compute_efficiency=0.350838,
+        prefill_efficiency=0.0965307,
+        decode_rel_low=-0.35,
+        decode_rel_high=0.35,
+        prefill_rel_low=-0.35,
+        prefill_rel_high=0.35,
+        n_decode_points=2,
+        n_prefill_points=2,
+    ),
+    "nvidia": ClassParams(
+        bandwidth_efficiency=0.862039,
+        layer_overhead_s=3.41182e-05,
+        compute_efficiency=0.350838,
+        prefill_efficiency=0.761576,
+        decode_rel_low=-0.15078,
+        decode_rel_high=0.104405,
+        prefill_rel_low=-0.368045,
+        prefill_rel_high=0.436952,
+        n_decode_points=67,
+        n_prefill_points=23,
+    ),
+    "nvidia-hbm": ClassParams(
+        bandwidth_efficiency=0.654297,
+        layer_overhead_s=8.94321e-05,
+        compute_efficiency=0.350838,
+        prefill_efficiency=0.194562,
+        decode_rel_low=-0.267782,
+        decode_rel_high=0.224824,
+        prefill_rel_low=-0.35,
+        prefill_rel_high=0.35,
+        n_decode_points=18,
+        n_prefill_points=4,
+    ),
+}

@@ -1,0 +1,105 @@
+"""Forecast decode / prefill speed, TTFT, end-to-end latency and throughput of a model on a device."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from calculators.throughput import ENGINES, custom_device, forecast, resolve_device
+
+KINDS = ("nvidia", "amd", "apple", "intel", "cpu")
+KV_DTYPES = ("f16", "bf16", "fp8", "q8_0", "q4_0")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of `python -m calculators speed` (DESIGN.md)."""
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--model", help="catalog model id or alias")
+    src.add_argument("--hf-config", metavar="PATH", help="a Hugging Face config.json")
+    p.add_argument("--quant", required=True, help="quantisation (Q4_K_M, Q8_0, F16, MXFP4, FP8, ...)")
+    p.add_argument("--engine", default="llama.cpp", choices=ENGINES)
+    p.add_argument(
+        "--context",
+        type=int,
+        default=None,
+        help="context window in tokens (default 8192 or the model's maximum if smaller)",
+    )
+    p.add_argument("--prompt-tokens", type=int, default=None, help="prompt length (default 512, capped to fit)")
+    p.add_argument("--output-tokens", type=int, default=None, help="answer length (default 256, capped to fit)")
+    p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument("--gpus", type=int, default=1)
+    p.add_argument("--kv-dtype", default="f16", choices=KV_DTYPES)
+    p.add_argument(
+        "--efficiency",
+        type=float,
+        default=None,
+        help="use this bandwidth efficiency (e.g. from your own measurement) instead of the fitted one",
+    )
+    p.add_argument("--cold-start", action="store_true", help="add the time to read the weights from disk to TTFT")
+    hw = p.add_mutually_exclusive_group(required=True)
+    hw.add_argument("--hardware", help="catalog hardware id or alias")
+    hw.add_argument("--hardware-kind", choices=KINDS, help="custom device: kind (with the flags below)")
+    p.add_argument("--memory-bandwidth-gbs", type=float, help="custom device: memory bandwidth, GB/s")
+    p.add_argument("--fp16-tflops", type=float, help="custom device: dense FP16 TFLOPS")
+    p.add_argument("--memory-gib", type=float, help="custom device: memory, GiB (enables the fit / concurrency check)")
+
+
+def _model(args: argparse.Namespace):
+    from model_specs import load_catalog
+
+    if args.model:
+        try:
+            return load_catalog().model(args.model)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
+    from model_specs.hf_import import model_from_hf_json
+
+    path = Path(args.hf_config)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"cannot read {path}: {e.strerror}") from None
+    name = path.stem if path.stem.lower() != "config" else path.resolve().parent.name
+    mid = "".join(c if c.isalnum() or c in ".-" else "-" for c in name.lower()).strip("-.") or "hf-model"
+    return model_from_hf_json(raw, model_id=mid)
+
+
+def _device(args: argparse.Namespace):
+    if args.hardware:
+        if any(v is not None for v in (args.memory_bandwidth_gbs, args.fp16_tflops, args.memory_gib)):
+            raise ValueError(
+                "--hardware takes no custom-device flags (--memory-bandwidth-gbs, --fp16-tflops, --memory-gib)"
+            )
+        return resolve_device(args.hardware)
+    if args.memory_bandwidth_gbs is None or args.fp16_tflops is None:
+        raise ValueError("--hardware-kind needs --memory-bandwidth-gbs and --fp16-tflops")
+    return custom_device(args.hardware_kind, args.memory_bandwidth_gbs, args.fp16_tflops, args.memory_gib)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Resolve the inputs, forecast, and return the JSON-ready result (ValueError on bad input)."""
+    model = _model(args)
+    dev = _device(args)
+    context = args.context if args.context is not None else min(8192, model.context_tokens)
+    f = forecast(
+        model,
+        args.quant,
+        dev,
+        engine=args.engine,
+        context_tokens=context,
+        prompt_tokens=args.prompt_tokens,
+        output_tokens=args.output_tokens,
+        concurrency=args.concurrency,
+        gpus=args.gpus,
+        kv_dtype=args.kv_dtype,
+        efficiency_override=args.efficiency,
+        cold_start=args.cold_start,
+    )
+    return f.as_dict()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    ap = argparse.ArgumentParser()
+    add_arguments(ap)
+    print(json.dumps(run(ap.parse_args())))

@@ -1,0 +1,68 @@
+"""The Speed page renders for several scenarios (AppTest) and shows the forecast with its range."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def speed_page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page("pages/speed.py")
+    at.run()
+    return at
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"model": "gemma-4-26b-a4b", "hw": "h100-80gb-sxm", "conc": "16", "engine": "vllm"},
+        {"model": "gemma-4-31b", "quant": "BF16", "hw": "rtx-4090", "ctx": "4096"},
+        {"model": "gemma-4-e2b", "hw": "m4-max-128gb", "ctx": "32768"},
+    ],
+)
+def test_speed_page_renders(query):
+    at = speed_page(query)
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Speed"
+    labels = [m.label for m in at.metric]
+    assert "Decode (tokens/s per user)" in labels and "Time to first token" in labels
+    decode = next(m for m in at.metric if m.label.startswith("Decode"))
+    assert float(decode.value.replace(",", "")) > 0
+    assert len(at.dataframe) >= 1
+
+
+def test_output_tokens_widget_changes_end_to_end_time():
+    at = speed_page()
+    e2e_before = next(m for m in at.metric if m.label == "End to end").value
+    at.number_input(key="speed_output").set_value(1024).run()
+    assert not at.exception
+    assert next(m for m in at.metric if m.label == "End to end").value != e2e_before
+
+
+def test_probe_measurement_shows_and_can_replace_the_fit(tmp_path, monkeypatch):
+    from probe.store import ProbeStore
+
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    store = ProbeStore(url)
+    run_id = store.start_run("http://127.0.0.1:8080", "openai", "gemma-4-e4b", {"concurrency": [1]})
+    summary = {"runs": [{"concurrency": 1, "ok": True, "tpot_s": {"p50": 0.01}, "ttft_s": {"p50": 0.05}}]}
+    store.finish_run(run_id, summary, "done")
+    store.close()
+    at = speed_page({"model": "gemma-4-e4b", "hw": "rtx-4090"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("100.0 tokens/s at concurrency 1" in c.value for c in at.caption)
+    at.toggle(key="speed_use_probe").set_value(True).run()
+    assert not at.exception
+    decode = next(m for m in at.metric if m.label.startswith("Decode"))
+    assert 90 < float(decode.value.replace(",", "")) < 110  # the forecast now follows the measurement
+    assert any("taken from a measurement" in i.value for i in at.info)
