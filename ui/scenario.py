@@ -12,6 +12,8 @@ from model_specs import Catalog
 
 KvDtype = Literal["f16", "bf16", "fp8", "q8_0", "q4_0"]
 EngineName = Literal["llama.cpp", "ollama", "vllm", "transformers"]
+GuideTarget = Literal["phone", "edge", "laptop-cpu", "mac-16", "gpu-24", "server", "multi-gpu"]
+GuideWorkload = Literal["chat", "agentic", "reasoning"]
 
 DEFAULT_MODEL = "gemma-4-e4b"
 DEFAULT_HARDWARE = "rtx-4090"
@@ -41,6 +43,21 @@ class Scenario(BaseModel):
     months: int = Field(default=36, ge=1, le=120)  # amortisation
     kwh: float = Field(default=0.15, ge=0, le=10)  # USD per kWh
     util: float = Field(default=0.5, ge=0.01, le=1.0)  # share of hours the hardware is busy
+    # Cost-page extras (optional; None = from the catalog or the fields above).
+    cloud_hw: str | None = None  # hardware id to rent; None = `hw` if rentable, else the cheapest rentable fit
+    cloud_model: str | None = None  # model on the rented GPU; None = `model`
+    cloud_q: str | None = None  # quantization on the rented GPU; None = `quant` if vLLM runs it, else AWQ
+    api_model: str | None = None  # model behind the hosted API; None = `model`
+    ttft_s: float | None = Field(default=None, gt=0, le=600)  # latency target: p95 time to first token, s
+    user_tps: float | None = Field(default=None, gt=0, le=10_000)  # latency target: output tokens/s per user
+    watts: float | None = Field(default=None, ge=0, le=100_000)  # owned draw per device; None = catalog TDP
+    s2z: bool = False  # cloud billed for busy hours only (scale-to-zero)
+    # Decision-guide inputs (pages/guide.py); target ids are calculators.guide.TARGETS (a test keeps them equal).
+    tgt: GuideTarget | None = None  # where the model must run; None = the sidebar's hardware, GPUs and engine
+    work: GuideWorkload = "chat"  # which published scores matter
+    mods: str = Field(default="", pattern=r"^((image|audio)(,(image|audio))*)?$")  # inputs beyond text
+    private: bool = False  # no external API: hosted APIs left out
+    budget: float | None = Field(default=None, ge=0, le=1e7)  # USD a month; None = no limit
 
 
 # URL key -> field; keys are the field names, short and stable (documented in README).
@@ -69,9 +86,7 @@ def _coerce(field: str, raw: str) -> Any:
     return raw
 
 
-def scenario_from_query(
-    params: Mapping[str, str | list[str]], catalog: Catalog
-) -> tuple[Scenario, list[str]]:
+def scenario_from_query(params: Mapping[str, str | list[str]], catalog: Catalog) -> tuple[Scenario, list[str]]:
     """Build a Scenario from URL query params; invalid or unknown values fall back to defaults.
 
     Returns the scenario and one human-readable notice per ignored value.
