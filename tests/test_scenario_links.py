@@ -56,6 +56,9 @@ def test_round_trip_of_a_full_scenario():
         ({"util": "nan"}, "util", "util='nan'"),
         ({"kwh": "inf"}, "kwh", "kwh='inf'"),
         ({"engine": "tensorrt"}, "engine", "engine='tensorrt'"),
+        ({"cloud_hw": "cray-1"}, "cloud_hw", "no such hardware"),
+        ({"cloud_q": "Q9_Z"}, "cloud_q", "no such quantization"),
+        ({"api_model": "gpt-9"}, "api_model", "no such api model"),
         ({"text_only": "maybe"}, "text_only", "text_only='maybe'"),
     ],
 )
@@ -99,3 +102,11 @@ def test_any_query_string_gives_a_valid_scenario(params):
         assert not any(n.startswith(f"ignored {key}=") for n in notices)
     # And the scenario survives its own round trip.
     assert scenario_from_query(scenario_to_query(s), CAT) == (s, [])
+
+
+def test_readme_documents_every_url_key():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [k for k in URL_KEYS if f"`{k}`" not in readme]
+    assert not missing, f"README's URL table lacks {missing}"

@@ -86,6 +86,32 @@ def _coerce(field: str, raw: str) -> Any:
     return raw
 
 
+# Fields that hold catalog ids, and which table they must be found in.
+CATALOG_IDS = {
+    "model": "model",
+    "cloud_model": "model",
+    "api_model": "api model",
+    "hw": "hardware",
+    "cloud_hw": "hardware",
+    "quant": "quantization",
+    "cloud_q": "quantization",
+}
+
+
+def _catalog_id(kind: str, value: str, catalog: Catalog) -> str | None:
+    """The canonical id for `value` in the catalog table `kind` (aliases resolved), or None if absent."""
+    if kind == "quantization":
+        try:
+            return catalog.quant(value).id
+        except KeyError:
+            return None
+    if kind == "api model" and any(p.model == value for p in catalog.api_prices):
+        return value
+    table = catalog.hardware if kind == "hardware" else catalog.models
+    value = catalog.aliases.get(value, value)
+    return value if value in table else None
+
+
 def scenario_from_query(params: Mapping[str, str | list[str]], catalog: Catalog) -> tuple[Scenario, list[str]]:
     """Build a Scenario from URL query params; invalid or unknown values fall back to defaults.
 
@@ -108,21 +134,10 @@ def scenario_from_query(params: Mapping[str, str | list[str]], catalog: Catalog)
         except (ValueError, TypeError):
             notices.append(f"ignored {key}={raw!r}: not a valid value")
             continue
-        if key == "model":
-            if value not in catalog.models and value not in catalog.aliases:
-                notices.append(f"ignored model={raw!r}: no such model in the catalog")
-                continue
-            value = catalog.aliases.get(value, value)
-        if key == "hw":
-            if value not in catalog.hardware and value not in catalog.aliases:
-                notices.append(f"ignored hw={raw!r}: no such hardware in the catalog")
-                continue
-            value = catalog.aliases.get(value, value)
-        if key == "quant":
-            try:
-                value = catalog.quant(value).id
-            except KeyError:
-                notices.append(f"ignored quant={raw!r}: no such quantization")
+        if key in CATALOG_IDS and value is not None:
+            value = _catalog_id(CATALOG_IDS[key], value, catalog)
+            if value is None:
+                notices.append(f"ignored {key}={raw!r}: no such {CATALOG_IDS[key]} in the catalog")
                 continue
         values[key] = value
     return Scenario.model_validate(values), notices
