@@ -1,0 +1,566 @@
+"""Probe: measure TTFT, ITL, TPOT and throughput of a live Ollama / OpenAI-compatible endpoint, store and compare runs."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from probe.clients import ProbeError, StopSignal
+from probe.guard import ENV_ALLOWED_HOSTS, ProbeInputError
+from probe.report import (
+    USE_MEASUREMENT_KEY,
+    breakdown_rows,
+    error_rows,
+    guess_spec_model,
+    level_rows,
+    measured_single_user,
+    percentile_rows,
+    spec_vs_server_rows,
+)
+from probe.runner import ProbeSettings, Progress, discover, run_probe
+from probe.store import ProbeStore, run_and_save
+from ui.state import catalog, get_scenario
+
+LIVE_KEY = "probe_live"
+DISCOVERY_KEY = "probe_discovery"
+LEVEL_CHOICES = [1, 2, 4, 8, 16, 32, 64, 128]
+
+
+@dataclass
+class LiveRun:
+    """A run in a background thread; the page polls it (no streamlit calls from the thread)."""
+
+    total: int
+    stop: StopSignal = field(default_factory=StopSignal)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    points: list[dict[str, Any]] = field(default_factory=list)
+    done_count: int = 0
+    finished: bool = False
+    summary: dict[str, Any] | None = None
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    def on_progress(self, p: Progress) -> None:
+        """Called from worker threads after each request."""
+        r = p.result
+        with self.lock:
+            self.done_count = p.done
+            self.points.append(
+                {
+                    "t (s)": p.elapsed_s,
+                    "concurrency": str(r.concurrency),
+                    "warm-up": r.warmup,
+                    "ok": r.ok,
+                    "TTFT (ms)": None if r.ttft_s is None else r.ttft_s * 1e3,
+                    "TPOT (ms)": None if r.tpot_s is None else r.tpot_s * 1e3,
+                }
+            )
+
+
+def _work(
+    live: LiveRun, url: str, model: str, backend: str, settings: ProbeSettings, api_key: str | None, save: bool
+) -> None:
+    try:
+        kwargs: dict[str, Any] = dict(settings=settings, api_key=api_key, on_progress=live.on_progress, stop=live.stop)
+        if save:
+            store = ProbeStore()
+            try:
+                report = run_and_save(store, url, model, backend, **kwargs)
+            finally:
+                store.close()
+        else:
+            report = run_probe(url, model, backend, **kwargs)
+        live.summary = report.to_json()
+        live.samples = [r.to_dict() for r in report.results]
+    except ProbeInputError as e:
+        live.error = str(e)
+    except Exception as e:  # noqa: BLE001 - shown with st.error, never as a traceback
+        live.error = f"{type(e).__name__}: {e}"
+    finally:
+        live.finished = True
+
+
+# ------------------------------------------------------------------------------------------ charts
+
+
+def _vs_concurrency(
+    levels: list[dict[str, Any]], series: list[tuple[str, str, str]], y_title: str, scale: float = 1.0, title: str = ""
+) -> go.Figure:
+    fig = go.Figure()
+    xs = [lv["concurrency"] for lv in levels]
+    for key, q, label in series:
+        ys = [(lv.get(key) or {}).get(q) if q else lv.get(key) for lv in levels]
+        fig.add_scatter(x=xs, y=[None if y is None else y * scale for y in ys], mode="lines+markers", name=label)
+    fig.update_layout(
+        title=title,
+        xaxis_title="concurrent requests",
+        yaxis_title=y_title,
+        height=340,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    fig.update_xaxes(type="log", tickvals=xs)
+    return fig
+
+
+def _breakdown_figure(rows: list[dict[str, Any]]) -> go.Figure:
+    fig = go.Figure()
+    xs = [str(r["concurrency"]) for r in rows]
+    for col in ("model load (ms)", "prefill (ms)", "queue + other (ms)"):
+        fig.add_bar(x=xs, y=[r[col] for r in rows], name=col.replace(" (ms)", ""))
+    fig.update_layout(
+        barmode="stack",
+        title="Mean TTFT split (Ollama's own durations)",
+        height=320,
+        xaxis_title="concurrent requests",
+        yaxis_title="ms",
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    return fig
+
+
+def _timeline(points: list[dict[str, Any]]) -> go.Figure:
+    df = pd.DataFrame(points)
+    fig = go.Figure()
+    if not df.empty:
+        for c, part in df.groupby("concurrency", sort=False):
+            fig.add_scatter(x=part["t (s)"], y=part["TTFT (ms)"], mode="markers", name=f"c={c}")
+    fig.update_layout(
+        title="TTFT of each request as it finished",
+        xaxis_title="seconds since start",
+        yaxis_title="TTFT (ms)",
+        height=300,
+        margin=dict(l=10, r=10, t=40, b=10),
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------------------ result view
+
+
+def show_result(summary: dict[str, Any], samples: list[dict[str, Any]]) -> None:
+    """Tables and charts of one run (live or stored)."""
+    levels = summary.get("runs") or []
+    status = summary.get("status")
+    head = (
+        f"**{summary.get('model')}** on **{summary.get('backend') or '?'}** at `{summary.get('endpoint')}` — {status}"
+    )
+    if summary.get("run_id"):
+        head += f" — run `{summary['run_id']}` ([permalink](?run={summary['run_id']}))"
+    st.markdown(head)
+    if status == "running":
+        st.warning(
+            "This run never finished (still running, or its process stopped); figures are rebuilt from the "
+            "requests it stored."
+        )
+    errs = error_rows(summary)
+    if errs:
+        st.error(f"{sum(e['count'] for e in errs)} request(s) or steps failed; see the error table below.")
+    if not levels:
+        if errs:
+            st.dataframe(pd.DataFrame(errs), hide_index=True, width="stretch")
+        return
+    knee = summary.get("knee")
+    if knee:
+        st.info("Knee at concurrency " + str(knee["concurrency"]) + ": " + knee["explanation"])
+    cold = summary.get("cold_start") or {}
+    if cold.get("detected"):
+        st.info(
+            f"Cold start: the first request took {cold['first_ttft_s']:.2f} s to its first token "
+            f"({cold.get('evidence')}); it was a warm-up or is flagged, and warm-up requests are not in the statistics."
+        )
+    st.dataframe(pd.DataFrame(level_rows(levels)), hide_index=True, width="stretch")
+    if any(lv.get("usage_missing") for lv in levels):
+        st.warning("The server reported no token counts, so tokens/s and TPOT are unknown (chunks are not tokens).")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(
+        _vs_concurrency(
+            levels,
+            [
+                ("ttft_s", "p50", "TTFT p50"),
+                ("ttft_s", "p99", "TTFT p99"),
+                ("tpot_s", "p50", "TPOT p50"),
+                ("itl_s", "p99", "ITL p99"),
+            ],
+            "ms",
+            1e3,
+            "Latency vs concurrency",
+        ),
+        width="stretch",
+    )
+    c2.plotly_chart(
+        _vs_concurrency(
+            levels,
+            [("output_tokens_per_s", "", "aggregate"), ("per_user_output_tokens_per_s", "", "per user")],
+            "output tokens / s",
+            1.0,
+            "Throughput vs concurrency",
+        ),
+        width="stretch",
+    )
+    bd = breakdown_rows(levels)
+    if bd:
+        st.plotly_chart(_breakdown_figure(bd), width="stretch")
+    with st.expander("Percentiles (p50 / p90 / p99 / mean)", expanded=False):
+        st.dataframe(pd.DataFrame(percentile_rows(levels)), hide_index=True, width="stretch")
+    if errs:
+        st.subheader("Errors")
+        st.dataframe(pd.DataFrame(errs), hide_index=True, width="stretch")
+    server = summary.get("server") or {}
+    if server:
+        with st.expander("What the server says about the model"):
+            st.dataframe(
+                pd.DataFrame([{"fact": k, "value": str(v)} for k, v in server.items()]),
+                hide_index=True,
+                width="stretch",
+            )
+    if samples:
+        with st.expander(f"All {len(samples)} requests"):
+            cols = [
+                "concurrency",
+                "warmup",
+                "ok",
+                "ttft_s",
+                "tpot_s",
+                "e2e_s",
+                "output_tokens",
+                "prompt_tokens",
+                "load_s",
+                "prompt_eval_s",
+                "cold_start",
+                "error_kind",
+                "error_message",
+            ]
+            df = pd.DataFrame(samples)
+            st.dataframe(df[[c for c in cols if c in df.columns]], hide_index=True, width="stretch")
+    forecast_vs_measured(summary)
+
+
+def forecast_vs_measured(summary: dict[str, Any]) -> None:
+    """Speed forecast for the sidebar's hardware next to the measured single-user speed."""
+    measured = measured_single_user(summary.get("runs") or [])
+    st.subheader("Forecast vs measured")
+    if measured is None:
+        st.caption("Needs a successful concurrency-1 level with server token counts.")
+        return
+    try:
+        from calculators import throughput
+    except ImportError:
+        st.caption("The speed forecast is not available in this build.")
+        return
+    cat = catalog()
+    scenario = get_scenario()
+    ids = list(cat.models)
+    guess = guess_spec_model(str(summary.get("model") or ""), ids) or scenario.model
+    c1, c2 = st.columns(2)
+    spec_id = c1.selectbox("Spec model", ids, index=ids.index(guess) if guess in ids else 0, key="probe_fc_model")
+    quants = list(cat.quants)
+    server_q = str((summary.get("server") or {}).get("quantization") or "")
+    q_default = server_q if server_q in quants else (scenario.quant if scenario.quant in quants else quants[0])
+    quant = c2.selectbox("Quantization", quants, index=quants.index(q_default), key="probe_fc_quant")
+    engine = "ollama" if summary.get("backend") == "ollama" else scenario.engine
+    settings = summary.get("settings") or {}
+    facts = spec_vs_server_rows(cat.model(spec_id), summary.get("server") or {})
+    if facts:
+        st.caption("What the server reports about the model, next to the spec database:")
+        st.dataframe(pd.DataFrame(facts), hide_index=True, width="stretch")
+    st.caption(f"Hardware from the sidebar: **{scenario.hw}** × {scenario.gpus}; engine {engine}.")
+    try:
+        fc = throughput.forecast(
+            spec_id,
+            quant,
+            scenario.hw,
+            engine=engine,
+            context_tokens=scenario.ctx,
+            prompt_tokens=int(settings.get("prompt_tokens") or 512),
+            output_tokens=int(settings.get("max_tokens") or 256),
+            concurrency=1,
+            gpus=scenario.gpus,
+            kv_dtype=scenario.kv,
+        )
+    except Exception as e:  # noqa: BLE001 - e.g. the model does not fit this hardware
+        st.error(f"No forecast for {spec_id} {quant} on {scenario.hw}: {e}")
+        return
+    rows = [
+        {
+            "figure": "decode tokens/s (1 user)",
+            "forecast": round(fc.decode_tokens_per_s, 1),
+            "measured": round(measured["decode_tokens_per_s"], 1),
+            "measured / forecast": round(measured["decode_tokens_per_s"] / fc.decode_tokens_per_s, 2),
+        },
+        {
+            "figure": "TTFT (ms)",
+            "forecast": round(fc.ttft_s * 1e3, 1),
+            "measured": round(measured["ttft_s"] * 1e3, 1),
+            "measured / forecast": round(measured["ttft_s"] / fc.ttft_s, 2) if fc.ttft_s else None,
+        },
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    use = st.toggle(
+        "Use my measurement for this hardware on the speed and cost pages",
+        key="probe_use_measurement_toggle",
+        value=USE_MEASUREMENT_KEY in st.session_state,
+    )
+    if use:
+        try:
+            eff = throughput.implied_efficiency(
+                spec_id,
+                quant,
+                scenario.hw,
+                measured["decode_tokens_per_s"],
+                engine=engine,
+                kv_dtype=scenario.kv,
+                gpus=scenario.gpus,
+            )
+        except ValueError as e:
+            st.error(f"Cannot derive an efficiency from this measurement: {e}")
+            st.session_state.pop(USE_MEASUREMENT_KEY, None)
+            return
+        st.session_state[USE_MEASUREMENT_KEY] = {
+            "model": spec_id,
+            "quant": quant,
+            "hw": scenario.hw,
+            "engine": engine,
+            "run_id": summary.get("run_id"),
+            "decode_tokens_per_s": measured["decode_tokens_per_s"],
+            "efficiency_override": eff,
+        }
+        st.success(f"Measured bandwidth efficiency {eff:.0%} will be used for {spec_id} on {scenario.hw}.")
+        st.caption(
+            f"The Speed page also reads stored runs directly: under 'Use my own measurement (probe)' "
+            f"enter the served name `{summary.get('model')}`."
+        )
+    else:
+        st.session_state.pop(USE_MEASUREMENT_KEY, None)
+
+
+# ------------------------------------------------------------------------------------------ page sections
+
+
+def stored_run_view(run_id: str) -> None:
+    """?run=<id>: a stored run, read-only."""
+    try:
+        store = ProbeStore()
+        run = store.get_run(run_id)
+        store.close()
+    except Exception as e:  # noqa: BLE001
+        st.error(f"Could not open the result store: {type(e).__name__}: {e}")
+        return
+    if run is None:
+        st.error(f"No stored run with id {run_id!r}.")
+        return
+    st.caption(f"Stored run, read-only. Started {run['created_at']:%Y-%m-%d %H:%M:%S} UTC.")
+    summary = dict(run["summary"])
+    summary.setdefault("run_id", run_id)
+    summary["status"] = run["status"]
+    show_result(summary, run["samples"])
+
+
+@st.fragment(run_every=0.5)
+def live_panel() -> None:
+    """Progress, cancel and a live chart while a run is going; a full rerun when it ends."""
+    live: LiveRun | None = st.session_state.get(LIVE_KEY)
+    if live is None:
+        return
+    if live.finished:
+        st.rerun()
+    with live.lock:
+        done, points = live.done_count, list(live.points)
+    st.progress(
+        min(1.0, done / max(1, live.total)),
+        text=f"{done} of {live.total} requests · {time.monotonic() - live.started:.0f} s",
+    )
+    if st.button("Cancel run", key="probe_cancel"):
+        live.stop.stop()
+    st.plotly_chart(_timeline(points), width="stretch")
+
+
+def new_run_form() -> None:
+    """Endpoint, model picker, settings and the run button."""
+    with st.container(border=True):
+        c1, c2 = st.columns([3, 1])
+        url = c1.text_input(
+            "Endpoint URL",
+            value="http://127.0.0.1:11434",
+            key="probe_url",
+            help="Ollama (default port 11434) or any OpenAI-compatible server (vLLM, llama.cpp, SGLang).",
+        )
+        backend = c2.selectbox("Backend", ["auto", "ollama", "openai"], key="probe_backend")
+        api_key = (
+            st.text_input(
+                "API key (optional)",
+                type="password",
+                key="probe_api_key",
+                help="Sent as a bearer token; never stored, logged or put in a link.",
+            )
+            or None
+        )
+        if not api_key and os.environ.get("PROBE_API_KEY"):
+            api_key = os.environ["PROBE_API_KEY"]
+            st.caption("Using the API key from the PROBE_API_KEY environment variable.")
+        if st.button("Connect and list models", key="probe_connect"):
+            try:
+                st.session_state[DISCOVERY_KEY] = discover(url, backend, api_key)
+            except ProbeInputError as e:
+                st.session_state.pop(DISCOVERY_KEY, None)
+                st.error(str(e))
+            except ProbeError as e:
+                st.session_state.pop(DISCOVERY_KEY, None)
+                st.error(f"{e.kind}: {e.message}")
+        disc = st.session_state.get(DISCOVERY_KEY)
+        if disc is not None and disc.models:
+            st.caption(f"{disc.base_url} speaks **{disc.backend}**; {len(disc.models)} model(s).")
+            model = st.selectbox("Model", disc.models, key="probe_model_pick")
+        else:
+            model = st.text_input("Model", key="probe_model_name", placeholder="e.g. gemma4:e4b")
+        s1, s2, s3, s4 = st.columns(4)
+        levels = s1.multiselect("Concurrency levels", LEVEL_CHOICES, default=[1, 2, 4], key="probe_levels")
+        n_req = s2.number_input("Requests per level", 1, 1024, 8, key="probe_requests")
+        p_tok = s3.number_input("Prompt tokens (approx.)", 1, 131072, 128, key="probe_prompt_tokens")
+        o_tok = s4.number_input("Max output tokens", 1, 32768, 64, key="probe_max_tokens")
+        t1, t2, t3, t4 = st.columns(4)
+        warm = t1.number_input("Warm-up requests", 0, 8, 1, key="probe_warmup")
+        read_to = t2.number_input("Read timeout (s)", 1.0, 3600.0, 60.0, key="probe_read_timeout")
+        deadline = t3.number_input("Deadline (s)", 5.0, 7200.0, 600.0, key="probe_deadline")
+        save = t4.toggle("Save run", value=True, key="probe_save")
+        if not os.environ.get(ENV_ALLOWED_HOSTS):
+            st.caption(
+                f"Only loopback hosts can be probed; set {ENV_ALLOWED_HOSTS} (comma-separated names, IPs or "
+                "CIDRs) on the dashboard's server to allow others."
+            )
+        if st.button("Run probe", type="primary", key="probe_run"):
+            settings = ProbeSettings(
+                concurrency=sorted(levels),
+                requests_per_level=int(n_req),
+                prompt_tokens=int(p_tok),
+                max_tokens=int(o_tok),
+                warmup_requests=int(warm),
+                read_timeout_s=float(read_to),
+                deadline_s=float(deadline),
+            )
+            try:
+                settings.validate()
+                if not (model or "").strip():
+                    raise ProbeInputError("choose or type a model name")
+            except ProbeInputError as e:
+                st.error(str(e))
+                return
+            live = LiveRun(total=settings.total_requests())
+            st.session_state[LIVE_KEY] = live
+            threading.Thread(
+                target=_work,
+                args=(live, url, model, backend, settings, api_key, save),
+                daemon=True,
+                name="probe-page-run",
+            ).start()
+            st.rerun()
+
+
+def history_section() -> None:
+    """Stored runs, with compare."""
+    st.subheader("History")
+    try:
+        store = ProbeStore()
+        runs = store.list_runs(limit=100)
+    except Exception as e:  # noqa: BLE001
+        st.error(f"Could not open the result store: {type(e).__name__}: {e}")
+        return
+    if not runs:
+        st.caption("No stored runs yet.")
+        store.close()
+        return
+    df = pd.DataFrame(
+        [
+            {
+                "run": f"?run={r['id']}",
+                "id": r["id"],
+                "started (UTC)": r["created_at"],
+                "model": r["model"],
+                "backend": r["backend"],
+                "endpoint": r["endpoint"],
+                "status": "incomplete" if r["status"] == "running" else r["status"],
+                "requests stored": r["n_samples"],
+            }
+            for r in runs
+        ]
+    )
+    st.dataframe(
+        df,
+        hide_index=True,
+        width="stretch",
+        column_config={"run": st.column_config.LinkColumn("open", display_text="open")},
+    )
+    chosen = st.multiselect(
+        "Compare runs",
+        [r["id"] for r in runs],
+        key="probe_compare",
+        format_func=lambda i: next(f"{i} · {r['model']} · {r['created_at']:%m-%d %H:%M}" for r in runs if r["id"] == i),
+    )
+    if chosen:
+        rows = store.compare(chosen)
+        if rows:
+            cmp = pd.DataFrame(rows)
+            fig = go.Figure()
+            for rid, part in cmp.groupby("run_id", sort=False):
+                fig.add_scatter(
+                    x=part["concurrency"],
+                    y=part["output_tokens_per_s"],
+                    mode="lines+markers",
+                    name=f"{rid} ({part['model'].iloc[0]})",
+                )
+            fig.update_layout(
+                title="Aggregate output tokens/s",
+                xaxis_title="concurrent requests",
+                height=320,
+                margin=dict(l=10, r=10, t=40, b=10),
+            )
+            fig.update_xaxes(type="log")
+            st.plotly_chart(fig, width="stretch")
+            st.dataframe(cmp.drop(columns=["created_at"]), hide_index=True, width="stretch")
+    store.close()
+
+
+def main() -> None:
+    """The page."""
+    st.title("Live latency probe")
+    st.caption(
+        "Streams requests to your own Ollama or OpenAI-compatible server and measures time to first token, "
+        "inter-token latency, time per output token and throughput (vLLM bench serve definitions), with token "
+        "counts from the server, at rising concurrency."
+    )
+    run_param = st.query_params.get("run")
+    if run_param:
+        if st.button("New probe", key="probe_new"):
+            del st.query_params["run"]
+            st.rerun()
+        stored_run_view(run_param)
+        return
+    live: LiveRun | None = st.session_state.get(LIVE_KEY)
+    if live is not None and not live.finished:
+        live_panel()
+        return
+    if live is not None and live.finished:
+        if live.error:
+            st.error(live.error)
+        elif live.summary is not None:
+            show_result(live.summary, live.samples)
+        if st.button("Start another run", key="probe_again"):
+            del st.session_state[LIVE_KEY]
+            st.rerun()
+        history_section()
+        return
+    new_run_form()
+    history_section()
+
+
+try:
+    main()
+except Exception as e:  # noqa: BLE001 - the last guard: a message, never a traceback
+    st.error(f"The probe page hit an unexpected problem: {type(e).__name__}: {e}")

@@ -1,0 +1,155 @@
+"""JSON CLI: python -m probe --url URL --backend ollama|openai|auto --model NAME ... --json (DESIGN.md).
+
+Exit status: 0 every request succeeded, 1 some failed (the JSON is still printed), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import re
+import signal
+import sys
+from typing import Any
+
+from probe.clients import StopSignal
+from probe.guard import HostNotAllowed, ProbeInputError
+from probe.runner import ProbeSettings, run_probe
+
+ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class UsageError(Exception):
+    """Bad input: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would print usage and exit 2; keep one line
+        raise UsageError(message)
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--concurrency wants integers like 1,4,16, got {text!r}") from None
+    if not levels:
+        raise argparse.ArgumentTypeError("--concurrency needs at least one level")
+    return levels
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (flags exactly as DESIGN.md's CLI contract)."""
+    p = _Parser(prog="python -m probe", description="Measure TTFT, ITL, TPOT and throughput of a live endpoint.")
+    p.add_argument("--url", required=True, help="endpoint base URL, e.g. http://127.0.0.1:11434")
+    p.add_argument("--backend", choices=["ollama", "openai", "auto"], default="auto")
+    p.add_argument("--model", required=True, help="model name as the server knows it")
+    p.add_argument("--concurrency", type=_levels, default=[1], help="comma-separated levels, e.g. 1,4,16")
+    p.add_argument("--requests", type=int, default=8, help="requests per level (at least the level's concurrency)")
+    p.add_argument("--prompt-tokens", type=int, default=128, help="approximate prompt length in tokens")
+    p.add_argument("--max-tokens", type=int, default=64, help="output tokens requested per request")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding a bearer API key")
+    p.add_argument("--save", action="store_true", help="store the run (DATABASE_URL or ./data/probe.sqlite)")
+    p.add_argument("--warmup", type=int, default=1, help="warm-up requests, excluded from statistics")
+    p.add_argument("--read-timeout", type=float, default=60.0, help="longest silence inside a stream, seconds")
+    p.add_argument("--deadline", type=float, default=600.0, help="limit for the whole run, seconds")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    return p
+
+
+def _api_key(var: str | None) -> str | None:
+    if var is None:
+        return None
+    if not ENV_VAR_NAME.match(var):
+        raise UsageError("--api-key-env takes the NAME of an environment variable, not the key itself")
+    key = os.environ.get(var)
+    if not key:
+        raise UsageError(f"environment variable {var} is not set or empty")
+    return key
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf become null, datetimes strings."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def _text_report(out: dict[str, Any]) -> str:
+    lines = [f"{out['backend']} {out['model']} at {out['endpoint']}: {out['status']}"]
+    for err in out["errors"]:
+        lines.append(f"  run error [{err['kind']}] {err['message']}")
+    for lv in out["runs"]:
+
+        def ms(d: dict[str, Any]) -> str:
+            return "-" if d["p50"] is None else f"{d['p50'] * 1e3:.1f}/{d['p99'] * 1e3:.1f} ms"
+
+        tps = lv["output_tokens_per_s"]
+        lines.append(
+            f"  c={lv['concurrency']:<4} ok {lv['ok']}/{lv['requests']}  TTFT p50/p99 {ms(lv['ttft_s'])}  "
+            f"ITL {ms(lv['itl_s'])}  TPOT {ms(lv['tpot_s'])}  "
+            f"{'-' if tps is None else f'{tps:.1f}'} tok/s"
+        )
+        for err in lv["errors"]:
+            lines.append(f"      {err['count']} x [{err['kind']}] {err['message']}")
+    if out.get("knee"):
+        lines.append("  knee: " + out["knee"]["explanation"])
+    if out.get("run_id"):
+        lines.append(f"  saved as run {out['run_id']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, run, print; returns the exit status."""
+    stop = StopSignal()
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        args = build_parser().parse_args(argv)
+        settings = ProbeSettings(
+            concurrency=args.concurrency,
+            requests_per_level=args.requests,
+            prompt_tokens=args.prompt_tokens,
+            max_tokens=args.max_tokens,
+            warmup_requests=args.warmup,
+            read_timeout_s=args.read_timeout,
+            deadline_s=args.deadline,
+        )
+        settings.validate()
+        api_key = _api_key(args.api_key_env)
+        # Ctrl-C cancels the run; what was measured is still summarised (and saved with --save).
+        for sig in previous:
+            signal.signal(sig, lambda *_: stop.stop())
+        if args.save:
+            from probe.store import ProbeStore, run_and_save
+
+            store = ProbeStore()
+            try:
+                report = run_and_save(
+                    store, args.url, args.model, args.backend, settings=settings, api_key=api_key, stop=stop
+                )
+            finally:
+                store.close()
+        else:
+            report = run_probe(args.url, args.model, args.backend, settings=settings, api_key=api_key, stop=stop)
+    except (UsageError, HostNotAllowed, ProbeInputError) as e:
+        print(f"error: {e}".splitlines()[0], file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - e.g. the database cannot be opened: one line, never a traceback
+        print(f"error: {type(e).__name__}: {e}".splitlines()[0], file=sys.stderr)
+        return 2
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    out = _clean(report.to_json())
+    print(json.dumps(out, default=str) if args.json else _text_report(out))
+    return 0 if report.all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""Guard rails: which hosts the probe may contact, URL hygiene, secret scrubbing, limits."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+# The dashboard's server makes the requests, so by default it may only probe itself (SSRF guard).
+ENV_ALLOWED_HOSTS = "PROBE_ALLOWED_HOSTS"
+LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
+
+# Caps that keep one run from turning the probe into a load generator against a shared server.
+MAX_CONCURRENCY = 256
+MAX_REQUESTS_PER_LEVEL = 1024
+MAX_TOTAL_REQUESTS = 4096
+MAX_PROMPT_TOKENS = 131_072
+MAX_OUTPUT_TOKENS = 32_768
+
+
+class ProbeInputError(ValueError):
+    """Bad input (URL, settings, host not allowed): a one-line message for the user."""
+
+
+class HostNotAllowed(ProbeInputError):
+    """The endpoint's host is outside PROBE_ALLOWED_HOSTS."""
+
+
+class HostLookupFailed(Exception):
+    """The endpoint's host name did not resolve (a DNS failure, reported as a run error)."""
+
+
+@dataclass(frozen=True)
+class AllowedHosts:
+    """Parsed PROBE_ALLOWED_HOSTS: names, networks, or '*' for any host."""
+
+    names: frozenset[str]
+    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    any_host: bool = False
+    explicit: bool = False  # False: the loopback default, where 'localhost' must resolve to loopback
+
+    @classmethod
+    def from_env(cls, value: str | None = None) -> AllowedHosts:
+        """Parse a comma list of host names, IPs and CIDR networks; unset means loopback only."""
+        raw = os.environ.get(ENV_ALLOWED_HOSTS, "") if value is None else value
+        entries = [e.strip().lower() for e in raw.split(",") if e.strip()]
+        if not entries:
+            return cls(frozenset({"localhost"}), LOOPBACK_NETWORKS)
+        names: set[str] = set()
+        nets = list(LOOPBACK_NETWORKS)
+        any_host = False
+        for e in entries:
+            if e == "*":
+                any_host = True
+                continue
+            try:
+                nets.append(ipaddress.ip_network(e.strip("[]"), strict=False))
+            except ValueError:
+                names.add(e.rstrip("."))
+        return cls(frozenset(names | {"localhost"}), tuple(nets), any_host, explicit=True)
+
+    def _in_networks(self, addr: str) -> bool:
+        ip = ipaddress.ip_address(addr.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.networks)
+
+    def check(self, host: str, port: int | None) -> list[str]:
+        """Raise HostNotAllowed unless host (and every address it resolves to) is allowed."""
+        host = host.lower().rstrip(".")
+        if self.any_host:
+            return []
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            literal = None
+        if literal is not None:
+            if not self._in_networks(str(literal)):
+                raise HostNotAllowed(_not_allowed(host))
+            return [str(literal)]
+        named = host in self.names
+        if not named and not self.networks:
+            raise HostNotAllowed(_not_allowed(host))
+        try:
+            addrs = resolve(host, port)
+        except HostLookupFailed:
+            if named:
+                raise  # an allowed name that does not resolve is a DNS fault of the endpoint
+            raise HostNotAllowed(_not_allowed(host)) from None
+        # A host allowed by name is trusted wherever it points, except the default 'localhost',
+        # which must really be loopback; any other name must resolve inside an allowed network.
+        trust_name = named and (self.explicit and host != "localhost")
+        if not trust_name and not all(self._in_networks(a) for a in addrs):
+            raise HostNotAllowed(_not_allowed(host))
+        return addrs
+
+
+def _not_allowed(host: str) -> str:
+    return (
+        f"host {host!r} is not allowed; the probe only contacts loopback unless "
+        f"{ENV_ALLOWED_HOSTS} lists the host (comma-separated names, IPs or CIDRs)"
+    )
+
+
+def resolve(host: str, port: int | None) -> list[str]:
+    """All addresses a host name resolves to; HostLookupFailed when it does not resolve."""
+    try:
+        infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as e:
+        raise HostLookupFailed(f"cannot resolve host {host!r}: {e}") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def normalize_base_url(url: str) -> str:
+    """Validate an endpoint URL and reduce it to scheme://host[:port][/path] without /v1 or a query."""
+    url = (url or "").strip()
+    if not url:
+        raise ProbeInputError("an endpoint URL is required, e.g. http://127.0.0.1:11434")
+    if "://" not in url:
+        url = "http://" + url
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as e:
+        raise ProbeInputError(f"invalid URL: {e}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ProbeInputError(f"unsupported URL scheme {parts.scheme!r}; use http or https")
+    if not parts.hostname:
+        raise ProbeInputError("the URL has no host")
+    if parts.username or parts.password:
+        raise ProbeInputError("credentials in the URL are refused; pass the API key through an environment variable")
+    if parts.query:
+        raise ProbeInputError("the URL must not carry a query string; pass the API key through an environment variable")
+    path = parts.path.rstrip("/")
+    for suffix in ("/v1/chat/completions", "/api/chat", "/v1"):
+        if path.endswith(suffix):
+            path = path[: -len(suffix)]
+            break
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((parts.scheme, netloc, path, "", ""))
+
+
+def public_endpoint(url: str) -> str:
+    """The endpoint as safe to store or show: no user info, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = host if ":" not in host else f"[{host}]"
+        if parts.port is not None:
+            netloc += f":{parts.port}"
+        return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+    except ValueError:
+        return "<invalid URL>"
+
+
+def host_and_port(base_url: str) -> tuple[str, int | None]:
+    """The host and port of a normalized base URL."""
+    parts = urlsplit(base_url)
+    return parts.hostname or "", parts.port
+
+
+def scrub(message: str, secret: str | None) -> str:
+    """Remove a secret from a message before it is shown, stored or logged."""
+    if secret and len(secret) >= 4:
+        message = message.replace(secret, "***")
+    return message

@@ -1,0 +1,134 @@
+"""Tables for showing a run (plain rows, milliseconds at this edge only); no streamlit here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+METRICS = (("ttft_s", "TTFT"), ("itl_s", "ITL"), ("tpot_s", "TPOT"), ("e2e_s", "E2E"))
+# st.session_state key under which the probe page publishes "use my measurement" for the speed/cost pages.
+USE_MEASUREMENT_KEY = "probe_use_measurement"
+
+
+def _ms(v: float | None) -> float | None:
+    return None if v is None else round(v * 1e3, 3)
+
+
+def percentile_rows(levels: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (concurrency, metric) with p50/p90/p99/mean in milliseconds."""
+    rows = []
+    for lv in levels:
+        for key, label in METRICS:
+            p = lv.get(key) or {}
+            rows.append(
+                {"concurrency": lv["concurrency"], "metric": label}
+                | {f"{q} (ms)": _ms(p.get(q)) for q in ("p50", "p90", "p99", "mean")}
+            )
+    return rows
+
+
+def level_rows(levels: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Headline figures per concurrency level."""
+    rows = []
+    for lv in levels:
+        rows.append(
+            {
+                "concurrency": lv["concurrency"],
+                "ok / requests": f"{lv['ok']} / {lv['requests']}",
+                "TTFT p50 (ms)": _ms(lv["ttft_s"]["p50"]),
+                "TPOT p50 (ms)": _ms(lv["tpot_s"]["p50"]),
+                "aggregate output tok/s": _round(lv.get("output_tokens_per_s")),
+                "per-user output tok/s": _round(lv.get("per_user_output_tokens_per_s")),
+                "output tokens": lv.get("output_tokens_total"),
+                "prompt tokens (server, mean)": _round(lv.get("prompt_tokens_mean")),
+                "cold starts": lv.get("cold_starts", 0),
+            }
+        )
+    return rows
+
+
+def breakdown_rows(levels: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mean TTFT split (Ollama durations) per level, in milliseconds; empty when the server gave none."""
+    rows = []
+    for lv in levels:
+        bd = lv.get("ttft_breakdown_s")
+        if bd:
+            rows.append(
+                {
+                    "concurrency": lv["concurrency"],
+                    "queue + other (ms)": _ms(bd["queue_and_other_mean"]),
+                    "model load (ms)": _ms(bd["load_mean"]),
+                    "prefill (ms)": _ms(bd["prefill_mean"]),
+                    "server decode tok/s": _round(bd.get("server_decode_tokens_per_s_mean")),
+                }
+            )
+    return rows
+
+
+def error_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """Run-level and per-level errors in one table."""
+    rows = [
+        {"concurrency": "run", "kind": e["kind"], "count": 1, "message": e["message"]}
+        for e in summary.get("errors", [])
+    ]
+    for lv in summary.get("runs", []):
+        rows += [
+            {"concurrency": lv["concurrency"], "kind": e["kind"], "count": e.get("count", 1), "message": e["message"]}
+            for e in lv.get("errors", [])
+        ]
+    return rows
+
+
+def _round(v: float | None, nd: int = 1) -> float | None:
+    return None if v is None else round(v, nd)
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+def guess_spec_model(served_name: str, model_ids: Iterable[str]) -> str | None:
+    """The catalog id a served model name most likely is ('gemma4:e4b-it-q4_K_M' -> 'gemma-4-e4b'), or None."""
+    name = _norm(served_name.split("/")[-1])
+    best = None
+    for mid in model_ids:
+        n = _norm(mid)
+        if n and n in name and (best is None or len(n) > len(_norm(best))):
+            best = mid
+    return best
+
+
+def spec_vs_server_rows(spec: Any, server: dict[str, Any]) -> list[dict[str, Any]]:
+    """Architecture facts the server reported (/api/show, /v1/models) beside the catalog's ModelSpec."""
+    text = spec.text
+    pairs = [
+        ("layers", server.get("layers"), text.num_layers),
+        ("attention heads", server.get("heads"), text.attention.num_heads),
+        ("KV heads (global layers)", server.get("kv_heads"), text.attention.full.kv_heads),
+        ("hidden size", server.get("embedding_length"), text.hidden_size),
+        ("trained context (tokens)", server.get("context_length"), spec.context_tokens),
+        ("served context (tokens)", server.get("loaded_context_length") or server.get("max_model_len"), None),
+        ("parameters", server.get("parameter_count") or server.get("parameter_size"), None),
+        ("quantization", server.get("quantization"), None),
+        ("bytes in GPU memory", server.get("size_vram_bytes"), None),
+    ]
+    return [
+        {
+            "fact": name,
+            "server": None if s is None else str(s),
+            "spec": None if c is None else str(c),
+            "match": None if s is None or c is None else str(s) == str(c),
+        }
+        for name, s, c in pairs
+        if s is not None
+    ]
+
+
+def measured_single_user(levels: Iterable[dict[str, Any]]) -> dict[str, float] | None:
+    """Concurrency-1 decode speed (1 / TPOT p50) and TTFT p50, the figures a forecast predicts."""
+    for lv in levels:
+        tpot = lv["tpot_s"]["p50"]
+        if lv["concurrency"] == 1 and lv["ok"] and tpot:
+            return {"decode_tokens_per_s": 1.0 / tpot, "ttft_s": lv["ttft_s"]["p50"]}
+    return None
