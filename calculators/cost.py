@@ -25,7 +25,6 @@ it from the speed forecast. Assumptions, stated once (docs/cost-cli.md repeats t
 
 from __future__ import annotations
 
-import inspect
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -1026,28 +1025,44 @@ def default_forecast_factory(
     context_tokens: int,
     prompt_tokens: int,
     output_tokens: int,
+    efficiency_override: float | None = None,
 ) -> ForecastAt:
     """forecast(concurrency) bound to everything else, from calculators.throughput.forecast."""
-    from calculators import throughput
-
-    fc = getattr(throughput, "forecast", None)
-    if fc is None:
-        raise ValueError("the speed forecast is not available yet; pass a measured --tokens-per-s")
-    params = inspect.signature(fc).parameters
-    extra = {
-        "engine": engine,
-        "gpus": gpus,
-        "context_tokens": context_tokens,
-        "context": context_tokens,
-        "prompt_tokens": prompt_tokens,
-        "output_tokens": output_tokens,
-    }
-    extra = {k: v for k, v in extra.items() if k in params}
+    from calculators.throughput import forecast
 
     def at(concurrency: int) -> Any:
-        return fc(model, quant, hardware, concurrency=concurrency, **extra)
+        return forecast(
+            model,
+            quant,
+            hardware,
+            engine=engine,
+            gpus=gpus,
+            context_tokens=context_tokens,
+            prompt_tokens=prompt_tokens,
+            output_tokens=output_tokens,
+            concurrency=concurrency,
+            efficiency_override=efficiency_override,
+        )
 
     return at
+
+
+def measured_forecast_factory(measurement: dict[str, Any] | None) -> ForecastFactory:
+    """The default factory, with a probe-measured bandwidth efficiency wherever model, quant, device and engine match.
+
+    `measurement` is what the probe page stores for "use my measurement": model, quant, hw, engine and
+    efficiency_override. Other options (a rented GPU, another model) keep the fitted efficiency.
+    """
+
+    def factory(model: Any, quant: str, hardware: Any, **kw: Any) -> ForecastAt:
+        m = measurement or {}
+        key = (getattr(model, "id", model), quant, getattr(hardware, "id", hardware), kw.get("engine"))
+        same = key == (m.get("model"), m.get("quant"), m.get("hw"), m.get("engine"))
+        return default_forecast_factory(
+            model, quant, hardware, efficiency_override=m.get("efficiency_override") if same else None, **kw
+        )
+
+    return factory
 
 
 def _weights_fit(catalog: Catalog, model_id: str, quant: str, engine: str, hw: Hardware, gpus: int) -> bool:

@@ -22,9 +22,11 @@ from calculators.cost import (
     compare,
     cost_curves,
     default_cloud_quant,
+    measured_forecast_factory,
     plan_costs,
     sensitivities,
 )
+from probe.report import USE_MEASUREMENT_KEY
 from ui.state import catalog, get_scenario, update_scenario
 
 NAMES = {"owned": "Owned hardware", "cloud": "Cloud GPU", "api": "Hosted API"}
@@ -354,8 +356,16 @@ with col_a:
     if (sc.api_in is not None or sc.api_out is not None) and typed_in is not None and typed_out is not None:
         request = replace(request, api_input_usd_per_mtok=typed_in, api_output_usd_per_mtok=typed_out)
 
+# "Use my measurement" on the probe page: its measured efficiency replaces the fitted one where it applies.
+measurement = st.session_state.get(USE_MEASUREMENT_KEY)
+if measurement and (measurement["model"], measurement["hw"]) == (sc.model, sc.hw):
+    st.info(
+        f"Owned-hardware throughput uses your measured bandwidth efficiency "
+        f"({measurement['efficiency_override']:.0%}, probe run {measurement['run_id']}).",
+        icon=":material/network_check:",
+    )
 try:
-    plan: CostPlan = plan_costs(cat, request)
+    plan: CostPlan = plan_costs(cat, request, measured_forecast_factory(measurement))
 except (ValueError, KeyError) as e:
     st.error(f"These inputs cannot be priced: {e.args[0] if e.args else e}")
     st.stop()

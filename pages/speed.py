@@ -15,6 +15,7 @@ from calculators.throughput import (
     resolve_device,
     roofline,
 )
+from probe.report import USE_MEASUREMENT_KEY
 from ui.state import catalog, get_scenario
 
 cat = catalog()
@@ -90,7 +91,21 @@ with st.expander("Use my own measurement (probe)", icon=":material/network_check
         key="speed_use_probe",
     )
 
+# "Use my measurement" switched on on the probe page, for this model, quantization, hardware and engine.
+probe_choice = st.session_state.get(USE_MEASUREMENT_KEY) or {}
 override = None
+if (probe_choice.get("model"), probe_choice.get("quant"), probe_choice.get("hw"), probe_choice.get("engine")) == (
+    model.id,
+    sc.quant,
+    hw.id,
+    sc.engine,
+) and not use_measured:
+    override = probe_choice["efficiency_override"]
+    st.info(
+        f"Forecast uses your measured bandwidth efficiency ({override:.0%}, probe run {probe_choice['run_id']}); "
+        "switch it off on the Probe page.",
+        icon=":material/network_check:",
+    )
 try:
     if use_measured and measured is not None:
         override = implied_efficiency(
