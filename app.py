@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from app_pages import PAGES
+from ui.report_widgets import report_download
 from ui.state import catalog, init_scenario, show_notices, sync_url
 from ui.widgets import scenario_sidebar
 
@@ -19,6 +20,10 @@ init_scenario()
 scenario_sidebar()
 show_notices()
 nav.run()
+# The stakeholder report (and print view) under the pages that compute something; the guide adds its own section.
+REPORT_SECTIONS = {"memory": ("memory",), "speed": ("memory", "speed"), "costs": ("memory", "speed", "cost")}
+if nav.url_path in REPORT_SECTIONS:
+    report_download(REPORT_SECTIONS[nav.url_path], key=f"report_{nav.url_path}")
 sync_url()
 st.caption(
     f"Catalog data as of {catalog().data_as_of} · every figure links to its source · "

@@ -13,8 +13,15 @@ from probe.report import USE_MEASUREMENT_KEY
 
 CAT = load_catalog()
 ROOT = Path(__file__).resolve().parents[1]
-MEASURED = {"model": "gemma-4-e4b", "quant": "Q4_K_M", "hw": "rtx-4090", "engine": "llama.cpp", "run_id": "r1",
-            "decode_tokens_per_s": 50.0, "efficiency_override": 0.30}
+MEASURED = {
+    "model": "gemma-4-e4b",
+    "quant": "Q4_K_M",
+    "hw": "rtx-4090",
+    "engine": "llama.cpp",
+    "run_id": "r1",
+    "decode_tokens_per_s": 50.0,
+    "efficiency_override": 0.30,
+}
 KW = {"engine": "llama.cpp", "gpus": 1, "context_tokens": 8192, "prompt_tokens": 512, "output_tokens": 256}
 
 

@@ -14,7 +14,7 @@ from ui.scenario import Scenario, scenario_from_query, scenario_to_query
 SCENARIO_KEY = "scenario"
 NOTICES_KEY = "url_notices"
 # Query keys that are not part of the Scenario but a page may own (kept in the URL while present).
-EXTRA_QUERY_KEYS = ("run",)
+EXTRA_QUERY_KEYS = ("run", "print")
 
 
 @st.cache_resource

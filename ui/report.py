@@ -1,0 +1,583 @@
+"""Stakeholder reports of a Scenario: Markdown, JSON, CSV tables and (where Plotly's static export works) PNG charts.
+
+No Streamlit here: `build_report` is a pure function of the Scenario and the catalog, so tests compare the report
+with the calculators directly. Sizes are reported in GiB (2^30 bytes) and speeds in tokens/s; the JSON carries base
+units (bytes, seconds, USD) next to the rounded display values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+import math
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly.graph_objects as go
+
+from calculators import memory
+from calculators.cost import CostRequest, Workload, api_prices_for, compare, plan_costs
+from calculators.guide import TARGET_BY_ID, GuideRequest, check_claims, rank
+from calculators.throughput import decode_vs_depth, forecast
+from model_specs.loader import Catalog
+from ui.scenario import Scenario, scenario_to_query
+
+GiB = 2**30
+SECTIONS = ("memory", "speed", "cost", "guide")
+SECTION_TITLES = {"memory": "Memory", "speed": "Speed", "cost": "Cost", "guide": "Decision guide"}
+
+
+@dataclass
+class Table:
+    """One table of the report: a name (file stem), a title and rows of plain values."""
+
+    name: str
+    title: str
+    rows: list[dict[str, Any]]
+
+    def to_csv(self) -> str:
+        """CSV text with a header row."""
+        buf = io.StringIO()
+        cols = list(dict.fromkeys(k for r in self.rows for k in r))
+        w = csv.DictWriter(buf, fieldnames=cols, lineterminator="\n")
+        w.writeheader()
+        w.writerows(self.rows)
+        return buf.getvalue()
+
+    def to_markdown(self) -> str:
+        """A GitHub-flavoured Markdown table."""
+        if not self.rows:
+            return "_(no rows)_"
+        cols = list(dict.fromkeys(k for r in self.rows for k in r))
+
+        def cell(v: Any) -> str:
+            if v is None:
+                return "—"
+            if isinstance(v, float):
+                v = f"{v:,.2f}" if abs(v) < 1e6 else f"{v:,.0f}"
+            return str(v).replace("|", "\\|").replace("\n", " ")
+
+        lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+        lines += ["| " + " | ".join(cell(r.get(c)) for c in cols) + " |" for r in self.rows]
+        return "\n".join(lines)
+
+
+@dataclass
+class Section:
+    """A titled part of the report: sentences, tables and charts."""
+
+    key: str
+    title: str
+    lines: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    charts: dict[str, go.Figure] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # base-unit figures for the JSON export
+
+
+@dataclass
+class Report:
+    """Everything a stakeholder needs to see what the sender saw."""
+
+    title: str
+    created_utc: str
+    scenario: dict[str, Any]
+    query: dict[str, str]
+    link: str | None
+    sections: list[Section]
+    sources: list[tuple[str, str]]  # (what, URL or repo path)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def tables(self) -> list[Table]:
+        """Every table, the inputs first."""
+        return [t for s in self.sections for t in s.tables]
+
+    def to_markdown(self, png_files: dict[str, str] | None = None, png_note: str | None = None) -> str:
+        """The report as Markdown; `png_files` maps chart names to image paths in a bundle."""
+        out = [f"# {self.title}", "", f"Generated {self.created_utc} UTC from the catalog and the calculators.", ""]
+        if self.link:
+            out += [f"Open this scenario: <{self.link}>", ""]
+        elif self.query:
+            out += [f"Link query: `?{urlencode(self.query)}`", ""]
+        for s in self.sections:
+            out += [f"## {s.title}", ""]
+            out += [*(f"{ln}" for ln in s.lines)]
+            if s.lines:
+                out.append("")
+            for t in s.tables:
+                out += [f"**{t.title}**", "", t.to_markdown(), ""]
+            for name in s.charts:
+                if png_files and name in png_files:
+                    out += [f"![{name}]({png_files[name]})", ""]
+        if png_note:
+            out += [f"_Charts: {png_note}_", ""]
+        out += ["## Sources", ""]
+        out += [f"- {what}: {url}" for what, url in self.sources]
+        if self.notes:
+            out += ["", "## Notes", ""] + [f"- {n}" for n in self.notes]
+        return "\n".join(out).rstrip() + "\n"
+
+    def to_json(self) -> str:
+        """Inputs, every table, the base-unit figures and the sources as one JSON document."""
+        doc = {
+            "title": self.title,
+            "created_utc": self.created_utc,
+            "scenario": self.scenario,
+            "query": self.query,
+            "link": self.link,
+            "sections": {
+                s.key: {
+                    "title": s.title,
+                    "lines": s.lines,
+                    "data": s.data,
+                    "tables": {t.name: t.rows for t in s.tables},
+                }
+                for s in self.sections
+            },
+            "sources": [{"what": w, "source": u} for w, u in self.sources],
+            "notes": self.notes,
+        }
+        return json.dumps(doc, indent=2, default=_json_default)
+
+    def csv_zip(self) -> bytes:
+        """Every table as a CSV file in one zip."""
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for t in self.tables:
+                z.writestr(f"{t.name}.csv", t.to_csv())
+        return buf.getvalue()
+
+    def bundle_zip(self, with_png: bool = True) -> tuple[bytes, str]:
+        """report.md + report.json + CSVs (+ PNG charts where the static export works); returns (zip, chart note)."""
+        pngs: dict[str, bytes] = {}
+        note = "PNG export not requested."
+        if with_png:
+            pngs, note = export_pngs({n: f for s in self.sections for n, f in s.charts.items()})
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            files = {n: f"charts/{n}.png" for n in pngs}
+            z.writestr("report.md", self.to_markdown(files, note))
+            z.writestr("report.json", self.to_json())
+            for t in self.tables:
+                z.writestr(f"tables/{t.name}.csv", t.to_csv())
+            for n, b in pngs.items():
+                z.writestr(files[n], b)
+        return buf.getvalue(), note
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (dt.date, dt.datetime)):
+        return o.isoformat()
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return str(o)
+
+
+def export_pngs(charts: dict[str, go.Figure]) -> tuple[dict[str, bytes], str]:
+    """PNG bytes per chart via Plotly's static export (kaleido + a Chrome/Chromium); on any failure, none and why."""
+    if not charts:
+        return {}, "no charts in this report."
+    try:
+        import kaleido  # noqa: F401 - only to give a clear reason when it is missing
+    except ImportError:
+        return {}, (
+            "PNG charts left out: Plotly's static export needs the 'kaleido' package (and a Chrome or "
+            "Chromium), which is not installed here. The tables carry every charted number."
+        )
+    import warnings
+
+    import kaleido
+
+    out: dict[str, bytes] = {}
+    # One headless browser for all charts: starting Chromium is most of the ~5 s a single export takes.
+    server = getattr(kaleido, "start_sync_server", None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if server:
+                server(silence_warnings=True)
+            for name, fig in charts.items():
+                out[name] = fig.to_image(format="png", width=900, height=450, scale=1)
+    except Exception as e:  # noqa: BLE001 - kaleido raises many kinds (no browser, timeout); report it, never crash
+        return {}, f"PNG charts left out: static export failed here ({type(e).__name__}: {str(e)[:160]})."
+    finally:
+        if server:
+            with contextlib.suppress(Exception):  # nothing to stop when the start failed
+                kaleido.stop_sync_server(silence_warnings=True)
+    return out, f"{len(out)} chart(s) exported as PNG with Plotly/kaleido."
+
+
+# ---------------------------------------------------------------- building
+
+
+def _g(b: float | None) -> float | None:
+    return None if b is None else round(b / GiB, 2)
+
+
+def _inputs_section(sc: Scenario, cat: Catalog) -> Section:
+    model, hw = cat.model(sc.model), cat.device(sc.hw)
+    rows = [{"input": k, "value": v, "url key": k} for k, v in sc.model_dump().items()]
+    lines = [
+        f"**{model.name}** ({sc.quant}, {sc.engine}, KV cache {sc.kv}) on **{sc.gpus} x {hw.name}** "
+        f"({hw.memory_label}), context {sc.ctx:,} tokens, {sc.conc} concurrent request(s); "
+        f"traffic {sc.in_mtok:,.1f} M input + {sc.out_mtok:,.1f} M output tokens a month.",
+    ]
+    return Section(
+        "inputs", "Inputs", lines, [Table("inputs", "Scenario inputs", rows)], data={"scenario": sc.model_dump()}
+    )
+
+
+def memory_request(sc: Scenario, cat: Catalog) -> memory.MemoryRequest:
+    """The memory page's request for a scenario (engine defaults for offloading)."""
+    model = cat.model(sc.model)
+    return memory.MemoryRequest(
+        model=model,
+        quant=sc.quant,
+        context_tokens=min(sc.ctx, model.context_tokens),
+        batch=sc.conc,
+        kv_dtype=sc.kv,
+        engine=sc.engine,
+        text_only=sc.text_only,
+        hardware=cat.device(sc.hw),
+        gpus=sc.gpus,
+    )
+
+
+def _memory_section(sc: Scenario, cat: Catalog) -> Section:
+    s = Section("memory", "Memory")
+    try:
+        est = memory.estimate(memory_request(sc, cat))
+    except ValueError as e:
+        s.lines.append(f"No memory estimate for this scenario: {e}.")
+        return s
+    verdict = "fits" if est.fits else "does not fit"
+    s.lines.append(
+        f"Weights {est.weights_bytes / GiB:,.2f} GiB + KV cache {est.kv_cache_bytes / GiB:,.2f} GiB + overhead "
+        f"{est.overhead_bytes / GiB:,.2f} GiB = {est.total_bytes / GiB:,.2f} GiB; it **{verdict}** in "
+        f"{(est.usable_bytes or 0) / GiB:,.2f} GiB usable with {(est.margin_bytes or 0) / GiB:,.2f} GiB margin. "
+        f"Largest context: {est.max_context_tokens or 0:,} tokens; largest concurrency: {est.max_concurrency or 0}."
+    )
+    rows = [{"component": k, "bytes": v, "GiB": _g(v)} for k, v in est.components.items()]
+    s.tables.append(Table("memory_components", "Memory by component", rows))
+    s.tables.append(
+        Table(
+            "memory_fit",
+            "Fit",
+            [
+                {
+                    "fits": est.fits,
+                    "total_gib": _g(est.total_bytes),
+                    "gpu_resident_gib": _g(est.placement.gpu_bytes),
+                    "host_gib": _g(est.placement.host_bytes),
+                    "usable_gib": _g(est.usable_bytes),
+                    "margin_gib": _g(est.margin_bytes),
+                    "max_context_tokens": est.max_context_tokens,
+                    "max_concurrency": est.max_concurrency,
+                }
+            ],
+        )
+    )
+    s.data = est.as_dict()
+    s.charts["memory_components"] = go.Figure(
+        go.Bar(x=[r["component"] for r in rows], y=[r["GiB"] for r in rows], marker_color="#4C78A8"),
+        layout={"title": "Memory by component (GiB)", "yaxis_title": "GiB"},
+    )
+    return s
+
+
+def _speed_section(sc: Scenario, cat: Catalog) -> Section:
+    s = Section("speed", "Speed")
+    model = cat.model(sc.model)
+    ctx = min(sc.ctx, model.context_tokens)
+    try:
+        f = forecast(
+            model,
+            sc.quant,
+            sc.hw,
+            engine=sc.engine,
+            context_tokens=ctx,
+            concurrency=sc.conc,
+            gpus=sc.gpus,
+            kv_dtype=sc.kv,
+        )
+    except ValueError as e:
+        s.lines.append(f"No speed forecast for this scenario: {e}.")
+        return s
+    s.lines.append(
+        f"Decode {f.decode_tokens_per_s:,.1f} tokens/s per user ({f.decode_tokens_per_s_low:,.1f}–"
+        f"{f.decode_tokens_per_s_high:,.1f}), prefill {f.prefill_tokens_per_s:,.0f} tokens/s, time to first token "
+        f"{f.ttft_s * 1000:,.0f} ms, {f.aggregate_tokens_per_s:,.1f} tokens/s aggregate at {sc.conc} user(s) "
+        f"(prompt {f.prompt_tokens} tokens, answer {f.output_tokens} tokens; bound: {f.bound})."
+    )
+    rows = [
+        {
+            "metric": "decode tokens/s per user",
+            "value": f.decode_tokens_per_s,
+            "low": f.decode_tokens_per_s_low,
+            "high": f.decode_tokens_per_s_high,
+        },
+        {
+            "metric": "prefill tokens/s",
+            "value": f.prefill_tokens_per_s,
+            "low": f.prefill_tokens_per_s_low,
+            "high": f.prefill_tokens_per_s_high,
+        },
+        {"metric": "time to first token (s)", "value": f.ttft_s, "low": f.ttft_s_low, "high": f.ttft_s_high},
+        {"metric": "end to end (s)", "value": f.e2e_s, "low": f.e2e_s_low, "high": f.e2e_s_high},
+        {
+            "metric": "aggregate tokens/s",
+            "value": f.aggregate_tokens_per_s,
+            "low": f.aggregate_tokens_per_s_low,
+            "high": f.aggregate_tokens_per_s_high,
+        },
+    ]
+    s.tables.append(Table("speed", "Speed forecast", rows))
+    s.data = f.as_dict()
+    try:
+        pts = decode_vs_depth(model, sc.quant, sc.hw, engine=sc.engine, kv_dtype=sc.kv, gpus=sc.gpus)
+        depth_rows = [{"depth_tokens": d, "tokens_per_s": v, "low": lo, "high": hi} for d, v, lo, hi in pts]
+        s.tables.append(Table("speed_vs_depth", "Decode speed as the context fills", depth_rows))
+        s.charts["decode_vs_depth"] = go.Figure(
+            [
+                go.Scatter(
+                    x=[r["depth_tokens"] for r in depth_rows],
+                    y=[r["tokens_per_s"] for r in depth_rows],
+                    name="forecast",
+                ),
+                go.Scatter(
+                    x=[r["depth_tokens"] for r in depth_rows],
+                    y=[r["low"] for r in depth_rows],
+                    name="low",
+                    line={"dash": "dot"},
+                ),
+                go.Scatter(
+                    x=[r["depth_tokens"] for r in depth_rows],
+                    y=[r["high"] for r in depth_rows],
+                    name="high",
+                    line={"dash": "dot"},
+                ),
+            ],
+            layout={
+                "title": "Decode tokens/s vs context depth",
+                "xaxis_title": "tokens in context",
+                "yaxis_title": "tokens/s",
+            },
+        )
+    except ValueError:
+        pass
+    return s
+
+
+def cost_request(sc: Scenario, cat: Catalog) -> CostRequest:
+    """The cost page's request for a scenario (page-only extras such as PUE at their defaults)."""
+    req = CostRequest(
+        workload=Workload(
+            sc.in_mtok * 1e6,
+            sc.out_mtok * 1e6,
+            peak_concurrency=sc.conc,
+            utilization=sc.util,
+            p95_ttft_s=sc.ttft_s,
+            min_user_tokens_per_s=sc.user_tps,
+        ),
+        model=sc.model,
+        quant=sc.quant,
+        engine=sc.engine,
+        hardware=sc.hw,
+        gpus=sc.gpus,
+        context_tokens=min(sc.ctx, cat.model(sc.model).context_tokens),
+        hardware_price_usd=sc.hw_usd,
+        amortization_months=sc.months,
+        power_watts=sc.watts,
+        electricity_usd_per_kwh=sc.kwh,
+        cloud_hardware=sc.cloud_hw if sc.cloud_hw in cat.hardware else None,
+        cloud_model=sc.cloud_model if sc.cloud_model in cat.models else None,
+        cloud_usd_per_hour=sc.cloud_hr,
+        scale_to_zero=sc.s2z,
+        api_model=sc.api_model if sc.api_model in cat.models else None,
+        cloud_quant=sc.cloud_q,
+    )
+    if sc.api_in is None and sc.api_out is None:
+        return req
+    # As on the cost page: a price typed for one side keeps the catalog price of the other.
+    offers = api_prices_for(cat, req.api_model or sc.model, req.workload)
+    seed_in, seed_out = (offers[0].usd_per_mtok_input, offers[0].usd_per_mtok_output) if offers else (None, None)
+    typed_in = sc.api_in if sc.api_in is not None else seed_in
+    typed_out = sc.api_out if sc.api_out is not None else seed_out
+    if typed_in is None or typed_out is None:
+        return req
+    return replace(req, api_input_usd_per_mtok=typed_in, api_output_usd_per_mtok=typed_out)
+
+
+def _cost_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]]) -> Section:
+    s = Section("cost", "Cost")
+    try:
+        plan = plan_costs(cat, cost_request(sc, cat))
+        cmp = compare(plan.inputs)
+    except (ValueError, KeyError) as e:
+        s.lines.append(f"No cost comparison for this scenario: {e}.")
+        return s
+    rows = []
+    for name, o in cmp.options.items():
+        rows.append(
+            {
+                "option": name,
+                "label": plan.labels.get(name),
+                "usd_per_month": None if o is None else round(o.usd_per_month, 2),
+                "usd_per_mtok": None if o is None or o.usd_per_mtok is None else round(o.usd_per_mtok, 4),
+                "replicas": None if o is None else o.replicas,
+                "gpus": None if o is None else o.gpus,
+                "missing": cmp.missing.get(name),
+            }
+        )
+    s.tables.append(Table("cost_options", "Monthly cost by option", rows))
+    s.tables.append(
+        Table(
+            "cost_breakeven",
+            "Break-even volumes",
+            [
+                {"pair": b.key, "monthly_tokens": b.monthly_tokens, "cheaper_below": b.cheaper_below, "note": b.note}
+                for b in cmp.breakevens
+            ],
+        )
+    )
+    quotes = [
+        {"price": k, "value": q.value, "source": q.source, "as_of": q.as_of, "label": q.label}
+        for k, q in plan.quotes.items()
+    ]
+    s.tables.append(Table("cost_prices", "Prices used", quotes))
+    for q in plan.quotes.values():
+        if q.value is not None and q.source not in ("typed in",):
+            sources.append((f"price {q.label or ''}".strip(), q.source))
+    cheapest = cmp.cheapest
+    if cheapest:
+        o = cmp.options[cheapest]
+        s.lines.append(
+            f"Cheapest at this volume: **{cheapest}** ({plan.labels.get(cheapest)}) at ${o.usd_per_month:,.2f} a month."
+        )
+    for name, sentence in plan.sizing.items():
+        s.lines.append(f"{name}: {sentence}")
+    s.data = cmp.to_dict()
+    priced = [r for r in rows if r["usd_per_month"] is not None]
+    if priced:
+        s.charts["cost_options"] = go.Figure(
+            go.Bar(x=[r["option"] for r in priced], y=[r["usd_per_month"] for r in priced], marker_color="#54A24B"),
+            layout={"title": "Monthly cost (USD)", "yaxis_title": "USD / month"},
+        )
+    return s
+
+
+def guide_request(sc: Scenario) -> GuideRequest:
+    """The guide's request for a scenario: its target (or the sidebar hardware) and the guide inputs."""
+    if sc.tgt:
+        t = TARGET_BY_ID[sc.tgt]
+        hw, gpus, engine = t.hardware_ids, t.gpus, t.engine
+    else:
+        hw, gpus, engine = (sc.hw,), sc.gpus, sc.engine
+    return GuideRequest(
+        hardware_ids=hw,
+        gpus=gpus,
+        engine=engine,
+        context_tokens=sc.ctx,
+        modalities=frozenset(m for m in sc.mods.split(",") if m),
+        private=sc.private,
+        workload=sc.work,
+        monthly_input_tokens=sc.in_mtok * 1e6,
+        monthly_output_tokens=sc.out_mtok * 1e6,
+        concurrency=sc.conc,
+        budget_usd_per_month=sc.budget,
+        min_tokens_per_s=sc.user_tps or 10.0,
+    )
+
+
+def _guide_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]], top: int = 10) -> Section:
+    s = Section("guide", "Decision guide")
+    req = guide_request(sc)
+    ranked = rank(cat, req)
+    where = TARGET_BY_ID[sc.tgt].label if sc.tgt else "the scenario's hardware"
+    s.lines.append(
+        f"Target: {where} ({', '.join(req.hardware_ids)}, {req.gpus} GPU(s), {req.engine}); "
+        f"workload {req.workload}; context {req.context_tokens:,} tokens."
+    )
+    for c in ranked[:3]:
+        if c.status != "ruled out":
+            s.lines.append(f"{c.rank}. **{c.model_name} {c.quant}** on {c.hardware_name}: {c.sentence}")
+    s.tables.append(Table("guide_ranking", f"Ranking (top {top})", [c.as_row() for c in ranked[:top]]))
+    s.tables.append(Table("claims_check", "Claims check", [c.as_row() for c in check_claims(cat)]))
+    # The ranking also rests on these devices' specs and these models' published scores.
+    for h in req.hardware_ids:
+        hw = cat.device(h)
+        sources.append((f"{hw.name} (as of {hw.as_of})", hw.source))
+    for mid in dict.fromkeys(c.model_id for c in ranked[:top]):
+        m = cat.model(mid)
+        for key in sorted({k.strip() for b in m.benchmarks.values() for k in b.source.split(",")}):
+            src = cat.model_sources[m.family][key]
+            sources.append((f"{m.name} scores: {src.title}", src.url))
+    return s
+
+
+def _catalog_sources(sc: Scenario, cat: Catalog) -> list[tuple[str, str]]:
+    model, hw = cat.model(sc.model), cat.device(sc.hw)
+    out: list[tuple[str, str]] = []
+    keys = [model.source] + [b.source for b in model.benchmarks.values()] + [o.source for o in model.official_memory]
+    for key in sorted({k.strip() for k in ",".join(keys).split(",")}):
+        src = cat.model_sources[model.family][key]
+        out.append((f"{model.name}: {src.title}", src.url))
+    out.append((f"{hw.name} (as of {hw.as_of})", hw.source))
+    for f, src in sorted(hw.field_sources.items()):
+        out.append((f"{hw.name} {f}", src))
+    try:
+        q = cat.quant(sc.quant)
+        out.append((f"quantization {q.id}", q.source))
+    except KeyError:
+        pass
+    out.append((f"{model.name} architecture, as the calculators read it", f"model_specs/data/{model.family}.yaml"))
+    return out
+
+
+def build_report(
+    sc: Scenario,
+    cat: Catalog,
+    sections: Sequence[str] = SECTIONS,
+    link: str | None = None,
+    now: dt.datetime | None = None,
+) -> Report:
+    """The report of a scenario with the requested sections (inputs and sources always)."""
+    unknown = set(sections) - set(SECTIONS)
+    if unknown:
+        raise ValueError(f"unknown report sections: {sorted(unknown)} (known: {', '.join(SECTIONS)})")
+    now = now or dt.datetime.now(dt.UTC)
+    sources = _catalog_sources(sc, cat)
+    parts = [_inputs_section(sc, cat)]
+    for key in SECTIONS:
+        if key not in sections:
+            continue
+        if key == "memory":
+            parts.append(_memory_section(sc, cat))
+        elif key == "speed":
+            parts.append(_speed_section(sc, cat))
+        elif key == "cost":
+            parts.append(_cost_section(sc, cat, sources))
+        elif key == "guide":
+            parts.append(_guide_section(sc, cat, sources))
+    notes = [
+        "GiB = 2^30 bytes, GB = 10^9 bytes; money in USD.",
+        "Every figure is computed by the project's calculators from the catalog; see the sources below.",
+    ]
+    seen: set[tuple[str, str]] = set()
+    uniq = [s for s in sources if not (s in seen or seen.add(s))]
+    return Report(
+        f"Capacity plan: {cat.model(sc.model).name} on {cat.device(sc.hw).name}",
+        now.strftime("%Y-%m-%d %H:%M"),
+        sc.model_dump(),
+        scenario_to_query(sc),
+        link,
+        parts,
+        uniq,
+        notes,
+    )
