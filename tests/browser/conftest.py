@@ -127,7 +127,7 @@ def wait_rendered(page, timeout_ms: int = 60_000) -> None:
     page.wait_for_selector('[data-testid="stSidebar"] [data-testid="stSidebarUserContent"]', timeout=timeout_ms)
     # Widgets and charts load their code lazily and show skeletons meanwhile.
     page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stSkeleton\"], [data-testid=\"stSkeletonElement\"]')",
+        '() => !document.querySelector(\'[data-testid="stSkeleton"], [data-testid="stSkeletonElement"]\')',
         timeout=timeout_ms,
     )
     page.wait_for_timeout(500)  # let charts finish their first layout before a screenshot

@@ -24,7 +24,7 @@ def test_page_renders_in_chromium(app_url, new_page, page_info):
     expect(page.locator('[data-testid="stSidebarNav"]')).to_contain_text("Variants")
     assert page.locator('[data-testid="stException"]').count() == 0
     if page_info.url_path in ("memory", "speed", "costs", "guide"):
-        expect(page.locator('[data-testid="stExpander"]', has_text="Report")).to_have_count(1)
+        expect(page.locator('[data-testid="stExpander"] summary').get_by_text("Report", exact=True)).to_have_count(1)
     screenshot(page, f"page-{page_info.url_path}")
 
 
