@@ -52,6 +52,33 @@ TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+# Optional fields that, when present, must be integers >= 0 (anything else cannot be sized).
+OPTIONAL_INTS = (
+    "num_key_value_heads",
+    "head_dim",
+    "sliding_window",
+    "sliding_window_pattern",
+    "num_global_key_value_heads",
+    "global_head_dim",
+    "max_position_embeddings",
+    "num_experts",
+    "num_local_experts",
+    "num_experts_per_tok",
+    "top_k_experts",
+    "moe_intermediate_size",
+    "hidden_size_per_layer_input",
+    "vocab_size_per_layer_input",
+    "num_kv_shared_layers",
+    "experts_per_token",
+    "n_routed_experts",
+    "shared_expert_intermediate_size",
+)
+
+
+def _positive_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9.]+", "-", text.lower()).strip("-.") or "custom-model"
 
@@ -94,10 +121,14 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
     mtype = str(text.get("model_type") or config.get("model_type") or "")
     text = {**TYPE_DEFAULTS.get(mtype, {}), **text}
-    missing = [k for k in REQUIRED if not isinstance(text.get(k), int)]
+    missing = [k for k in REQUIRED if not _positive_int(text.get(k))]
     if missing:
         kind = f"model_type '{mtype}'" if mtype else "this config"
-        raise ValueError(f"cannot size {kind}: missing or non-integer fields {', '.join(missing)}")
+        raise ValueError(f"cannot size {kind}: missing or non-positive-integer fields {', '.join(missing)}")
+    # 0 means "not used" in these fields (e.g. hidden_size_per_layer_input: 0), as transformers reads them.
+    bad = [k for k in OPTIONAL_INTS if text.get(k) is not None and not (_positive_int(text[k]) or text[k] == 0)]
+    if bad:
+        raise ValueError(f"config.json: {', '.join(bad)} must be positive integers")
     n_layers, hidden, heads = text["num_hidden_layers"], text["hidden_size"], text["num_attention_heads"]
     kv_heads = text.get("num_key_value_heads") or heads
     head_dim = text.get("head_dim") or hidden // heads
@@ -114,11 +145,13 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
         "num_heads": heads,
         "layer_types": layer_types,
         "full": full,
-        "kv_shared_layers": int(text.get("num_kv_shared_layers") or 0),
+        "kv_shared_layers": text.get("num_kv_shared_layers") or 0,
     }
     if "S" in layer_types:
+        if not text.get("sliding_window"):
+            raise ValueError("config.json: layer_types has sliding layers but sliding_window is not set")
         attention["sliding"] = {"kv_heads": kv_heads, "head_dim": head_dim}
-        attention["sliding_window_tokens"] = int(text["sliding_window"])
+        attention["sliding_window_tokens"] = text["sliding_window"]
 
     inter = text.get("intermediate_size", 0)
     n_experts = text.get("num_experts") or text.get("num_local_experts") or text.get("n_routed_experts")

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model_specs.hf_import import model_from_hf_config, model_from_hf_json
 
@@ -131,3 +133,68 @@ def test_imported_configs_reproduce_llama_bench_param_counts(name, params_b):
     from calculators.tensors import param_counts
 
     assert param_counts(load(name)).text_params / 1e9 == pytest.approx(params_b, rel=0.005)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_attention_heads": 0}, "num_attention_heads"),
+        ({"num_key_value_heads": "eight"}, "num_key_value_heads must be positive integers"),
+        ({"sliding_window": [4096]}, "sliding_window must be positive integers"),
+        ({"hidden_size": True}, "hidden_size"),
+    ],
+)
+def test_malformed_values_are_named(change, message):
+    cfg = {**json.loads((CONFIGS / "mistral-7b-v0.1.json").read_text()), **change}
+    with pytest.raises(ValueError, match=message):
+        model_from_hf_config(cfg)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 300_000) | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    name=st.sampled_from(sorted(p.stem for p in CONFIGS.glob("*.json"))),
+    changes=st.dictionaries(
+        st.sampled_from(
+            [
+                "num_hidden_layers",
+                "hidden_size",
+                "num_attention_heads",
+                "num_key_value_heads",
+                "head_dim",
+                "intermediate_size",
+                "vocab_size",
+                "sliding_window",
+                "layer_types",
+                "num_experts",
+                "num_local_experts",
+                "num_experts_per_tok",
+                "moe_intermediate_size",
+                "tie_word_embeddings",
+                "num_kv_shared_layers",
+                "text_config",
+                "vision_config",
+                "max_position_embeddings",
+            ]
+        ),
+        JSON_VALUES,
+        max_size=3,
+    ),
+)
+def test_any_malformed_config_gives_a_value_error_or_a_model(name, changes):
+    """Whatever a config.json holds, the importer returns a model or says why not: never another exception."""
+    cfg = json.loads((CONFIGS / f"{name}.json").read_text())
+    target = cfg["text_config"] if isinstance(cfg.get("text_config"), dict) else cfg
+    target.update(changes)
+    try:
+        m = model_from_hf_config(cfg)
+    except ValueError as e:
+        assert str(e) and "\n" not in str(e)  # one readable line for the page and the CLI
+    else:
+        assert len(m.text.attention.layer_types) == m.text.num_layers
