@@ -26,8 +26,7 @@ def main() -> int:
         est = gguf_size(r.model, r.ftype, **dict(r.options)).total_bytes / GiB
         err = est / r.size_gib - 1
         everything.append(abs(err))
-        default = r.packaging == "llama-quantize" or bool(r.options)
-        if default:
+        if r.scored:
             scored.append(abs(err))
         tag = "" if r.packaging == "llama-quantize" else f"[{r.packaging}] "
         print(f"{r.model.id:18s} {r.ftype:10s} {r.size_gib:8.2f} G {est:8.3f} G {100 * err:+7.2f}%  {tag}{r.source}")

@@ -17,9 +17,17 @@ from model_specs import load_catalog  # noqa: E402
 
 
 def _clear_caches() -> None:
-    tensors._CACHE.clear()
-    gguf._SIZE_CACHE.clear()
-    memory._WEIGHTS_CACHE.clear()
+    """Empty every per-model memo, so a cold run rebuilds tensor inventories and GGUF type rules."""
+    memos = (
+        tensors.text_tensors,
+        tensors.param_counts,
+        gguf._groups,
+        gguf.gguf_size,
+        memory.weights,
+        memory.kv_geometry,
+    )
+    for fn in memos:
+        fn.cache_clear()
 
 
 def _time_ms(fn, repeat: int) -> float:

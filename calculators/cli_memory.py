@@ -6,10 +6,10 @@ import argparse
 import math
 from pathlib import Path
 
-from calculators.memory import ENGINES, KV_DTYPES, MemoryRequest, estimate
+from calculators.memory import ENGINES, KV_DTYPES, GiB, MemoryRequest, estimate
+from model_specs import load_catalog
+from model_specs.hf_import import model_from_hf_json
 from model_specs.schema import ModelSpec
-
-GiB = 1 << 30
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,17 +30,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _model(args: argparse.Namespace) -> ModelSpec:
+    """The catalog model, or the one an HF config.json describes; ValueError / KeyError name what is wrong."""
     if args.hf_config:
-        from model_specs.hf_import import model_from_hf_json
-
         path = Path(args.hf_config)
         try:
             raw = path.read_bytes()
         except OSError as e:
             raise ValueError(f"cannot read {path}: {e.strerror}") from None
-        return model_from_hf_json(raw)
-    from model_specs import load_catalog
-
+        try:
+            return model_from_hf_json(raw)
+        except ValueError as e:
+            raise ValueError(f"{path} cannot be sized: {e}") from None
     return load_catalog().model(args.model)
 
 
@@ -54,8 +54,6 @@ def run(args: argparse.Namespace) -> dict:
     hardware = None
     memory_bytes = None
     if args.hardware:
-        from model_specs import load_catalog
-
         hardware = load_catalog().device(args.hardware)
     elif args.memory_gib is not None:
         if not math.isfinite(args.memory_gib) or args.memory_gib <= 0:

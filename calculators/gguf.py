@@ -30,11 +30,11 @@ audio encoders live in a separate mmproj file (F16 by default) for llama.cpp.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from calculators.tensors import TensorSpec
+from calculators.tensors import TensorSpec, cached_per_model, text_tensors
+from model_specs.schema import ModelSpec
 
 # ggml type -> (weights per block, bytes per block). ggml/src/ggml-common.h block structs.
 GGML_TYPES: dict[str, tuple[int, int]] = {
@@ -151,6 +151,7 @@ def normalize_ftype(name: str) -> str:
 
 
 def is_gguf_ftype(name: str) -> bool:
+    """Whether `name` is a GGUF file type (or an alias of one)."""
     try:
         normalize_ftype(name)
     except ValueError:
@@ -196,6 +197,11 @@ def _fallback(gtype: str, ncols: int, src_type: str) -> str:
     if ncols % GGML_TYPES[fb][0] != 0:
         return "F16"
     return fb
+
+
+def _v_kinds(rules: Rules, packager: Packager) -> tuple[str, ...]:
+    """Tensor roles the attn_v counter (`use_more_bits` over i_attn_v / n_attn_v) runs over."""
+    return ("attn_v", "attn_qkv") if packager == "ollama" or rules == "current" else ("attn_v",)
 
 
 def _quantizable(ts: TensorSpec, packager: Packager) -> bool:
@@ -421,16 +427,17 @@ def _ollama_type(ts: TensorSpec, ftype: str, default: str, info: ModelQuantInfo,
     return new
 
 
-def model_quant_info(
-    tensors: Iterable[TensorSpec], n_layers: int, n_heads: int, n_kv_heads: int, n_expert: int, hidden_size: int
-) -> ModelQuantInfo:
-    tied = not any(t.kind == "output" for t in tensors)
+def model_quant_info(model: ModelSpec) -> ModelQuantInfo:
+    """The hparams the type rules read (n_gqa from layer 0's attention type, as llama.cpp's n_gqa(0))."""
+    t = model.text
+    first = t.attention.sliding if t.attention.layer_types[0] == "S" else t.attention.full
+    n_kv_heads = first.kv_heads if first else 1
     return ModelQuantInfo(
-        n_layers=n_layers,
-        n_gqa=max(1, n_heads // max(1, n_kv_heads)),
-        n_expert=n_expert,
-        tied_output=tied,
-        is_70b=n_layers == 80 and hidden_size == 8192,
+        n_layers=t.num_layers,
+        n_gqa=max(1, t.attention.num_heads // max(1, n_kv_heads)),
+        n_expert=t.moe.num_experts if t.moe else 0,
+        tied_output=t.tie_word_embeddings,
+        is_70b=t.num_layers == 80 and t.hidden_size == 8192,
     )
 
 
@@ -448,9 +455,8 @@ def assign_types(
 ) -> list[str]:
     """The ggml type of every tensor, in inventory order (layer order, as llama-quantize walks them)."""
     ftype = normalize_ftype(ftype)
-    n_attn_v = sum(1 for t in tensors if t.kind == "attn_v" or (t.kind == "attn_qkv" and rules == "current"))
-    if packager == "ollama":
-        n_attn_v = sum(1 for t in tensors if t.kind in ("attn_v", "attn_qkv"))
+    v_kinds = _v_kinds(rules, packager)
+    n_attn_v = sum(1 for t in tensors if t.kind in v_kinds)
     counters = {"attn_v": 0, "n_attn_v": n_attn_v, "ffn_down": 0}
     kw = dict(
         imatrix=imatrix,
@@ -460,13 +466,8 @@ def assign_types(
         token_embedding_type=token_embedding_type,
         output_tensor_type=output_tensor_type,
     )
-    return [tensor_type(t, ftype, info, counters, **kw) for t in _walk_order(tensors)]
-
-
-def _walk_order(tensors: tuple[TensorSpec, ...]) -> tuple[TensorSpec, ...]:
-    """Tensors are listed per layer in the order llama.cpp's weight map sorts them (layer, then name); the
-    attn_v counter only depends on layer order, which the inventory already has."""
-    return tensors
+    # The inventory is in layer order, which is all the attn_v counter depends on.
+    return [tensor_type(t, ftype, info, counters, **kw) for t in tensors]
 
 
 @dataclass(frozen=True)
@@ -483,32 +484,12 @@ class _Group:
         return len(self.names)
 
 
-_GROUP_CACHE: dict[tuple, tuple[object, tuple[_Group, ...], ModelQuantInfo]] = {}
-
-
-def _groups(model, rules: Rules, packager: Packager) -> tuple[tuple[_Group, ...], ModelQuantInfo]:
+@cached_per_model(maxsize=1024)
+def _groups(model: ModelSpec, rules: Rules, packager: Packager) -> tuple[tuple[_Group, ...], ModelQuantInfo]:
     """Group the inventory so each mix is evaluated once per distinct (role, shape, selector) combination."""
-    from calculators.tensors import text_tensors
-
-    key = (id(model), rules, packager)
-    hit = _GROUP_CACHE.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1], hit[2]
-    t = model.text
     tensors = text_tensors(model)
-    first = t.attention.sliding if t.attention.layer_types[0] == "S" else t.attention.full
-    info = model_quant_info(
-        tensors,
-        t.num_layers,
-        t.attention.num_heads,
-        first.kv_heads if first else 1,
-        t.moe.num_experts if t.moe else 0,
-        t.hidden_size,
-    )
-    if packager == "ollama":
-        v_kinds = {"attn_v", "attn_qkv"}
-    else:
-        v_kinds = {"attn_v", "attn_qkv"} if rules == "current" else {"attn_v"}
+    info = model_quant_info(model)
+    v_kinds = _v_kinds(rules, packager)
     n_v = sum(1 for ts in tensors if ts.kind in v_kinds)
     n = info.n_layers
     groups: dict[tuple, list] = {}
@@ -536,11 +517,7 @@ def _groups(model, rules: Rules, packager: Packager) -> tuple[tuple[_Group, ...]
             groups[gkey] = [ts, v_idx, fd_idx, [ts.name]]
         else:
             g[3].append(ts.name)
-    out = tuple(_Group(g[0], g[1], g[2], tuple(g[3])) for g in groups.values())
-    if len(_GROUP_CACHE) > 1024:
-        _GROUP_CACHE.clear()
-    _GROUP_CACHE[key] = (model, out, info)
-    return out, info
+    return tuple(_Group(g[0], g[1], g[2], tuple(g[3])) for g in groups.values()), info
 
 
 @dataclass(frozen=True)
@@ -561,11 +538,9 @@ class GGUFSize:
         return tuple((name, gt, b) for g, gt, b in self.group_types for name in g.names)
 
 
-_SIZE_CACHE: dict[tuple, tuple[object, GGUFSize]] = {}
-
-
+@cached_per_model(maxsize=4096)
 def gguf_size(
-    model,
+    model: ModelSpec,
     ftype: str,
     *,
     packager: Packager = "llama.cpp",
@@ -577,16 +552,9 @@ def gguf_size(
 ) -> GGUFSize:
     """Size of the text-decoder GGUF of `model` quantised to `ftype` (what llama-bench prints as "size")."""
     ftype = normalize_ftype(ftype)
-    key = (id(model), ftype, packager, rules, imatrix, src_type, token_embedding_type, output_tensor_type)
-    hit = _SIZE_CACHE.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1]
     groups, info = _groups(model, rules, packager)
-    n_v = sum(
-        g.count
-        for g in groups
-        if g.rep.kind in (("attn_v", "attn_qkv") if (packager == "ollama" or rules == "current") else ("attn_v",))
-    )
+    v_kinds = _v_kinds(rules, packager)
+    n_v = sum(g.count for g in groups if g.rep.kind in v_kinds)
     comp: dict[str, int] = {}
     tb: dict[str, int] = {}
     tc: dict[str, int] = {}
@@ -616,8 +584,4 @@ def gguf_size(
         if g.rep.kind.endswith("_exps"):
             routed += b
         rows.append((g, gt, b1))
-    size = GGUFSize(comp, sum(comp.values()), tb, tc, routed, kb, tuple(rows))
-    if len(_SIZE_CACHE) > 4096:
-        _SIZE_CACHE.clear()
-    _SIZE_CACHE[key] = (model, size)
-    return size
+    return GGUFSize(comp, sum(comp.values()), tb, tc, routed, kb, tuple(rows))

@@ -33,14 +33,14 @@ transformers (huggingface/transformers src/transformers/cache_utils.py)
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
 from calculators import gguf
-from calculators.tensors import param_counts, text_tensors
+from calculators.tensors import cached_per_model, text_tensors
 from model_specs.schema import Hardware, ModelSpec
 
 Engine = Literal["llama.cpp", "ollama", "vllm", "transformers"]
@@ -53,7 +53,7 @@ MiB = 1 << 20
 _KV_BLOCK = {"f16": (1, 2), "bf16": (1, 2), "fp8": (1, 1), "q8_0": (32, 34), "q4_0": (32, 18), "f32": (1, 4)}
 # Which KV dtypes each engine can allocate (llama.cpp --cache-type-k/v; Ollama OLLAMA_KV_CACHE_TYPE;
 # vLLM --kv-cache-dtype auto|fp8; transformers DynamicCache in the model dtype).
-_ENGINE_KV = {
+ENGINE_KV_DTYPES: dict[str, set[str]] = {
     "llama.cpp": {"f16", "bf16", "q8_0", "q4_0", "f32"},
     "ollama": {"f16", "q8_0", "q4_0"},
     "vllm": {"f16", "bf16", "fp8"},
@@ -152,6 +152,7 @@ class WeightBreakdown:
 
     @property
     def text_decoder_bytes(self) -> int:
+        """Layers, embeddings, output and PLE table: everything but the vision / audio encoders."""
         c = self.component_bytes
         return c["text"] + c["embedding"] + c["output"] + c["ple"]
 
@@ -164,23 +165,9 @@ def _float_bytes(n_params: int, bits: float) -> int:
     return math.ceil(n_params * bits / 8)
 
 
-_WEIGHTS_CACHE: dict[tuple, tuple[ModelSpec, WeightBreakdown]] = {}
-
-
+@cached_per_model(maxsize=8192)  # the fit matrix asks for every model x quant on every page rerun
 def weights(model: ModelSpec, quant: str, engine: str = "llama.cpp", text_only: bool = False) -> WeightBreakdown:
     """Weight bytes per component for `quant` on `engine` (text_only drops the vision/audio encoders)."""
-    key = (id(model), quant, engine, text_only)
-    hit = _WEIGHTS_CACHE.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    wb = _weights(model, quant, engine, text_only)
-    if len(_WEIGHTS_CACHE) > 8192:
-        _WEIGHTS_CACHE.clear()
-    _WEIGHTS_CACHE[key] = (model, wb)
-    return wb
-
-
-def _weights(model: ModelSpec, quant: str, engine: str, text_only: bool) -> WeightBreakdown:
     qs = resolve_quant(quant, engine)
     comp = _zero_components()
     notes: list[str] = []
@@ -280,7 +267,7 @@ def _is_k_eq_v_layer(model: ModelSpec, layer: int | None) -> bool:
 
 @dataclass(frozen=True)
 class KVGeometry:
-    """Per layer type: how many layers own a cache, and the K+V bytes per token of one such layer (f16)."""
+    """Per layer type: how many layers own a cache, and the K+V values per token of one such layer."""
 
     sliding_layers: int
     full_layers: int
@@ -291,6 +278,7 @@ class KVGeometry:
     full_layers_all: int
 
 
+@cached_per_model()  # read by every KV call of the max-context / max-concurrency searches
 def kv_geometry(model: ModelSpec) -> KVGeometry:
     """Cache-owning layers per type (KV-shared layers own none) and their K+V values per token."""
     att = model.text.attention
@@ -316,6 +304,13 @@ def kv_values_bytes(values: int, kv_dtype: str) -> int:
     except KeyError:
         raise ValueError(f"unknown KV dtype '{kv_dtype}' (known: {', '.join(KV_DTYPES)})") from None
     return values // blk * size if values % blk == 0 else math.ceil(values / blk) * size
+
+
+def _row_bytes(g: KVGeometry, kv_dtype: str) -> tuple[int, int]:
+    """K+V bytes per token of one full and one sliding layer (K and V rows are sized separately: block padding)."""
+    full = kv_values_bytes(g.full_kv_values // 2, kv_dtype) * 2
+    swa = kv_values_bytes(g.sliding_kv_values // 2, kv_dtype) * 2 if g.sliding_kv_values else 0
+    return full, swa
 
 
 def _pad(x: int, n: int) -> int:
@@ -375,14 +370,14 @@ def kv_cache_bytes(
     **options,
 ) -> int:
     """Bytes of KV cache the engine allocates for n_seq sequences of context_tokens (see module docstring)."""
-    if kv_dtype not in _ENGINE_KV.get(engine, set()):
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine '{engine}' (known: {', '.join(ENGINES)})")
-        raise ValueError(f"{engine} has no '{kv_dtype}' KV cache (supported: {', '.join(sorted(_ENGINE_KV[engine]))})")
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine '{engine}' (known: {', '.join(ENGINES)})")
+    if kv_dtype not in ENGINE_KV_DTYPES[engine]:
+        supported = ", ".join(sorted(ENGINE_KV_DTYPES[engine]))
+        raise ValueError(f"{engine} has no '{kv_dtype}' KV cache (supported: {supported})")
     g = kv_geometry(model)
     cells = kv_cells(model, context_tokens, engine, n_seq, **options)
-    full_row = kv_values_bytes(g.full_kv_values // 2, kv_dtype) * 2
-    swa_row = kv_values_bytes(g.sliding_kv_values // 2, kv_dtype) * 2 if g.sliding_kv_values else 0
+    full_row, swa_row = _row_bytes(g, kv_dtype)
     return g.full_layers * cells.full_cells * full_row + g.sliding_layers * cells.sliding_cells * swa_row
 
 
@@ -391,17 +386,27 @@ def kv_bytes_per_token_at(model: ModelSpec, depth_tokens: int, kv_dtype: str = "
     KV-shared layers included; sliding layers read at most `window` positions)."""
     g = kv_geometry(model)
     d = max(0, int(depth_tokens))
-    full_row = kv_values_bytes(g.full_kv_values // 2, kv_dtype) * 2
-    swa_row = kv_values_bytes(g.sliding_kv_values // 2, kv_dtype) * 2 if g.sliding_kv_values else 0
+    full_row, swa_row = _row_bytes(g, kv_dtype)
     return g.full_layers_all * d * full_row + g.sliding_layers_all * min(d, g.window or d) * swa_row
 
 
 def kv_bytes_per_token(model: ModelSpec, kv_dtype: str = "f16") -> tuple[int, int]:
     """(full-layer bytes, sliding-layer bytes) of K+V per cached token, summed over cache-owning layers."""
     g = kv_geometry(model)
-    full_row = kv_values_bytes(g.full_kv_values // 2, kv_dtype) * 2
-    swa_row = kv_values_bytes(g.sliding_kv_values // 2, kv_dtype) * 2 if g.sliding_kv_values else 0
+    full_row, swa_row = _row_bytes(g, kv_dtype)
     return g.full_layers * full_row, g.sliding_layers * swa_row
+
+
+def kv_curve(model: ModelSpec, contexts: Sequence[int], kv_dtype: str = "f16", n_seq: int = 1) -> dict[str, list[int]]:
+    """KV bytes at each context per engine (in `kv_dtype` where the engine has it, else f16), and under
+    "global layers only" what the full-attention layers alone hold: the line a calculator without windows draws."""
+    curves = {}
+    for engine in ENGINES:
+        dtype = kv_dtype if kv_dtype in ENGINE_KV_DTYPES[engine] else "f16"
+        curves[engine] = [kv_cache_bytes(model, c, dtype, engine, n_seq) for c in contexts]
+    full_bytes_per_token = kv_bytes_per_token(model, kv_dtype)[0]
+    curves["global layers only"] = [full_bytes_per_token * c * n_seq for c in contexts]
+    return curves
 
 
 # ------------------------------------------------------------------------------------------------ overheads
@@ -720,8 +725,13 @@ def estimate(req: MemoryRequest) -> MemoryEstimate:
     )
 
 
+def _unified_device(hw: Hardware) -> bool:
+    """Whether the accelerator shares the host's memory (host-side tensors then count against it too)."""
+    return bool(hw.unified_memory or hw.kind in ("apple", "cpu", "mobile"))
+
+
 def _is_unified(req: MemoryRequest) -> bool:
-    return bool(req.hardware and (req.hardware.unified_memory or req.hardware.kind in ("apple", "cpu", "mobile")))
+    return req.hardware is not None and _unified_device(req.hardware)
 
 
 def _usable(req: MemoryRequest) -> tuple[int | None, str]:
@@ -742,37 +752,37 @@ def _need(req: MemoryRequest, ctx: int, n_seq: int, unified: bool) -> int:
     return gpu + host if unified else gpu
 
 
-def _max_context(req: MemoryRequest, usable: int, unified: bool) -> int:
-    """Largest context (multiple of 256, up to the model's maximum) that fits with req.batch sequences."""
-    hi = req.model.context_tokens
-    if _need(req, min(256, hi), req.batch, unified) > usable:
+def _largest(fits: Callable[[int], bool], hi: int) -> int:
+    """Largest n in 1..hi with fits(n) (0 if none), by bisection: `fits` must hold up to a point and no further."""
+    if not fits(1):
         return 0
-    if _need(req, hi, req.batch, unified) <= usable:
+    if fits(hi):
         return hi
-    lo, hi_ = 1, hi // 256  # in units of 256 tokens; lo fits, hi_ does not
-    while hi_ - lo > 1:
-        mid = (lo + hi_) // 2
-        if _need(req, mid * 256, req.batch, unified) <= usable:
-            lo = mid
-        else:
-            hi_ = mid
-    return lo * 256
-
-
-def _max_concurrency(req: MemoryRequest, usable: int, unified: bool) -> int:
-    """Largest number of parallel sequences of req.context_tokens that fits (capped at 1024)."""
-    if _need(req, req.context_tokens, 1, unified) > usable:
-        return 0
-    lo, hi = 1, 1024
-    if _need(req, req.context_tokens, hi, unified) <= usable:
-        return hi
+    lo = 1  # fits(lo) and not fits(hi)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if _need(req, req.context_tokens, mid, unified) <= usable:
+        if fits(mid):
             lo = mid
         else:
             hi = mid
     return lo
+
+
+def _largest_context(req: MemoryRequest, fits: Callable[[int], bool]) -> int:
+    """Largest context that fits: a multiple of 256 tokens, or the model's maximum (0 = not even 256)."""
+    max_ctx = req.model.context_tokens
+    steps = _largest(lambda k: fits(min(k * 256, max_ctx)), -(-max_ctx // 256))
+    return min(steps * 256, max_ctx)
+
+
+def _max_context(req: MemoryRequest, usable: int, unified: bool) -> int:
+    """Largest context that fits with req.batch sequences."""
+    return _largest_context(req, lambda ctx: _need(req, ctx, req.batch, unified) <= usable)
+
+
+def _max_concurrency(req: MemoryRequest, usable: int, unified: bool) -> int:
+    """Largest number of parallel sequences of req.context_tokens that fits (capped at 1024)."""
+    return _largest(lambda n: _need(req, req.context_tokens, n, unified) <= usable, 1024)
 
 
 def _estimate_vllm(
@@ -785,7 +795,6 @@ def _estimate_vllm(
     )
     kv_need = per_req * req.batch
     comps = dict(wb.component_bytes)
-    total = wb.total_bytes + kv_need + over
     cap = None
     fits = margin = max_ctx = max_conc = None
     kv_alloc = kv_need
@@ -802,7 +811,6 @@ def _estimate_vllm(
         )
         # vLLM preallocates the whole budget as KV blocks.
         kv_alloc = max(0, budget_total)
-        total = wb.total_bytes + kv_alloc + over
         max_conc = int(cap.max_concurrency)
         fits = cap.max_concurrency >= req.batch
         margin = budget_total - kv_need
@@ -810,12 +818,12 @@ def _estimate_vllm(
         notes.append(f"usable memory: {rule}; vLLM takes gpu_memory_utilization={req.gpu_memory_utilization}")
     comps["kv_cache"] = kv_alloc
     comps["overhead"] = over
-    gpu = wb.total_bytes + kv_alloc + over
+    gpu = wb.total_bytes + kv_alloc + over  # vLLM keeps everything on the GPU
     return MemoryEstimate(
         wb.total_bytes,
         kv_alloc,
         over,
-        total,
+        gpu,
         comps,
         Placement(gpu, 0, -(-gpu // tp)),
         wb,
@@ -830,9 +838,9 @@ def _estimate_vllm(
 
 
 def _vllm_max_context(req: MemoryRequest, budget_per_gpu: int) -> int:
-    hi = req.model.context_tokens
+    """Largest max_model_len at which vLLM's KV pool holds req.batch requests."""
 
-    def ok(ctx: int) -> bool:
+    def fits(ctx: int) -> bool:
         c = vllm_capacity(
             req.model,
             budget_per_gpu,
@@ -843,18 +851,7 @@ def _vllm_max_context(req: MemoryRequest, budget_per_gpu: int) -> int:
         )
         return c.max_concurrency >= req.batch
 
-    if not ok(min(256, hi)):
-        return 0
-    if ok(hi):
-        return hi
-    lo, hi_ = 1, hi // 256
-    while hi_ - lo > 1:
-        mid = (lo + hi_) // 2
-        if ok(mid * 256):
-            lo = mid
-        else:
-            hi_ = mid
-    return lo * 256
+    return _largest_context(req, fits)
 
 
 # ------------------------------------------------------------------------------------------------ fit matrix
@@ -890,65 +887,42 @@ def fit_matrix(
     text_only: bool = False,
     gpus: int = 1,
 ) -> FitMatrix:
-    """Vectorised fit of every model x quant x device x context for one engine: GPU-resident weights + KV (the
-    engine's cell rules) + overhead against the device's usable memory (x 0.9 for vLLM); unified memory counts
-    the host-side tensors too. Same accounting as `estimate`; contexts beyond a model's maximum never fit."""
+    """Fit of every model x quant x device x context for one engine, one numpy row of devices x contexts per pair.
+
+    GPU-resident weights + KV (the engine's cell rules) + overhead against the device's usable memory (x 0.9 for
+    vLLM); unified memory counts the host-side tensors too. Same accounting as `estimate`; contexts beyond a
+    model's maximum never fit. ValueError if the engine has no `kv_dtype` cache."""
     ctx = np.asarray(contexts, dtype=np.int64)
     M, Q, H, C = len(models), len(quants), len(hardware), len(ctx)
     usable = np.array([usable_memory_bytes(h, gpus)[0] for h in hardware], dtype=np.int64)
     if engine == "vllm":  # vLLM only takes gpu_memory_utilization (default 0.9) of the device
         usable = (usable * 0.9).astype(np.int64)
-    unified = np.array([bool(h.unified_memory or h.kind in ("apple", "cpu", "mobile")) for h in hardware])
+    unified = np.array([_unified_device(h) for h in hardware], dtype=bool)
     apple = np.array([h.kind == "apple" for h in hardware], dtype=bool)
     need = np.full((M, Q, H, C), -1, dtype=np.int64)
     supported = np.zeros((M, Q), dtype=bool)
-    eng = engine if engine != "vllm" else "vllm"
     for mi, m in enumerate(models):
-        g = kv_geometry(m)
-        full_row = kv_values_bytes(g.full_kv_values // 2, kv_dtype) * 2 * g.full_layers
-        swa_row = (
-            kv_values_bytes(g.sliding_kv_values // 2, kv_dtype) * 2 * g.sliding_layers if g.sliding_kv_values else 0
+        req = MemoryRequest(model=m, engine=engine, kv_dtype=kv_dtype, batch=batch, text_only=text_only, gpus=gpus)
+        # KV + overhead per context as `estimate` counts them without a device (discrete-GPU reserve included).
+        kv_over = np.array(
+            [
+                kv_cache_bytes(m, c, kv_dtype, engine, batch) + _overhead(req, c, batch)
+                for c in (min(int(c), m.context_tokens) for c in ctx)
+            ],
+            dtype=np.int64,
         )
-        c_eff = np.minimum(ctx, m.context_tokens)
-        if eng in ("llama.cpp", "ollama"):
-            full_cells = (c_eff * batch + 255) // 256 * 256
-            swa_cap = ((g.window * batch + 512 + 255) // 256 * 256) if g.window else None
-            swa_cells = np.minimum(full_cells, swa_cap) if swa_cap else full_cells
-        elif eng == "vllm":
-            full_cells = -(-c_eff // 16) * 16 * batch
-            swa_cells = (
-                np.minimum(-(-np.minimum(g.window - 1 + 8192, c_eff) // 16) + 1, -(-c_eff // 16)) * 16 * batch
-                if g.window
-                else full_cells
-            )
-        else:
-            full_cells = c_eff * batch
-            swa_cells = np.minimum(c_eff, g.window or c_eff) * batch
-        kv = full_cells * full_row + swa_cells * swa_row
-        t = m.text
-        h = t.hidden_size
-        if eng == "vllm":
-            compute = (vllm_activation_bytes(m, 8192, gpus) + VLLM_NON_TORCH_BYTES) * gpus
-        elif eng == "transformers":
-            compute = 0  # added per context below
-        else:
-            compute = llama_cpp_compute_bytes(m, 2048) + GPU_RUNTIME_RESERVE_BYTES
         for qi, q in enumerate(quants):
             try:
                 wb = weights(m, q, engine, text_only)
             except ValueError:
                 continue
             supported[mi, qi] = True
-            req = MemoryRequest(model=m, quant=q, engine=engine, text_only=text_only, gpus=gpus)
             gpu_w, host_w = _split(req, wb, 0)
-            gpu_need = gpu_w + compute + kv
-            if eng == "transformers":
-                gpu_need = gpu_need + GPU_RUNTIME_RESERVE_BYTES + batch * (c_eff * h * 8 + t.vocab_size * 4)
-            uni_need = gpu_need + host_w
-            need[mi, qi, :, :] = np.where(unified[:, None], uni_need[None, :], gpu_need[None, :])
-            if wb.tied_output_duplicate_bytes and eng in ("llama.cpp", "ollama"):
+            gpu_need = gpu_w + kv_over
+            need[mi, qi, :, :] = np.where(unified[:, None], (gpu_need + host_w)[None, :], gpu_need[None, :])
+            if wb.tied_output_duplicate_bytes and engine in ("llama.cpp", "ollama"):
                 need[mi, qi, apple, :] -= wb.tied_output_duplicate_bytes  # Metal maps one copy
-            if eng != "vllm":
+            if engine != "vllm":
                 need[mi, qi, unified, :] -= GPU_RUNTIME_RESERVE_BYTES  # no discrete-GPU driver reserve
     too_long = np.array([[c > m.context_tokens for c in ctx] for m in models], dtype=bool)  # [M, C]
     fits = (need >= 0) & (need <= usable[None, None, :, None]) & ~too_long[:, None, None, :]
@@ -965,9 +939,3 @@ def fit_matrix(
         max_ctx,
         supported,
     )
-
-
-def param_summary(model: ModelSpec) -> dict[str, int]:
-    """Parameter counts for display (re-exported for pages)."""
-    p = param_counts(model)
-    return {k: getattr(p, k) for k in p.__dataclass_fields__}

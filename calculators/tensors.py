@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -209,32 +210,40 @@ def _build_text_tensors(model: ModelSpec) -> tuple[TensorSpec, ...]:
     return tuple(out)
 
 
-# A small cache: catalog models are looked up many times per page rerun. Keyed by id() with the model kept
-# alive in the value, so an id cannot be reused by another object while its entry exists.
-_CACHE_SIZE = 256
+def cached_per_model(maxsize: int = 256) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Memoise a pure function whose first argument is a model and whose other arguments are hashable.
+
+    ModelSpec holds lists, so it is not hashable: the key is its id(), and the model is kept alive in the entry so
+    that id cannot be reused by another object while the entry exists. Least recently used entries go first.
+    Streamlit reruns sessions in threads: the lock keeps one session's eviction from racing another's lookup.
+    """
+
+    def decorate(build: Callable[..., T]) -> Callable[..., T]:
+        cache: OrderedDict[tuple, tuple[ModelSpec, T]] = OrderedDict()
+        lock = threading.Lock()
+
+        @functools.wraps(build)
+        def wrapper(model: ModelSpec, *args, **kwargs) -> T:
+            key = (id(model), args, tuple(sorted(kwargs.items())))
+            with lock:
+                hit = cache.get(key)
+                if hit is not None and hit[0] is model:
+                    cache.move_to_end(key)
+                    return hit[1]
+            value = build(model, *args, **kwargs)
+            with lock:
+                cache[key] = (model, value)
+                if len(cache) > maxsize:
+                    cache.popitem(last=False)
+            return value
+
+        wrapper.cache_clear = cache.clear  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorate
 
 
-def _cached_per_model(build: Callable[[ModelSpec], T]) -> Callable[[ModelSpec], T]:
-    """Memoise a pure function of one model, keyed by object identity (ModelSpec holds lists: not hashable)."""
-    cache: OrderedDict[int, tuple[ModelSpec, T]] = OrderedDict()
-
-    @functools.wraps(build)
-    def wrapper(model: ModelSpec) -> T:
-        key = id(model)
-        hit = cache.get(key)
-        if hit is not None and hit[0] is model:
-            cache.move_to_end(key)
-            return hit[1]
-        value = build(model)
-        cache[key] = (model, value)
-        if len(cache) > _CACHE_SIZE:
-            cache.popitem(last=False)
-        return value
-
-    return wrapper
-
-
-@_cached_per_model
+@cached_per_model()
 def text_tensors(model: ModelSpec) -> tuple[TensorSpec, ...]:
     """All weight tensors of the text decoder (including embeddings, output and the PLE table)."""
     return _build_text_tensors(model)
@@ -258,7 +267,7 @@ class ParamCounts:
     routed_expert_params: int  # all routed experts (0 for dense models)
 
 
-@_cached_per_model
+@cached_per_model()
 def param_counts(model: ModelSpec) -> ParamCounts:
     """Count parameters from the tensor inventory plus the encoders' published sizes."""
     tensors = text_tensors(model)

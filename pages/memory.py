@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
 from calculators import memory
 from calculators.tensors import param_counts
+from model_specs.hf_import import model_from_hf_json
 from ui.state import bind, catalog, get_scenario
 from ui.widgets import KV_DTYPES, gib
 
@@ -45,20 +45,31 @@ with c4:
 uploaded = st.file_uploader("Bring your own model: upload a Hugging Face config.json", type=["json"], key="mem_config")
 model = cat.model(s.model)
 if uploaded is not None:
-    from model_specs.hf_import import model_from_hf_json
-
     try:
         model = model_from_hf_json(uploaded.getvalue(), model_id=uploaded.name.removesuffix(".json"))
+    except ValueError as e:  # hf_import says what it rejects (tests/test_hf_import.py fuzzes it)
+        st.error(f"{uploaded.name} cannot be sized: {e}. Showing {model.name} from the sidebar instead.")
+    else:
+        t = model.text
         st.success(
-            f"Sizing the uploaded model: {model.text.num_layers} layers, hidden {model.text.hidden_size}, "
+            f"Sizing the uploaded model: {t.num_layers} layers, hidden {t.hidden_size}, "
             f"{param_counts(model).text_params / 1e9:.2f} B text parameters."
         )
-        if model.notes:
-            st.caption(model.notes)
-    except ValueError as e:
-        st.error(f"That file cannot be sized: {e}")
+        if model.notes:  # e.g. an architecture the importer does not know, sized with the Llama layout
+            st.warning(f"Approximate: {model.notes}.")
+        with st.expander("Uploaded config: what was read"):
+            att = t.attention
+            st.markdown(
+                f"- Layers {t.num_layers} ({att.layer_types.count('S')} sliding, {att.layer_types.count('F')} "
+                f"global, {att.kv_shared_layers} KV-shared), hidden {t.hidden_size}, vocabulary {t.vocab_size:,}, "
+                f"{att.num_heads} query heads, tied embeddings: {t.tie_word_embeddings}; maximum context "
+                f"{model.context_tokens:,} tokens (`max_position_embeddings`, 4096 if absent).\n"
+                "- Parameters are counted from the tensors llama.cpp's converter would write for this layout "
+                "(calculators/tensors.py); encoder sizes from `vision_config` / `audio_config` are approximate "
+                "(layers x (4 h² + 2 h x ffn)).\n"
+                "- Conversion rules: model_specs/hf_import.py."
+            )
 
-s = get_scenario()
 hardware = cat.device(s.hw)
 ctx = min(s.ctx, model.context_tokens)
 if ctx < s.ctx:
@@ -169,14 +180,29 @@ with st.expander("KV cache: formula and sources"):
         "1024 MiB (Mistral-7B, 8192) and 3072 MiB + 768 SWA cells (gpt-oss, 131072)."
     )
 
-with st.expander("Overhead and fit: formula and sources"):
+with st.expander("Overhead, placement and fit: formula and sources"):
     usable, rule = memory.usable_memory_bytes(hardware, s.gpus)
     st.markdown(
         f"- Usable memory on {hardware.name}: {gib(usable)} ({rule}).\n"
+        "- Placement: llama.cpp / Ollama keep the input token embedding (and, by default, the per-layer-embedding "
+        "table) in host memory and load a tied output matrix a second time on the GPU (not on Apple silicon, "
+        "where Metal maps the file once); `--cpu-moe` moves the routed experts to the host. GPU-resident = "
+        "weights on the GPU + KV cache + overhead; host = the host-side tensors. vLLM and transformers keep "
+        "everything on the GPU.\n"
+        "- Fits when the GPU-resident bytes (plus the host bytes on unified memory) are at most the usable "
+        "memory; margin = usable - that need. vLLM fits when its KV pool holds the requested sequences.\n"
+        "- Largest context: the longest context (a multiple of 256, or the model's maximum) that still fits with "
+        "the same accounting, by bisection; largest concurrency: the most parallel sequences (at most 1024) of "
+        "the chosen context that fit (vLLM: KV blocks / blocks per request).\n"
         "- llama.cpp / Ollama overhead = compute buffer estimate (largest of the ubatch logits, FFN and attention "
-        f"activations) + {memory.GPU_RUNTIME_RESERVE_BYTES // 2**20} MiB runtime reserve (assumption).\n"
-        "- vLLM: KV budget = gpu_memory_utilization x memory - weights - activation peak - non-torch memory; "
-        "reported as max concurrency at the context length.\n"
+        f"activations) + {memory.GPU_RUNTIME_RESERVE_BYTES // 2**20} MiB runtime reserve on a discrete GPU "
+        "(assumption: a CUDA context's typical 300-500 MiB).\n"
+        "- transformers overhead = per sequence, the prompt's bf16 activations (context x hidden x 4 tensors) and "
+        "the f32 logits of one position, + the same runtime reserve.\n"
+        "- vLLM overhead = activation peak of one max_num_batched_tokens (8192) pass + "
+        f"{memory.VLLM_NON_TORCH_BYTES / 2**30:.2f} GiB non-torch memory per GPU (vllm-project/vllm#13061); "
+        "KV budget = gpu_memory_utilization x memory - weights - overhead, reported as max concurrency at the "
+        "context length.\n"
         "- Host-side tensors count against unified memory (Apple, Jetson, DGX Spark) but not against a discrete "
         "GPU.\n" + "".join(f"- {n}\n" for n in est.notes)
     )
@@ -189,23 +215,31 @@ with st.expander("Overhead and fit: formula and sources"):
 
 # ------------------------------------------------------------------ KV vs context per engine
 st.subheader("KV cache against context, per engine")
-ladder = [c for c in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144) if c <= model.context_tokens]
-rows = []
-for eng in memory.ENGINES:
-    dt = s.kv if s.kv in memory._ENGINE_KV[eng] else "f16"
-    for c in ladder:
-        rows.append({"engine": eng, "context": c, "KV GiB": memory.kv_cache_bytes(model, c, dt, eng, s.conc) / GiB})
-kvdf = pd.DataFrame(rows)
+# Powers of two up to the model's maximum, which ends the curve.
+ladder = [c for c in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144) if c < model.context_tokens]
+ladder.append(model.context_tokens)
 kfig = go.Figure()
-for eng, part in kvdf.groupby("engine"):
-    kfig.add_scatter(x=part["context"], y=part["KV GiB"], mode="lines+markers", name=eng)
-full_only = [memory.kv_bytes_per_token(model, "f16")[0] * c * s.conc / GiB for c in ladder]
-kfig.add_scatter(x=ladder, y=full_only, mode="lines", name="global layers only", line=dict(dash="dot"))
+for name, kv_bytes in memory.kv_curve(model, ladder, s.kv, s.conc).items():
+    dotted = name == "global layers only"
+    kfig.add_scatter(
+        x=ladder,
+        y=[b / GiB for b in kv_bytes],
+        mode="lines" if dotted else "lines+markers",
+        name=name,
+        line=dict(dash="dot") if dotted else None,
+    )
 kfig.update_layout(
     xaxis_type="log", xaxis_title="context (tokens)", yaxis_title="GiB", height=360, margin=dict(l=10, r=10, t=10, b=10)
 )
 st.plotly_chart(kfig, width="stretch", key="mem_chart_kv")
 st.caption("Sliding-window layers stop growing at the window (the plateau); only the global layers keep growing.")
+with st.expander("KV curves: formula"):
+    st.markdown(
+        f"- Each point is the KV cache formula above at that context for {s.conc} sequence(s), with each "
+        f"engine's cell rule; engines without a {s.kv} cache are drawn in f16.\n"
+        "- *global layers only*: global bytes per token x context x sequences, what a calculator that ignores "
+        "sliding windows and KV sharing would report for the global layers alone."
+    )
 
 # ------------------------------------------------------------------ fit matrix heatmap
 st.subheader(f"What fits: largest context per device ({s.quant}, {s.engine}, {s.kv})")
@@ -217,7 +251,7 @@ try:
         devices,
         [s.quant],
         engine=s.engine,
-        kv_dtype=s.kv if s.kv in memory._ENGINE_KV[s.engine] else "f16",
+        kv_dtype=s.kv,  # the engine has it: the estimate above stopped the page otherwise
         batch=s.conc,
         text_only=s.text_only,
         gpus=s.gpus,
@@ -235,9 +269,14 @@ try:
     )
     hfig.update_layout(height=140 + 28 * len(models), margin=dict(l=10, r=10, t=10, b=10))
     st.plotly_chart(hfig, width="stretch", key="mem_chart_heat")
-    st.caption(
-        "Cell = largest context on the ladder 2k-256k that fits (0 = not even 2k), with the same accounting as "
-        "the numbers above (vLLM: 90 % of the device)."
-    )
+    with st.expander("Fit matrix: formula"):
+        st.markdown(
+            "- Cell = the largest context on the ladder "
+            + ", ".join(f"{c // 1024}k" for c in fm.contexts)
+            + f" that fits (0 = not even the first), for every catalog variant on {s.gpus} x each catalog device.\n"
+            "- Same accounting as the numbers above: weights on the GPU + KV cache (the engine's cell rule) + "
+            "overhead, against the usable memory; unified memory also counts the host-side tensors. vLLM: "
+            "against 90 % of the device (gpu_memory_utilization), KV for the requested sequences."
+        )
 except ValueError as e:
     st.info(f"No fit matrix for this combination: {e}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.gguf_reference import GPT_OSS_20B, LLAMA3_8B
+from bench.gguf_reference import GPT_OSS_20B, LLAMA3_8B, spec
 from calculators import memory
 from model_specs import load_catalog
 
@@ -178,6 +178,34 @@ def test_fit_matrix_matches_scalar_estimates():
     assert np.all(fm.max_context_tokens[:, 2, :] == 0)
 
 
+@pytest.mark.parametrize("engine", ["llama.cpp", "ollama", "transformers"])
+def test_fit_matrix_need_equals_estimate_with_parallel_sequences(engine):
+    # Four sequences: Ollama's sliding cells (n_seq x (window + 1) + num_batch) differ from llama.cpp's.
+    models = [CAT.model("gemma-4-e4b"), CAT.model("gemma-4-26b-a4b"), GPT_OSS_20B]
+    hw = [CAT.device("rtx-4090"), CAT.device("m4-max-128gb")]
+    quant = "BF16" if engine == "transformers" else "Q4_K_M"
+    fm = memory.fit_matrix(models, hw, [quant], (4096, 32768), engine=engine, batch=4, text_only=True)
+    for mi, m in enumerate(models):
+        for hi, h in enumerate(hw):
+            for ci, ctx in enumerate(fm.contexts):
+                req = memory.MemoryRequest(
+                    model=m, quant=quant, context_tokens=ctx, batch=4, engine=engine, hardware=h, text_only=True
+                )
+                est = memory.estimate(req)
+                need = est.placement.gpu_bytes + (est.placement.host_bytes if h.kind == "apple" else 0)
+                assert fm.need_bytes[mi, 0, hi, ci] == need, (m.id, h.id, ctx)
+                assert fm.fits[mi, 0, hi, ci] == est.fits
+
+
+def test_max_context_when_the_maximum_is_not_a_multiple_of_256():
+    m = spec("ctx-1000", "llama", layers=2, hidden=64, ff=128, vocab=100, heads=4, kv=1, ctx=1000)
+    req = memory.MemoryRequest(model=m, quant="F16", context_tokens=256)
+    usable = memory._need(req, 768, 1, False)  # 768 fits, the maximum (1000) does not
+    assert memory.estimate(memory.MemoryRequest(**{**req.__dict__, "memory_bytes": usable})).max_context_tokens == 768
+    roomy = memory.MemoryRequest(**{**req.__dict__, "memory_bytes": usable + GiB})
+    assert memory.estimate(roomy).max_context_tokens == 1000
+
+
 def _cli(*args: str) -> subprocess.CompletedProcess:
     """Run the CLI in-process (the dispatcher's main) and capture what a subprocess would print."""
     import contextlib
@@ -257,6 +285,14 @@ def test_cli_bad_input_exits_2(args):
     r = _cli(*args, "--json")
     assert r.returncode == 2
     assert r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_cli_malformed_hf_config_exits_2(tmp_path):
+    cfg = tmp_path / "config.json"
+    cfg.write_text(json.dumps({"num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 0, "vocab_size": 100}))
+    r = _cli("--hf-config", str(cfg), "--quant", "Q4_K_M", "--context", "512", "--json")
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"error: {cfg} cannot be sized") and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_cli_hf_config():

@@ -132,3 +132,17 @@ def test_tiny_model_tp_replicates_small_kv_heads():
     one = memory.vllm_capacity(m, 10 * MiB, 512, tp=1)
     two = memory.vllm_capacity(m, 10 * MiB, 512, tp=2)
     assert one.num_blocks == two.num_blocks  # 1 KV head cannot be split: each GPU keeps a full copy
+
+
+def test_kv_curve_per_engine_and_global_only_line():
+    m = G4["gemma-4-e2b"]
+    ctxs = [1024, 8192, 131072]
+    curves = memory.kv_curve(m, ctxs, "q8_0", n_seq=2)
+    assert set(curves) == {*memory.ENGINES, "global layers only"}
+    assert curves["llama.cpp"] == [memory.kv_cache_bytes(m, c, "q8_0", "llama.cpp", 2) for c in ctxs]
+    assert curves["vllm"] == [memory.kv_cache_bytes(m, c, "f16", "vllm", 2) for c in ctxs]  # no q8_0 cache: f16
+    full_b, _ = memory.kv_bytes_per_token(m, "q8_0")
+    assert curves["global layers only"] == [full_b * c * 2 for c in ctxs]
+    # Past the window only the global layers grow, by the same bytes per token as the global-only line.
+    grow = curves["llama.cpp"][2] - curves["llama.cpp"][1]
+    assert grow == curves["global layers only"][2] - curves["global layers only"][1]

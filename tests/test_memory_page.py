@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,51 @@ def test_vllm_engine_shows_blocks():
     at = _run({"model": "gemma-4-26b-a4b", "quant": "BF16", "engine": "vllm", "hw": "h100-80gb-sxm", "kv": "bf16"})
     assert not at.exception, [e.value for e in at.exception]
     assert any("blocks per request" in m.value for m in at.markdown)
+
+
+def _upload(content: bytes, name: str = "config.json") -> AppTest:
+    at = _run({"model": "gemma-4-e4b"})
+    at.file_uploader(key="mem_config").upload(name, content, "application/json")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+TINY = {"model_type": "llama", "num_hidden_layers": 4, "hidden_size": 64, "num_attention_heads": 4, "vocab_size": 1000}
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"hello, not json", "not a JSON file"),
+        (b"[1, 2, 3]", "must be a JSON object"),
+        (
+            json.dumps({"added_tokens": [], "model": {}}).encode(),
+            "missing or non-positive-integer fields num_hidden_layers",
+        ),
+        (json.dumps({"model_type": "mamba", "hidden_size": 768}).encode(), "cannot size model_type 'mamba'"),
+        # Malformed values hf_import does not turn into a ValueError itself.
+        (json.dumps({**TINY, "num_attention_heads": 0}).encode(), "cannot be sized"),
+        (json.dumps({**TINY, "sliding_window": 8, "sliding_window_pattern": [1]}).encode(), "cannot be sized"),
+    ],
+)
+def test_upload_that_cannot_be_sized_shows_the_reason(content, reason):
+    at = _upload(content, "bad.json")
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and errors[0].startswith("bad.json cannot be sized") and reason in errors[0], errors
+    assert not at.success
+    assert "Weights" in [m.label for m in at.metric]  # the sidebar's model is still sized
+
+
+def test_upload_of_unknown_architecture_warns_it_is_approximate():
+    at = _upload(json.dumps({**TINY, "model_type": "mamba"}).encode())
+    assert not at.error
+    assert any("Sizing the uploaded model: 4 layers" in s.value for s in at.success)
+    assert any("model_type 'mamba' is not one the importer knows" in w.value for w in at.warning)
+
+
+def test_upload_with_a_context_below_the_chart_ladder():
+    # max_position_embeddings 512 is below the first point (1024) of the KV-against-context chart.
+    at = _upload(json.dumps({**TINY, "max_position_embeddings": 512}).encode())
+    assert not at.error
+    assert any("supports at most 512 tokens" in i.value for i in at.info)

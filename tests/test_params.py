@@ -184,3 +184,27 @@ def test_ple_tensors_and_kv_shared_layers_keep_projections():
     p = param_counts(m)
     assert p.ple_params == 4 * 8 * 500
     assert p.effective_params == p.text_params - p.ple_params
+
+
+def test_per_model_memo_keys_on_identity_and_arguments():
+    from calculators.tensors import cached_per_model
+
+    calls = []
+
+    @cached_per_model(maxsize=2)
+    def size(model: ModelSpec, scale: int = 1) -> int:
+        calls.append((model.id, scale))
+        return model.text.hidden_size * scale
+
+    a, b = _tiny(), _tiny()  # equal content, different objects: separate entries
+    assert size(a) == size(a) == 64 and size(b, 2) == 128
+    assert calls == [("tiny", 1), ("tiny", 2)]
+    size(a, 3)  # a third entry evicts the least recently used one, (a, 1)
+    size(b, 2)
+    assert len(calls) == 3
+    size(a)
+    assert len(calls) == 4
+    size.cache_clear()
+    size(b, 2)
+    assert len(calls) == 5
+    assert text_tensors(a) is text_tensors(a)
