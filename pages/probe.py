@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,12 +13,22 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from calculators import throughput
 from probe.clients import ProbeError, StopSignal
-from probe.guard import ENV_ALLOWED_HOSTS, ProbeInputError
+from probe.guard import (
+    ENV_ALLOWED_HOSTS,
+    MAX_OUTPUT_TOKENS,
+    MAX_PROMPT_TOKENS,
+    MAX_REQUESTS_PER_LEVEL,
+    MAX_WARMUP_REQUESTS,
+    ProbeInputError,
+    scrub,
+)
 from probe.report import (
     USE_MEASUREMENT_KEY,
     breakdown_rows,
     error_rows,
+    forecast_rows,
     guess_spec_model,
     level_rows,
     measured_single_user,
@@ -25,7 +36,7 @@ from probe.report import (
     spec_vs_server_rows,
 )
 from probe.runner import ProbeSettings, Progress, discover, run_probe
-from probe.store import ProbeStore, run_and_save
+from probe.store import STORE_ERRORS, ProbeStore, run_and_save
 from ui.state import catalog, get_scenario
 
 LIVE_KEY = "probe_live"
@@ -57,35 +68,42 @@ class LiveRun:
                 {
                     "t (s)": p.elapsed_s,
                     "concurrency": str(r.concurrency),
-                    "warm-up": r.warmup,
-                    "ok": r.ok,
                     "TTFT (ms)": None if r.ttft_s is None else r.ttft_s * 1e3,
-                    "TPOT (ms)": None if r.tpot_s is None else r.tpot_s * 1e3,
                 }
             )
+
+
+def _with_store(use: Callable[[ProbeStore], Any]) -> Any:
+    """Open the result store, use it and close it; STORE_ERRORS reach the caller."""
+    store = ProbeStore()
+    try:
+        return use(store)
+    finally:
+        store.close()
 
 
 def _work(
     live: LiveRun, url: str, model: str, backend: str, settings: ProbeSettings, api_key: str | None, save: bool
 ) -> None:
+    """Run the probe in a background thread, leaving the outcome on `live` (no streamlit calls here)."""
     try:
         kwargs: dict[str, Any] = dict(settings=settings, api_key=api_key, on_progress=live.on_progress, stop=live.stop)
         if save:
-            store = ProbeStore()
-            try:
-                report = run_and_save(store, url, model, backend, **kwargs)
-            finally:
-                store.close()
+            report = _with_store(lambda store: run_and_save(store, url, model, backend, **kwargs))
         else:
             report = run_probe(url, model, backend, **kwargs)
         live.summary = report.to_json()
         live.samples = [r.to_dict() for r in report.results]
     except ProbeInputError as e:
         live.error = str(e)
-    except Exception as e:  # noqa: BLE001 - shown with st.error, never as a traceback
-        live.error = f"{type(e).__name__}: {e}"
+    except Exception as e:  # noqa: BLE001 - a thread's exception could never reach st.error; the page shows this
+        live.error = scrub(f"{type(e).__name__}: {e}", api_key)
     finally:
         live.finished = True
+
+
+def _store_error(e: Exception) -> None:
+    st.error(f"Could not read the result store: {type(e).__name__}: {e}")
 
 
 # ------------------------------------------------------------------------------------------ charts
@@ -250,11 +268,6 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
     if measured is None:
         st.caption("Needs a successful concurrency-1 level with server token counts.")
         return
-    try:
-        from calculators import throughput
-    except ImportError:
-        st.caption("The speed forecast is not available in this build.")
-        return
     cat = catalog()
     scenario = get_scenario()
     ids = list(cat.models)
@@ -279,29 +292,16 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
             scenario.hw,
             engine=engine,
             context_tokens=scenario.ctx,
-            prompt_tokens=int(settings.get("prompt_tokens") or 512),
-            output_tokens=int(settings.get("max_tokens") or 256),
+            prompt_tokens=int(settings.get("prompt_tokens") or ProbeSettings.prompt_tokens),
+            output_tokens=int(settings.get("max_tokens") or ProbeSettings.max_tokens),
             concurrency=1,
             gpus=scenario.gpus,
             kv_dtype=scenario.kv,
         )
-    except Exception as e:  # noqa: BLE001 - e.g. the model does not fit this hardware
+    except ValueError as e:  # e.g. the context does not fit this model or hardware
         st.error(f"No forecast for {spec_id} {quant} on {scenario.hw}: {e}")
         return
-    rows = [
-        {
-            "figure": "decode tokens/s (1 user)",
-            "forecast": round(fc.decode_tokens_per_s, 1),
-            "measured": round(measured["decode_tokens_per_s"], 1),
-            "measured / forecast": round(measured["decode_tokens_per_s"] / fc.decode_tokens_per_s, 2),
-        },
-        {
-            "figure": "TTFT (ms)",
-            "forecast": round(fc.ttft_s * 1e3, 1),
-            "measured": round(measured["ttft_s"] * 1e3, 1),
-            "measured / forecast": round(measured["ttft_s"] / fc.ttft_s, 2) if fc.ttft_s else None,
-        },
-    ]
+    rows = forecast_rows(fc.decode_tokens_per_s, fc.ttft_s, measured)
     st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     use = st.toggle(
         "Use my measurement for this hardware on the speed and cost pages",
@@ -347,11 +347,9 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
 def stored_run_view(run_id: str) -> None:
     """?run=<id>: a stored run, read-only."""
     try:
-        store = ProbeStore()
-        run = store.get_run(run_id)
-        store.close()
-    except Exception as e:  # noqa: BLE001
-        st.error(f"Could not open the result store: {type(e).__name__}: {e}")
+        run = _with_store(lambda store: store.get_run(run_id))
+    except STORE_ERRORS as e:
+        _store_error(e)
         return
     if run is None:
         st.error(f"No stored run with id {run_id!r}.")
@@ -359,6 +357,7 @@ def stored_run_view(run_id: str) -> None:
     st.caption(f"Stored run, read-only. Started {run['created_at']:%Y-%m-%d %H:%M:%S} UTC.")
     summary = dict(run["summary"])
     summary.setdefault("run_id", run_id)
+    summary.setdefault("settings", run["settings"])  # a summary rebuilt from samples has none
     summary["status"] = run["status"]
     show_result(summary, run["samples"])
 
@@ -422,13 +421,18 @@ def new_run_form() -> None:
             model = st.text_input("Model", key="probe_model_name", placeholder="e.g. gemma4:e4b")
         s1, s2, s3, s4 = st.columns(4)
         levels = s1.multiselect("Concurrency levels", LEVEL_CHOICES, default=[1, 2, 4], key="probe_levels")
-        n_req = s2.number_input("Requests per level", 1, 1024, 8, key="probe_requests")
-        p_tok = s3.number_input("Prompt tokens (approx.)", 1, 131072, 128, key="probe_prompt_tokens")
-        o_tok = s4.number_input("Max output tokens", 1, 32768, 64, key="probe_max_tokens")
+        defaults = ProbeSettings  # its field defaults are the form's defaults
+        n_req = s2.number_input(
+            "Requests per level", 1, MAX_REQUESTS_PER_LEVEL, defaults.requests_per_level, key="probe_requests"
+        )
+        p_tok = s3.number_input(
+            "Prompt tokens (approx.)", 1, MAX_PROMPT_TOKENS, defaults.prompt_tokens, key="probe_prompt_tokens"
+        )
+        o_tok = s4.number_input("Max output tokens", 1, MAX_OUTPUT_TOKENS, defaults.max_tokens, key="probe_max_tokens")
         t1, t2, t3, t4 = st.columns(4)
-        warm = t1.number_input("Warm-up requests", 0, 8, 1, key="probe_warmup")
-        read_to = t2.number_input("Read timeout (s)", 1.0, 3600.0, 60.0, key="probe_read_timeout")
-        deadline = t3.number_input("Deadline (s)", 5.0, 7200.0, 600.0, key="probe_deadline")
+        warm = t1.number_input("Warm-up requests", 0, MAX_WARMUP_REQUESTS, defaults.warmup_requests, key="probe_warmup")
+        read_to = t2.number_input("Read timeout (s)", 1.0, 3600.0, defaults.read_timeout_s, key="probe_read_timeout")
+        deadline = t3.number_input("Deadline (s)", 5.0, 7200.0, defaults.deadline_s, key="probe_deadline")
         save = t4.toggle("Save run", value=True, key="probe_save")
         if not os.environ.get(ENV_ALLOWED_HOSTS):
             st.caption(
@@ -467,14 +471,12 @@ def history_section() -> None:
     """Stored runs, with compare."""
     st.subheader("History")
     try:
-        store = ProbeStore()
-        runs = store.list_runs(limit=100)
-    except Exception as e:  # noqa: BLE001
-        st.error(f"Could not open the result store: {type(e).__name__}: {e}")
+        runs = _with_store(lambda store: store.list_runs(limit=100))
+    except STORE_ERRORS as e:
+        _store_error(e)
         return
     if not runs:
         st.caption("No stored runs yet.")
-        store.close()
         return
     df = pd.DataFrame(
         [
@@ -504,7 +506,11 @@ def history_section() -> None:
         format_func=lambda i: next(f"{i} · {r['model']} · {r['created_at']:%m-%d %H:%M}" for r in runs if r["id"] == i),
     )
     if chosen:
-        rows = store.compare(chosen)
+        try:
+            rows = _with_store(lambda store: store.compare(chosen))
+        except STORE_ERRORS as e:
+            _store_error(e)
+            return
         if rows:
             cmp = pd.DataFrame(rows)
             fig = go.Figure()
@@ -524,7 +530,6 @@ def history_section() -> None:
             fig.update_xaxes(type="log")
             st.plotly_chart(fig, width="stretch")
             st.dataframe(cmp.drop(columns=["created_at"]), hide_index=True, width="stretch")
-    store.close()
 
 
 def main() -> None:
@@ -546,7 +551,7 @@ def main() -> None:
     if live is not None and not live.finished:
         live_panel()
         return
-    if live is not None and live.finished:
+    if live is not None:
         if live.error:
             st.error(live.error)
         elif live.summary is not None:

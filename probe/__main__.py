@@ -71,7 +71,7 @@ def _api_key(var: str | None) -> str | None:
 
 
 def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN/inf become null, datetimes strings."""
+    """JSON-safe: NaN/inf become null (json.dumps(default=str) turns anything else into a string)."""
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):

@@ -178,19 +178,21 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
 
 def _http_error(resp: requests.Response, api_key: str | None) -> tuple[str, str]:
     """Kind and message for a non-2xx response, with the server's own error text when short."""
-    detail = ""
     try:
-        body = resp.text[:300]
-        try:
-            obj = json.loads(body)
-            err = obj.get("error") if isinstance(obj, dict) else None
-            if isinstance(err, dict):
-                err = err.get("message")
-            detail = str(err or obj.get("detail") or obj.get("message") or "")  # type: ignore[union-attr]
-        except (ValueError, AttributeError):
-            detail = body
-    except Exception:  # noqa: BLE001 - a body we cannot read still leaves the status code
-        detail = ""
+        # Scrub before any cut, so that a key straddling the cut cannot leak in part.
+        body = scrub(resp.text, api_key)[:4096]
+    except (requests.exceptions.RequestException, OSError):  # a body we cannot read still leaves the status code
+        body = ""
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        obj = None
+    detail = body
+    if isinstance(obj, dict):
+        err = obj.get("error")
+        if isinstance(err, dict):
+            err = err.get("message")
+        detail = str(err or obj.get("detail") or obj.get("message") or "")
     hint = {401: " (missing or wrong API key)", 403: " (forbidden)", 404: " (wrong path or unknown model)"}
     msg = f"HTTP {resp.status_code} {resp.reason or ''}{hint.get(resp.status_code, '')}".strip()
     if detail.strip():
@@ -308,7 +310,8 @@ def _stream(
             try:
                 obj = json.loads(text)
             except ValueError:
-                return result.fail(R.BAD_STREAM, f"the server sent a line that is not JSON: {text[:80]!r}")
+                line = scrub(text, ep.api_key)[:80]
+                return result.fail(R.BAD_STREAM, f"the server sent a line that is not JSON: {line!r}")
             if handler(obj, t):
                 done = True
                 break
@@ -435,7 +438,7 @@ class OllamaBackend:
                     result.fail(R.BAD_STREAM, "a stream line is JSON but not an object")
                     return True
                 if obj.get("error"):
-                    result.fail(R.SERVER_ERROR, scrub(f"server error: {obj['error']}"[:300], ep.api_key))
+                    result.fail(R.SERVER_ERROR, scrub(f"server error: {obj['error']}", ep.api_key)[:300])
                     return True
                 msg = obj.get("message") if isinstance(obj.get("message"), dict) else {}
                 text = msg.get("content") or msg.get("thinking") or obj.get("response")
@@ -639,7 +642,7 @@ class OpenAIBackend:
                 if obj.get("error"):
                     err = obj["error"]
                     text = err.get("message") if isinstance(err, dict) else err
-                    result.fail(R.SERVER_ERROR, scrub(f"server error: {text}"[:300], ep.api_key))
+                    result.fail(R.SERVER_ERROR, scrub(f"server error: {text}", ep.api_key)[:300])
                     return True
                 for choice in obj.get("choices") or []:
                     if not isinstance(choice, dict):

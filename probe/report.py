@@ -125,6 +125,25 @@ def spec_vs_server_rows(spec: Any, server: dict[str, Any]) -> list[dict[str, Any
     ]
 
 
+def forecast_rows(
+    forecast_decode_tokens_per_s: float, forecast_ttft_s: float, measured: dict[str, float]
+) -> list[dict[str, Any]]:
+    """The single-user forecast beside the measurement (measured_single_user), with measured / forecast."""
+
+    def row(figure: str, forecast: float, value: float, scale: float = 1.0) -> dict[str, Any]:
+        return {
+            "figure": figure,
+            "forecast": round(forecast * scale, 1),
+            "measured": round(value * scale, 1),
+            "measured / forecast": round(value / forecast, 2) if forecast else None,
+        }
+
+    return [
+        row("decode tokens/s (1 user)", forecast_decode_tokens_per_s, measured["decode_tokens_per_s"]),
+        row("TTFT (ms)", forecast_ttft_s, measured["ttft_s"], 1e3),
+    ]
+
+
 def measured_single_user(levels: Iterable[dict[str, Any]]) -> dict[str, float] | None:
     """Concurrency-1 decode speed (1 / TPOT p50) and TTFT p50, the figures a forecast predicts."""
     for lv in levels:

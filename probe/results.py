@@ -16,6 +16,7 @@ BAD_STREAM = "bad_stream"  # a line that is not the JSON the protocol promises
 INCOMPLETE = "incomplete_stream"  # the body ended before the protocol's final message
 SERVER_ERROR = "server_error"  # the server reported an error inside the stream
 NO_TOKENS = "no_tokens"  # a complete response with no generated text
+STORE_ERROR = "store_error"  # a run-level fault: the result store failed, the measurements did not
 DEADLINE = "deadline"
 CANCELLED = "cancelled"
 BAD_INPUT = "bad_input"

@@ -22,12 +22,14 @@ from probe.guard import (
     MAX_PROMPT_TOKENS,
     MAX_REQUESTS_PER_LEVEL,
     MAX_TOTAL_REQUESTS,
+    MAX_WARMUP_REQUESTS,
     AllowedHosts,
     HostLookupFailed,
     ProbeInputError,
     host_and_port,
     normalize_base_url,
     public_endpoint,
+    scrub,
 )
 from probe.prompt import build_prompt
 from probe.results import RequestResult
@@ -64,8 +66,8 @@ class ProbeSettings:
             raise ProbeInputError(f"prompt tokens must be 1..{MAX_PROMPT_TOKENS}")
         if not 1 <= self.max_tokens <= MAX_OUTPUT_TOKENS:
             raise ProbeInputError(f"max tokens must be 1..{MAX_OUTPUT_TOKENS}")
-        if not 0 <= self.warmup_requests <= 8:
-            raise ProbeInputError("warm-up requests must be 0..8")
+        if not 0 <= self.warmup_requests <= MAX_WARMUP_REQUESTS:
+            raise ProbeInputError(f"warm-up requests must be 0..{MAX_WARMUP_REQUESTS}")
         if not 0.0 <= self.temperature <= 2.0:
             raise ProbeInputError("temperature must be 0..2")
         for name in ("connect_timeout_s", "read_timeout_s", "deadline_s"):
@@ -249,9 +251,9 @@ class _Runner:
             try:
                 self.on_result(result)
             except Exception as e:  # noqa: BLE001 - e.g. the database went away; keep measuring
-                msg = f"could not store a sample: {type(e).__name__}: {str(e)[:200]}"
+                msg = scrub(f"could not store a sample: {type(e).__name__}: {e}", self.ep.api_key)[:250]
                 if not any(err["message"] == msg for err in self.report.errors):
-                    self._run_error("store_error", msg)
+                    self._run_error(R.STORE_ERROR, msg)
         if self.on_progress is not None:
             # A broken progress display must not lose measurements.
             with contextlib.suppress(Exception):
@@ -278,7 +280,7 @@ class _Runner:
                 self.s.temperature,
             )
         except Exception as e:  # noqa: BLE001 - the last line of defence: a bug must not lose the run
-            result.fail(R.CONNECTION, f"unexpected {type(e).__name__}: {str(e)[:200]}")
+            result.fail(R.CONNECTION, scrub(f"unexpected {type(e).__name__}: {e}", self.ep.api_key)[:250])
         if result.ok and result.output_tokens is None and hasattr(backend, "count_tokens"):
             # The server streamed no usage (llama-cpp-python ignores include_usage): ask its tokenizer.
             try:
@@ -309,10 +311,8 @@ class _Runner:
                     return report
                 report.backend = backend_name
             backend = get_backend(backend_name)
-            try:
-                report.server = backend.server_facts(self.session(), self.ep, report.model)
-            except Exception as e:  # noqa: BLE001 - facts are optional
-                report.server = {"error": f"{type(e).__name__}"}
+            # Never raises: each facts call turns its own faults into a missing fact or an '*_error' entry.
+            report.server = backend.server_facts(self.session(), self.ep, report.model)
             warm = [self._one(backend, 1, i, True) for i in range(self.s.warmup_requests)]
             warm_results = [r for r in warm if r is not None]
             fatal = [r for r in warm_results if r.error_kind and _is_fatal(r.error_kind)]
@@ -386,7 +386,6 @@ def discover(
     except HostLookupFailed as e:
         raise ProbeError(R.DNS, str(e)) from None
     ep = Endpoint(base, api_key, timeout_s, timeout_s)
-    with requests.Session() as s:
-        s.trust_env = False
+    with StopSignal().session() as s:  # the same no-proxy session a run uses
         name = detect_backend(s, ep) if backend == "auto" else backend
         return Discovery(public_endpoint(base), name, get_backend(name).list_models(s, ep))

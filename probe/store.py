@@ -36,13 +36,19 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
+from probe import results as R
 from probe import stats
-from probe.guard import public_endpoint
+from probe.guard import ProbeInputError, normalize_base_url, public_endpoint
 from probe.results import RequestResult
+from probe.runner import ProbeSettings, RunReport, run_probe
 
 DEFAULT_SQLITE_PATH = Path("data") / "probe.sqlite"
 ENV_DATABASE_URL = "DATABASE_URL"
+# What opening or using the store can raise: a bad DATABASE_URL (ArgumentError, or ValueError for a bad port),
+# a missing driver (ImportError), an unreachable or broken database (OperationalError), an unwritable folder.
+STORE_ERRORS = (SQLAlchemyError, ValueError, ImportError, OSError)
 
 metadata = MetaData()
 
@@ -323,11 +329,8 @@ def measured_decode_tokens_per_s(
     return None
 
 
-def run_and_save(store: ProbeStore, url: str, model: str, backend: str = "auto", **kwargs: Any) -> Any:
+def run_and_save(store: ProbeStore, url: str, model: str, backend: str = "auto", **kwargs: Any) -> RunReport:
     """run_probe with every sample stored as it finishes; returns the RunReport with its run_id set."""
-    from probe.guard import ProbeInputError, normalize_base_url
-    from probe.runner import ProbeSettings, run_probe
-
     settings = kwargs.pop("settings", None) or ProbeSettings()
     settings.validate()  # bad input raises before a row exists
     endpoint = normalize_base_url(url)
@@ -346,5 +349,8 @@ def run_and_save(store: ProbeStore, url: str, model: str, backend: str = "auto",
         store.delete_run(run_id)  # nothing was sent (e.g. host not allowed): leave no empty run behind
         raise
     report.run_id = run_id
-    store.finish_run(run_id, report.to_json(), report.status, report.backend)
+    try:
+        store.finish_run(run_id, report.to_json(), report.status, report.backend)
+    except STORE_ERRORS as e:  # the samples are stored already; the caller still gets every figure
+        report.errors.append({"kind": R.STORE_ERROR, "message": f"could not store the summary: {type(e).__name__}"})
     return report

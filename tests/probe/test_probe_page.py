@@ -101,7 +101,10 @@ def test_run_failure_shows_st_error(fake_server) -> None:  # type: ignore[no-unt
     at.multiselect(key="probe_levels").set_value([1])
     at.button(key="probe_run").click().run()
     wait_for_run(at)
-    assert any("http_401" in e.value or "failed" in e.value for e in at.error)
+    assert at.error and "failed" in at.error[0].value
+    # The warm-up's 401 stops the run; the error table names the kind and the likely cause, never the key.
+    errors = at.dataframe[0].value
+    assert list(errors["kind"]) == ["http_401"] and "missing or wrong API key" in errors["message"].iloc[0]
 
 
 def test_stored_run_opens_read_only(fake_server) -> None:  # type: ignore[no-untyped-def]
@@ -117,6 +120,22 @@ def test_stored_run_opens_read_only(fake_server) -> None:  # type: ignore[no-unt
     assert any(report.run_id in m.value for m in at.markdown)
 
 
+def test_run_killed_mid_way_opens_from_its_samples() -> None:
+    # A run whose process died keeps status 'running' and no summary; the page rebuilds it from the samples.
+    from probe.results import RequestResult
+
+    store = ProbeStore()
+    run_id = store.start_run("http://127.0.0.1:11434", "ollama", "tiny", {"prompt_tokens": 16, "max_tokens": 6})
+    for i in range(3):
+        r = RequestResult(ok=True, ttft_s=0.05, itl_s=[0.01] * 5, e2e_s=0.1, output_tokens=6, index=i)
+        store.add_sample(run_id, r)
+    store.close()
+    at = page({"run": run_id})
+    assert "never finished" in at.warning[0].value
+    levels = at.dataframe[0].value
+    assert list(levels["ok / requests"]) == ["3 / 3"] and list(levels["output tokens"]) == [18]
+
+
 def test_unknown_run_id_is_an_error() -> None:
     at = page({"run": "doesnotexist"})
     assert "No stored run" in at.error[0].value
@@ -130,3 +149,40 @@ def test_api_key_from_environment(fake_server, monkeypatch: pytest.MonkeyPatch) 
     at.button(key="probe_connect").click().run()
     assert not at.error and at.selectbox(key="probe_model_pick").options == ["tiny"]
     assert "sk-env-key" not in str(at.query_params) and "sk-env-key" not in " ".join(m.value for m in at.markdown)
+
+
+def test_live_progress_and_cancel(fake_server) -> None:  # type: ignore[no-untyped-def]
+    from tests.probe.servers import ScheduledSource
+
+    # 200 tokens at 50 ms each: a request takes 10 s, so the run is still going when the page draws it.
+    srv = fake_server(source=ScheduledSource(first_delay_s=0.01, gap_s=0.05), num_parallel=2)
+    at = page()
+    at.text_input(key="probe_url").set_value(srv.url)
+    at.selectbox(key="probe_backend").set_value("ollama")
+    at.text_input(key="probe_model_name").set_value("tiny")
+    at.multiselect(key="probe_levels").set_value([2])
+    at.number_input(key="probe_requests").set_value(2)
+    at.number_input(key="probe_max_tokens").set_value(200)
+    at.number_input(key="probe_warmup").set_value(0)
+    at.button(key="probe_run").click().run()
+    assert not at.exception and not at.session_state["probe_live"].finished
+    assert "of 2 requests" in at.get("progress")[0].proto.text
+    deadline = time.monotonic() + 5
+    while len([b for b in srv.requests_seen if "messages" in b]) < 2:  # a cancel before sending records nothing
+        assert time.monotonic() < deadline, "the run sent no requests"
+        time.sleep(0.02)
+    at.button(key="probe_cancel").click().run()
+    wait_for_run(at, timeout_s=5)
+    assert "cancelled" in at.markdown[0].value
+    errors = next(d.value for d in at.dataframe if "kind" in d.value.columns)
+    assert list(errors["kind"]) == ["cancelled"] and list(errors["count"]) == [2]
+
+
+@pytest.mark.parametrize("database_url", ["nosuchdb://x", "sqlite:////proc/no-such-dir/probe.sqlite"])
+def test_broken_store_is_an_error_message(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", database_url)  # an unknown dialect; a folder that cannot be created
+    at = page()
+    assert at.text_input(key="probe_url").value  # the form still works without a store
+    assert "Could not read the result store" in at.error[0].value
+    at = page({"run": "abc"})
+    assert "Could not read the result store" in at.error[0].value

@@ -111,3 +111,20 @@ def test_llamacpp_props_and_knee_note() -> None:
     levels = [level(2, 58, 0.11), level(4, 110, 0.12), level(8, 112, 0.3)]
     knee = find_knee(levels, "openai", facts)
     assert knee["concurrency"] == 4 and "4 parallel slot(s)" in knee["explanation"]
+
+
+def test_forecast_rows_ratio_and_units() -> None:
+    from probe.report import forecast_rows, measured_single_user
+
+    levels = [{"concurrency": 1, "ok": 3, "tpot_s": {"p50": 0.02}, "ttft_s": {"p50": 0.15}}]
+    measured = measured_single_user(levels)
+    assert measured == pytest.approx({"decode_tokens_per_s": 50.0, "ttft_s": 0.15})
+    dec, ttft = forecast_rows(40.0, 0.1, measured)
+    assert dec == {
+        "figure": "decode tokens/s (1 user)",
+        "forecast": 40.0,
+        "measured": 50.0,
+        "measured / forecast": 1.25,
+    }
+    assert ttft == {"figure": "TTFT (ms)", "forecast": 100.0, "measured": 150.0, "measured / forecast": 1.5}
+    assert forecast_rows(40.0, 0.0, measured)[1]["measured / forecast"] is None  # no division by a zero forecast

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
 from probe.runner import ProbeSettings
@@ -74,6 +75,22 @@ def test_reading_a_missing_database_creates_nothing(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'none.sqlite'}")
     assert measured_decode_tokens_per_s("tiny") is None
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_summary_that_cannot_be_stored_loses_no_measurement(fake_server, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    srv = fake_server()
+    store = ProbeStore()
+
+    def locked(*_a: object, **_k: object) -> None:
+        raise OperationalError("UPDATE runs", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(store, "finish_run", locked)
+    settings = ProbeSettings(concurrency=[1], requests_per_level=2, max_tokens=3, prompt_tokens=8)
+    report = run_and_save(store, srv.url, "tiny", "ollama", settings=settings)
+    assert report.levels[0]["ok"] == 2 and report.run_id is not None  # the caller still gets every figure
+    assert report.errors == [{"kind": "store_error", "message": "could not store the summary: OperationalError"}]
+    assert len(store.get_run(report.run_id)["samples"]) == 3  # and the samples are in the database
+    store.close()
 
 
 KILLED_CHILD = textwrap.dedent(

@@ -224,3 +224,29 @@ def test_openai_error_event_does_not_leak_key() -> None:
     r, _ = run_openai([(100.1, sse({"error": {"message": "bad key sk-secret-123"}}))], key="sk-secret-123")
     assert r.error_kind == R.SERVER_ERROR
     assert "sk-secret-123" not in (r.error_message or "") and "***" in (r.error_message or "")
+
+
+@pytest.mark.parametrize("pad", [0, 170, 250, 4090])
+def test_http_error_body_never_leaks_part_of_the_key(pad: int) -> None:
+    # The key may sit anywhere in the body, also across the points where the message is cut (pad 170 puts
+    # it across the 200-character cut of the detail: scrubbing after that cut would leave "sk-secret-0123456").
+    key = "sk-secret-0123456789"
+    resp = FakeResponse([], FakeClock(), status=401)
+    resp.reason = "Unauthorized"
+    resp.text = json.dumps({"error": {"message": "x" * pad + f" invalid key {key}"}})
+    r, _ = run_openai_response(resp, key)
+    assert r.error_kind == "http_401" and "missing or wrong API key" in (r.error_message or "")
+    assert "sk-secret" not in (r.error_message or "")
+
+
+def test_non_json_line_never_leaks_the_key() -> None:
+    key = "sk-secret-0123456789"
+    clock = FakeClock()
+    resp = FakeResponse([(100.1, b"x" * 60 + f" token {key}\n".encode())], clock)  # the key across the 80-char cut
+    r = OllamaBackend().stream(FakeSession(resp), Endpoint("http://x", api_key=key), "m", "hi", 3, clock=clock)  # type: ignore[arg-type]
+    assert r.error_kind == R.BAD_STREAM and "sk-secret" not in (r.error_message or "")
+
+
+def run_openai_response(resp: FakeResponse, key: str) -> Any:
+    r = OpenAIBackend().stream(FakeSession(resp), Endpoint("http://x", api_key=key), "m", "hi", 8, clock=resp.clock)  # type: ignore[arg-type]
+    return r, resp
