@@ -1,4 +1,4 @@
-"""Time the cost calculator: one comparison, one break-even solve, a 240-point curve, and the tornado."""
+"""Time the cost calculator: catalog resolution with forecasts, one comparison, a 240-point curve, and the tornado."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from calculators.cost import (  # noqa: E402
     Capacity,
     CloudGpu,
     CostInputs,
+    CostRequest,
     HostedApi,
     OwnedHardware,
     Workload,
     compare,
     cost_curves,
+    plan_costs,
     sensitivities,
 )
+from model_specs import load_catalog  # noqa: E402
 
 
 def per_call_ms(fn, n: int) -> float:
@@ -33,6 +36,8 @@ def main() -> None:
     cap = Capacity(400, 8, 1, 4000)
     inputs = CostInputs(w, OwnedHardware(2000, 450, 45, 24, 0.2), cap, CloudGpu(1.5), cap, HostedApi(0.14, 0.4))
     volumes = [1e6 * 1.05**i for i in range(240)]
+    cat, req = load_catalog(), CostRequest(w, "gemma-4-e4b", hardware="rtx-4090")
+    print(f"plan_costs (catalog prices + forecasts):     {per_call_ms(lambda: plan_costs(cat, req), 50):.3f} ms/call")
     print(f"compare (3 options, 3 break-evens, payback): {per_call_ms(lambda: compare(inputs), 2000):.3f} ms/call")
     print(
         f"cost curve, 240 volumes x 3 options:         {per_call_ms(lambda: cost_curves(inputs, volumes), 200):.3f} ms"

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from calculators.cost import (
     HOURS_PER_MONTH,
+    OPTIONS,
     CostRequest,
     Workload,
     compare,
@@ -87,7 +88,13 @@ FLAGS: tuple[Flag, ...] = (
         _C,
     ),
     Flag("--cloud-model", str, None, "model on the cloud GPU (default: --model)", _C),
-    Flag("--cloud-quant", str, None, "quantization on the cloud GPU (default: --quant)", _C),
+    Flag(
+        "--cloud-quant",
+        str,
+        None,
+        "quantization on the cloud GPU (default: --quant if the cloud engine runs it, else AWQ)",
+        _C,
+    ),
     Flag("--cloud-engine", str, "vllm", "engine on the cloud GPU", _C),
     Flag("--cloud-gpus", int, None, "devices per cloud replica (default: --gpus)", _C),
     Flag("--cloud-provider", str, None, "catalog provider of the cloud price (default: cheapest)", _C),
@@ -113,6 +120,13 @@ def _dest(flag: Flag) -> str:
     return flag.name.lstrip("-").replace("-", "_")
 
 
+def _default_text(f: Flag) -> str | None:
+    """The default as --help and the doc show it; None when it comes from the catalog or is derived."""
+    if f.default is None:
+        return None
+    return f"{f.default:g}" if isinstance(f.default, float) else str(f.default)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Register every flag in FLAGS, grouped as in docs/cost-cli.md."""
     groups: dict[str, Any] = {}
@@ -121,29 +135,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if f.type is bool:
             g.add_argument(f.name, action="store_true", help=f.help)
         else:
-            default = (
-                f" (default: {f.default:g})"
-                if isinstance(f.default, float)
-                else (f" (default: {f.default})" if f.default is not None else "")
-            )
-            g.add_argument(f.name, type=f.type, default=f.default, help=f.help + default)
+            default = _default_text(f)
+            shown = f" (default: {default})" if default is not None else ""
+            g.add_argument(f.name, type=f.type, default=f.default, help=f.help + shown)
 
 
 def flags_markdown() -> str:
     """The flag table of docs/cost-cli.md, generated from FLAGS."""
     lines = []
     for group in dict.fromkeys(f.group for f in FLAGS):
-        lines += [f"### {group.capitalize()}", "", "| Flag | Default | Meaning |", "|---|---|---|"]
+        lines += [f"### {group[0].upper()}{group[1:]}", "", "| Flag | Default | Meaning |", "|---|---|---|"]
         for f in (f for f in FLAGS if f.group == group):
-            default = (
-                "off"
-                if f.type is bool
-                else (
-                    "catalog / derived"
-                    if f.default is None
-                    else (f"{f.default:g}" if isinstance(f.default, float) else str(f.default))
-                )
-            )
+            default = "off" if f.type is bool else (_default_text(f) or "catalog / derived")
             lines.append(f"| `{f.name}` | {default} | {f.help.replace('%%', '%')} |")
         lines.append("")
     return "\n".join(lines)
@@ -225,14 +228,12 @@ def run(args: argparse.Namespace) -> dict:
     plan = plan_costs(load_catalog(), req)
     result = compare(plan.inputs)
     out = result.to_dict()
-    for name in ("owned", "cloud", "api"):
+    for name in OPTIONS:
         out[name]["label"] = plan.labels.get(name)
         if name in plan.sizing:
             out[name]["sizing"] = plan.sizing[name]
     out["throughput_source"] = plan.throughput_source
-    out["quotes"] = {
-        k: {"value": q.value, "source": q.source, "as_of": q.as_of, "label": q.label} for k, q in plan.quotes.items()
-    }
+    out["quotes"] = {k: asdict(q) for k, q in plan.quotes.items()}
     w = req.workload
     out["workload"] = {
         "monthly_input_tokens": w.monthly_input_tokens,
@@ -243,17 +244,7 @@ def run(args: argparse.Namespace) -> dict:
         "p95_ttft_s": w.p95_ttft_s,
         "min_user_tokens_per_s": w.min_user_tokens_per_s,
     }
-    out["sensitivity"] = [
-        {
-            "factor": s.factor,
-            "option": s.option,
-            "pct": s.pct,
-            "base_usd_per_month": s.base_usd_per_month,
-            "low_input_usd_per_month": s.low_input_usd_per_month,
-            "high_input_usd_per_month": s.high_input_usd_per_month,
-        }
-        for s in sensitivities(plan.inputs, args.sensitivity_pct / 100)
-    ]
+    out["sensitivity"] = [asdict(s) for s in sensitivities(plan.inputs, args.sensitivity_pct / 100)]
     return _round(out)
 
 

@@ -31,15 +31,20 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from calculators import memory
+from calculators.throughput import SpeedForecast, forecast
 from model_specs.loader import Catalog
-from model_specs.schema import ApiPrice, CloudPrice, Hardware
+from model_specs.schema import ApiPrice, CloudPrice, Hardware, ModelSpec
 
 HOURS_PER_MONTH = 730.0  # 8760 / 12
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+DEFAULT_INPUT_SHARE = 5 / 6  # input share of all tokens with no workload given: the scenario's 100 M in, 20 M out
 DEFAULT_IDLE_SHARE = 0.10  # idle draw as a share of busy draw when no idle figure is given
 MAX_BREAKEVEN_TOKENS = 1e16  # tokens/month; beyond this a break-even is reported as none
 _MAX_SEGMENTS = 20_000
 OPTIONS = ("owned", "cloud", "api")
+ForecastAt = Callable[[int], SpeedForecast]  # throughput.forecast at a concurrency, everything else bound
+ForecastFactory = Callable[..., ForecastAt]
 PAIRS = (("owned", "cloud"), ("owned", "api"), ("cloud", "api"))
 
 
@@ -111,9 +116,9 @@ class Workload:
 
     @property
     def input_share(self) -> float:
-        """Input tokens as a share of all tokens (5/6 when the workload is empty, the scenario default mix)."""
+        """Input tokens as a share of all tokens (DEFAULT_INPUT_SHARE when the workload is empty)."""
         total = self.monthly_tokens
-        return self.monthly_input_tokens / total if total > 0 else 5 / 6
+        return self.monthly_input_tokens / total if total > 0 else DEFAULT_INPUT_SHARE
 
     @property
     def busy_hours(self) -> float:
@@ -392,13 +397,18 @@ def _capacity_notes(cap: Capacity) -> tuple[str, ...]:
     return tuple(notes)
 
 
+def _busy_gpu_hours(w: Workload, cap: Capacity) -> float:
+    """Device-hours a month spent computing the workload's tokens."""
+    return w.monthly_tokens * cap.seconds_per_token(w.input_share) / 3600 * cap.gpus_per_replica
+
+
 def owned_cost(w: Workload, cap: Capacity, hw: OwnedHardware) -> OptionCost:
     """Monthly cost of serving `w` on owned hardware."""
     line = owned_line(w, cap, hw)
     v = w.monthly_tokens
     r = line.replicas(v)
     g = r * cap.gpus_per_replica
-    busy_h = v * cap.seconds_per_token(w.input_share) / 3600 * cap.gpus_per_replica
+    busy_h = _busy_gpu_hours(w, cap)
     kwh = hw.usd_per_kwh_at_wall
     idle = hw.idle_watts_effective
     capital = monthly_capital_usd(hw.price_usd, hw.amortization_months, hw.cost_of_capital) * g
@@ -429,7 +439,7 @@ def cloud_cost(w: Workload, cap: Capacity, cloud: CloudGpu) -> OptionCost:
     g = r * cap.gpus_per_replica
     hours = w.busy_hours if cloud.scale_to_zero else HOURS_PER_MONTH
     total = line.usd_per_month(v)
-    busy_h = v * cap.seconds_per_token(w.input_share) / 3600 * cap.gpus_per_replica
+    busy_h = _busy_gpu_hours(w, cap)
     notes = _capacity_notes(cap) + (("billed for busy hours only (scale-to-zero)",) if cloud.scale_to_zero else ())
     return OptionCost(
         "cloud",
@@ -513,19 +523,14 @@ def breakeven_monthly_tokens(
     """
     na, nb = names
 
-    def start(line: CostLine) -> tuple[int, float]:
+    def segment(line: CostLine, v: float) -> tuple[int, float]:
+        """(replicas of the capacity segment holding v, the volume where that segment ends)."""
         if math.isinf(line.tokens_per_replica):
             return line.min_replicas, math.inf
-        r = max(line.min_replicas, 1)  # any traffic needs one replica
+        r = max(line.min_replicas, 1, math.ceil(v / line.tokens_per_replica))  # any traffic needs one replica
         return r, r * line.tokens_per_replica
 
-    def restart(line: CostLine, v: float) -> tuple[int, float]:
-        if math.isinf(line.tokens_per_replica):
-            return line.min_replicas, math.inf
-        r = max(line.min_replicas, 1, math.ceil(v / line.tokens_per_replica))
-        return r, r * line.tokens_per_replica
-
-    (ra, next_a), (rb, next_b) = start(a), start(b)
+    (ra, next_a), (rb, next_b) = segment(a, 0.0), segment(b, 0.0)
     ia, sa, slack_a, from_a = _envelope(a)
     ib, sb, slack_b, from_b = _envelope(b)
     sigma, k_env, v_env = sa - sb, ia - ib, max(from_a, from_b)
@@ -559,7 +564,7 @@ def breakeven_monthly_tokens(
                 return Breakeven(na, nb, None, cheap, False, f"{cheap} is cheaper at every volume")
             if gap > tol and hi < max_tokens and hi + (gap - tol) / rate > min(next_a, next_b):
                 lo = min(hi + (gap - tol) / rate, max_tokens)  # the order cannot flip before here
-                (ra, next_a), (rb, next_b) = restart(a, lo), restart(b, lo)
+                (ra, next_a), (rb, next_b) = segment(a, lo), segment(b, lo)
                 continue
         if hi >= max_tokens:
             break
@@ -726,6 +731,15 @@ def cost_curves(inputs: CostInputs, monthly_tokens: Sequence[float]) -> dict[str
     return out
 
 
+def curve_volumes(monthly_tokens: float, breakevens: Iterable[Breakeven], n: int = 240) -> list[float]:
+    """n log-spaced volumes: two decades either side of the workload (at least 1 M), widened to show each break-even."""
+    v_now = max(monthly_tokens, 1e6)
+    found = [b.monthly_tokens for b in breakevens if b.monthly_tokens]
+    lo = min([v_now / 100, *(v / 10 for v in found)])
+    hi = max([v_now * 100, *(v * 10 for v in found)])
+    return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+
+
 # ---------------------------------------------------------------- sensitivities
 
 
@@ -836,9 +850,9 @@ def _concurrency_candidates(peak: int) -> list[int]:
     return sorted(levels)
 
 
-def _meets(f: Any, w: Workload, concurrency: int) -> bool:
-    max_conc = getattr(f, "max_concurrency", None)
-    ok = max_conc is None or concurrency <= max_conc  # beyond the KV cache's room requests queue
+def _meets(f: SpeedForecast, w: Workload, concurrency: int) -> bool:
+    """Whether `concurrency` streams fit the KV cache (beyond it requests queue) and meet the latency target."""
+    ok = f.max_concurrency is None or concurrency <= f.max_concurrency
     if w.p95_ttft_s is not None:
         ok = ok and f.ttft_s <= w.p95_ttft_s
     if w.min_user_tokens_per_s is not None:
@@ -846,20 +860,7 @@ def _meets(f: Any, w: Workload, concurrency: int) -> bool:
     return ok
 
 
-def _prefill_rate(f: Any, prompt_tokens: int | None, concurrency: int) -> float | None:
-    """Prefill tokens/s of one replica from a forecast: its own figure, else prompt tokens / TTFT."""
-    rate = getattr(f, "prefill_tokens_per_s", None)
-    if rate:
-        return float(rate)
-    ttft = getattr(f, "ttft_s", None)
-    if prompt_tokens and ttft:
-        return prompt_tokens * concurrency / ttft
-    return None
-
-
-def capacity_from_forecast(
-    forecast_at: Callable[[int], Any], w: Workload, gpus_per_replica: int = 1, prompt_tokens: int | None = None
-) -> Capacity:
+def capacity_from_forecast(forecast_at: ForecastAt, w: Workload, gpus_per_replica: int = 1) -> Capacity:
     """One replica's capacity at the concurrency the workload implies, within the latency target.
 
     The concurrency is the smallest level that covers both the peak and the average load the monthly volume
@@ -880,12 +881,12 @@ def capacity_from_forecast(
             break
     met = best is not None
     c, f = best or first
-    fit_notes = [n for n in getattr(f, "notes", ()) if "does not fit" in n or "fit in memory" in n]
+    fit_notes = [n for n in f.notes if "does not fit" in n or "fit in memory" in n]
     return Capacity(
         float(f.aggregate_tokens_per_s),
         c,
         gpus_per_replica,
-        _prefill_rate(f, prompt_tokens, c),
+        f.prefill_tokens_per_s or None,
         "forecast",
         met,
         "; ".join(fit_notes) or None,
@@ -938,13 +939,17 @@ def cloud_prices_for(catalog: Catalog, hardware_id: str) -> list[CloudPrice]:
 
 
 def api_prices_for(catalog: Catalog, model_id: str, w: Workload | None = None) -> list[ApiPrice]:
-    """Catalog API prices for one model (by id, alias or provider model name), cheapest at the mix first."""
+    """Catalog API prices for one model (by id, alias or provider model name), cheapest at the mix first.
+
+    Free listings (0 / 0: rate-limited free tiers) go last, so a default pick is a price one can serve traffic at.
+    """
     mid = catalog.aliases.get(model_id, model_id)
     names = {mid, model_id, *(catalog.models[mid].aliases if mid in catalog.models else [])}
     pats = [re.compile(rf"(^|[^a-z0-9]){re.escape(_norm(n))}($|[^a-z0-9])") for n in names]
     found = [p for p in catalog.api_prices if p.model in names or any(r.search(_norm(p.model)) for r in pats)]
-    share = w.input_share if w else 5 / 6
-    return sorted(found, key=lambda p: share * p.usd_per_mtok_input + (1 - share) * p.usd_per_mtok_output)
+    share = w.input_share if w else DEFAULT_INPUT_SHARE
+    blended = {id(p): share * p.usd_per_mtok_input + (1 - share) * p.usd_per_mtok_output for p in found}
+    return sorted(found, key=lambda p: (blended[id(p)] == 0, blended[id(p)]))
 
 
 def _pick(prices: Sequence[Any], provider: str | None, what: str) -> Any | None:
@@ -1011,14 +1016,10 @@ class CostPlan:
     throughput_source: str  # of the owned option: "forecast" or "measured"
 
 
-ForecastAt = Callable[[int], Any]
-ForecastFactory = Callable[..., ForecastAt]
-
-
 def default_forecast_factory(
-    model: Any,
+    model: ModelSpec,
     quant: str,
-    hardware: Any,
+    hardware: Hardware,
     *,
     engine: str,
     gpus: int,
@@ -1028,9 +1029,8 @@ def default_forecast_factory(
     efficiency_override: float | None = None,
 ) -> ForecastAt:
     """forecast(concurrency) bound to everything else, from calculators.throughput.forecast."""
-    from calculators.throughput import forecast
 
-    def at(concurrency: int) -> Any:
+    def at(concurrency: int) -> SpeedForecast:
         return forecast(
             model,
             quant,
@@ -1054,21 +1054,24 @@ def measured_forecast_factory(measurement: dict[str, Any] | None) -> ForecastFac
     efficiency_override. Other options (a rented GPU, another model) keep the fitted efficiency.
     """
 
-    def factory(model: Any, quant: str, hardware: Any, **kw: Any) -> ForecastAt:
-        m = measurement or {}
-        key = (getattr(model, "id", model), quant, getattr(hardware, "id", hardware), kw.get("engine"))
-        same = key == (m.get("model"), m.get("quant"), m.get("hw"), m.get("engine"))
-        return default_forecast_factory(
-            model, quant, hardware, efficiency_override=m.get("efficiency_override") if same else None, **kw
-        )
+    def factory(model: ModelSpec, quant: str, hardware: Hardware, **kw: Any) -> ForecastAt:
+        eff = measured_efficiency(measurement, model.id, quant, hardware.id, kw.get("engine"))
+        return default_forecast_factory(model, quant, hardware, efficiency_override=eff, **kw)
 
     return factory
 
 
+def measured_efficiency(
+    measurement: dict[str, Any] | None, model_id: str, quant: str, hardware_id: str, engine: str | None
+) -> float | None:
+    """The measurement's bandwidth efficiency when it was taken with this model, quant, device and engine."""
+    m = measurement or {}
+    same = (m.get("model"), m.get("quant"), m.get("hw"), m.get("engine")) == (model_id, quant, hardware_id, engine)
+    return m.get("efficiency_override") if same else None
+
+
 def _weights_fit(catalog: Catalog, model_id: str, quant: str, engine: str, hw: Hardware, gpus: int) -> bool:
     """Whether the weights alone take at most 90 % of the devices' memory (a quick screen, not the full fit)."""
-    from calculators import memory
-
     try:
         wb = memory.weights(catalog.model(model_id), quant, engine)
     except (KeyError, ValueError):
@@ -1100,7 +1103,7 @@ def _capacity(
         prompt_tokens=req.prompt_tokens,
         output_tokens=req.output_tokens,
     )
-    return capacity_from_forecast(at, w, gpus, req.prompt_tokens)
+    return capacity_from_forecast(at, w, gpus)
 
 
 def default_cloud_quant(catalog: Catalog, quant: str, engine: str) -> str:
@@ -1128,6 +1131,11 @@ def cloud_hardware_for(catalog: Catalog, req: CostRequest) -> Hardware:
     return hw
 
 
+def _label(model_name: str, quant: str, gpus: int, hardware_name: str) -> str:
+    """'Gemma 4 31B AWQ on 2 x NVIDIA A100 80GB' (no count for one device)."""
+    return f"{model_name} {quant} on {f'{gpus} x ' if gpus > 1 else ''}{hardware_name}"
+
+
 def plan_costs(catalog: Catalog, req: CostRequest, forecast_factory: ForecastFactory | None = None) -> CostPlan:
     """Resolve a request against the catalog: prices (typed or catalog, with sources), capacities, sizing."""
     factory = forecast_factory or default_forecast_factory
@@ -1143,11 +1151,7 @@ def plan_costs(catalog: Catalog, req: CostRequest, forecast_factory: ForecastFac
 
     # Owned.
     owned = owned_cap = None
-    labels["owned"] = (
-        f"{model.name} {req.quant} on {req.gpus} x {hw.name}"
-        if req.gpus > 1
-        else (f"{model.name} {req.quant} on {hw.name}")
-    )
+    labels["owned"] = _label(model.name, req.quant, req.gpus, hw.name)
     if req.hardware_price_usd is not None:
         quotes["hardware_price_usd"] = Quote(req.hardware_price_usd, "typed in", None, hw.name)
     elif hw.price_usd is not None:
@@ -1192,11 +1196,7 @@ def plan_costs(catalog: Catalog, req: CostRequest, forecast_factory: ForecastFac
     c_quant = req.cloud_quant or default_cloud_quant(catalog, req.quant, req.cloud_engine)
     c_gpus = req.cloud_gpus or req.gpus
     c_hw = cloud_hardware_for(catalog, req)
-    labels["cloud"] = (
-        f"{c_model.name} {c_quant} on {c_gpus} x {c_hw.name}"
-        if c_gpus > 1
-        else (f"{c_model.name} {c_quant} on {c_hw.name}")
-    )
+    labels["cloud"] = _label(c_model.name, c_quant, c_gpus, c_hw.name)
     price = _pick(cloud_prices_for(catalog, c_hw.id), req.cloud_provider, f"cloud {c_hw.id}")
     if req.cloud_usd_per_hour is not None:
         quotes["cloud_usd_per_gpu_hour"] = Quote(req.cloud_usd_per_hour, "typed in", None, c_hw.name)
@@ -1227,7 +1227,7 @@ def plan_costs(catalog: Catalog, req: CostRequest, forecast_factory: ForecastFac
     labels["api"] = (
         f"{a_model.name} via {ap.provider}"
         if ap and req.api_input_usd_per_mtok is None
-        else (f"{a_model.name} via a hosted API")
+        else f"{a_model.name} via a hosted API"
     )
     typed = (req.api_input_usd_per_mtok, req.api_output_usd_per_mtok)
     if (typed[0] is None) != (typed[1] is None):

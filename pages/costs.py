@@ -6,27 +6,30 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from calculators.cost import (
     OPTIONS,
     CostPlan,
-    CostRequest,
-    Workload,
     api_prices_for,
     cloud_hardware_for,
     cloud_prices_for,
     compare,
     cost_curves,
+    curve_volumes,
     default_cloud_quant,
+    measured_efficiency,
     measured_forecast_factory,
     plan_costs,
     sensitivities,
 )
 from probe.report import USE_MEASUREMENT_KEY
+from probe.store import ProbeStore, database_url
+from ui.report import cost_request
 from ui.state import catalog, get_scenario, update_scenario
 
 NAMES = {"owned": "Owned hardware", "cloud": "Cloud GPU", "api": "Hosted API"}
@@ -74,10 +77,6 @@ def _price_input(label: str, field: str, catalog_value: float | None, seed_key: 
 def _stored_levels(model_hint: str) -> list[dict[str, Any]]:
     """(run, concurrency) levels of stored probe runs with an output rate; empty when there is no store."""
     try:
-        from sqlalchemy.engine import make_url
-
-        from probe.store import ProbeStore, database_url
-
         url = database_url()
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
@@ -87,7 +86,8 @@ def _stored_levels(model_hint: str) -> list[dict[str, Any]]:
             runs = store.list_runs(limit=100)
         finally:
             store.close()
-    except Exception as e:  # noqa: BLE001 - a broken store must not break the cost page
+    except (SQLAlchemyError, ValueError, ImportError, OSError) as e:
+        # A bad DATABASE_URL, a missing driver, an unreachable or broken database: a caption, not a broken page.
         st.caption(f"Stored probe runs could not be read: {e}")
         return []
     out = []
@@ -281,37 +281,16 @@ with col_a:
         format_func=lambda m: "same as the sidebar" if m is None else cat.models[m].name,
     )
 
-workload = Workload(
-    sc.in_mtok * 1e6,
-    sc.out_mtok * 1e6,
-    peak_concurrency=sc.conc,
-    utilization=sc.util,
-    p95_ttft_s=sc.ttft_s,
-    min_user_tokens_per_s=sc.user_tps,
-)
-request = CostRequest(
-    workload=workload,
-    model=sc.model,
-    quant=sc.quant,
-    engine=sc.engine,
-    hardware=sc.hw,
-    gpus=sc.gpus,
-    context_tokens=sc.ctx,
-    hardware_price_usd=sc.hw_usd,
-    amortization_months=sc.months,
+# The report builds the same request; the page adds its page-only inputs (PUE, capital, fixed costs, measurement).
+request = replace(
+    cost_request(sc, cat),
     cost_of_capital=coc / 100,
-    power_watts=sc.watts,
-    electricity_usd_per_kwh=sc.kwh,
     pue=pue,
     fixed_usd_per_month=fixed,
     tokens_per_s=measured,
     measured_concurrency=measured_conc,
-    cloud_hardware=sc.cloud_hw if sc.cloud_hw in cat.hardware else None,
-    cloud_model=sc.cloud_model if sc.cloud_model in cat.models else None,
-    cloud_usd_per_hour=sc.cloud_hr,
-    scale_to_zero=sc.s2z,
-    api_model=sc.api_model if sc.api_model in cat.models else None,
 )
+workload = request.workload
 
 # Provider choices (page-local): the chosen provider's catalog price seeds the editable price.
 c_hw = cloud_hardware_for(cat, request)
@@ -358,10 +337,11 @@ with col_a:
 
 # "Use my measurement" on the probe page: its measured efficiency replaces the fitted one where it applies.
 measurement = st.session_state.get(USE_MEASUREMENT_KEY)
-if measurement and (measurement["model"], measurement["hw"]) == (sc.model, sc.hw):
+efficiency = measured_efficiency(measurement, cat.model(sc.model).id, sc.quant, hw.id, sc.engine)
+if efficiency is not None and measured is None:  # a typed or stored rate replaces the forecast altogether
     st.info(
         f"Owned-hardware throughput uses your measured bandwidth efficiency "
-        f"({measurement['efficiency_override']:.0%}, probe run {measurement['run_id']}).",
+        f"({efficiency:.0%}, probe run {measurement['run_id']}).",
         icon=":material/network_check:",
     )
 try:
@@ -411,11 +391,7 @@ st.caption(f"Throughput of the owned option: {src}; the cloud option always uses
 
 # Monthly cost against volume, with the break-evens marked.
 st.subheader("Monthly cost against monthly volume")
-v_now = max(workload.monthly_tokens, 1e6)
-found = [b.monthly_tokens for b in result.breakevens if b.monthly_tokens]
-v_lo = min([v_now / 100, *[f / 10 for f in found]])
-v_hi = max([v_now * 100, *[f * 10 for f in found]])
-volumes = np.geomspace(v_lo, v_hi, 240).tolist()
+volumes = curve_volumes(workload.monthly_tokens, result.breakevens)
 curves = cost_curves(plan.inputs, volumes)
 fig = go.Figure()
 for name in OPTIONS:
@@ -448,7 +424,11 @@ for b in result.breakevens:
                 "<br>$%{y:,.2f}/month<extra></extra>",
             )
         )
-fig.add_vline(x=workload.monthly_tokens or v_now, line_dash="dot", annotation_text="this scenario")
+fig.add_vline(
+    x=workload.monthly_tokens or 1e6,  # a log axis has no 0: mark an empty workload at 1 M
+    line_dash="dot",
+    annotation_text="this scenario",
+)
 fig.update_layout(
     xaxis={"type": "log", "title": "tokens a month (input + output, same mix)"},
     yaxis={"type": "log", "title": "USD a month"},

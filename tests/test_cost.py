@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from calculators.cost import (
     HOURS_PER_MONTH,
+    Breakeven,
     Capacity,
     CloudGpu,
     CostInputs,
@@ -25,6 +26,7 @@ from calculators.cost import (
     cloud_line,
     compare,
     cost_curves,
+    curve_volumes,
     monthly_capital_usd,
     owned_line,
     payback_months,
@@ -198,6 +200,14 @@ def inputs_strategy(draw):
     return CostInputs(w, hw, cap_a, cloud, cap_b, api)
 
 
+def _next_step(v: float, *lines: CostLine) -> float:
+    """The first volume above v where one of the lines adds a replica."""
+    steps = (
+        ln.replicas(v * (1 + 1e-9) + 1) * ln.tokens_per_replica for ln in lines if math.isfinite(ln.tokens_per_replica)
+    )
+    return min(steps, default=math.inf)
+
+
 @settings(max_examples=300, deadline=None)
 @given(inputs_strategy())
 def test_breakeven_costs_equal_within_a_cent(inputs):
@@ -211,7 +221,8 @@ def test_breakeven_costs_equal_within_a_cent(inputs):
         if not b.at_capacity_step:
             assert la.usd_per_month(v) == pytest.approx(lb.usd_per_month(v), abs=0.01)
         cheap, dear = (la, lb) if b.cheaper_below == b.a else (lb, la)
-        below, above = v * (1 - 1e-6), v * (1 + 1e-6) + 1
+        # "Just above" stays short of the next capacity step, where the order may flip back.
+        below, above = v * (1 - 1e-6), min(v * (1 + 1e-6) + 1, (v + _next_step(v, la, lb)) / 2)
         assert cheap.usd_per_month(below) <= dear.usd_per_month(below) + 0.01
         assert dear.usd_per_month(above) <= cheap.usd_per_month(above) + 0.01
 
@@ -270,6 +281,21 @@ def test_breakeven_at_a_capacity_step():
     assert b2.cheaper_below == "owned"
 
 
+def test_breakeven_just_below_a_capacity_step():
+    # Found by the property test above. Owned: 2 fixed + 2,833.81 per replica of 912.73 M tokens + 1.76e-7 per token;
+    # API 3.28e-6 per token. With 31 replicas owned turns cheaper ~19 k tokens before the 32nd replica is added,
+    # which makes it dearer again: the break-even is that equal-cost point, and the order holds only up to the step.
+    owned = CostLine(2.0, 2833.8149181032722, 1.7641661618203288e-07, 1, 912732185.7110635)
+    api = CostLine(0.0, 0.0, 3.28125e-06)
+    b = breakeven_monthly_tokens(owned, api, ("owned", "api"))
+    step = 31 * owned.tokens_per_replica
+    assert not b.at_capacity_step and b.cheaper_below == "api" and step - 1e5 < b.monthly_tokens < step
+    v = b.monthly_tokens
+    assert owned.usd_per_month(v) == pytest.approx(api.usd_per_month(v), abs=0.01)
+    assert owned.usd_per_month((v + step) / 2) < api.usd_per_month((v + step) / 2)
+    assert owned.usd_per_month(step * (1 + 1e-6)) > api.usd_per_month(step * (1 + 1e-6))
+
+
 def test_breakeven_linear_closed_form():
     # Fixed 1,000 + 1e-8/token vs 1e-6/token: V = 1000 / (1e-6 - 1e-8) = 1,010,101,010 tokens.
     b = breakeven_monthly_tokens(CostLine(1000, 0, 1e-8), CostLine(0, 0, 1e-6))
@@ -313,7 +339,12 @@ def _fake_forecast(c: int) -> SimpleNamespace:
     # A replica whose aggregate speed saturates: 50 tok/s per user alone, 600 tok/s in all at most; TTFT grows with c.
     agg = min(50.0 * c, 600.0)
     return SimpleNamespace(
-        aggregate_tokens_per_s=agg, per_user_tokens_per_s=agg / c, ttft_s=0.2 * c, prefill_tokens_per_s=5000.0
+        aggregate_tokens_per_s=agg,
+        per_user_tokens_per_s=agg / c,
+        ttft_s=0.2 * c,
+        prefill_tokens_per_s=5000.0,
+        max_concurrency=None,
+        notes=(),
     )
 
 
@@ -356,3 +387,23 @@ def test_capacity_from_forecast_batches_for_the_volume():
         return f
 
     assert capacity_from_forecast(kv4, w).users_per_replica == 4
+
+
+def test_curve_volumes_span_the_workload_and_every_breakeven():
+    # 120 M tokens: 1.2 M .. 12 B; a break-even at 50 B widens the top to 500 B, one at 1 M the bottom to 100 k.
+    v = curve_volumes(120e6, [])
+    assert len(v) == 240 and v[0] == pytest.approx(1.2e6) and v[-1] == pytest.approx(12e9)
+    far = [Breakeven("a", "b", 50e9, "a"), Breakeven("a", "c", 1e6, "a"), Breakeven("b", "c", None, None)]
+    v2 = curve_volumes(120e6, far, n=5)
+    assert v2[0] == pytest.approx(1e5) and v2[-1] == pytest.approx(500e9)
+    assert v2[2] == pytest.approx(math.sqrt(1e5 * 500e9))  # log-spaced
+    assert curve_volumes(0, [], n=2) == pytest.approx([1e4, 1e8])  # an empty workload is drawn around 1 M
+
+
+def test_free_tier_listing_is_not_the_default_api_price():
+    from calculators.cost import api_prices_for
+    from model_specs import load_catalog
+
+    # prices.yaml lists gemini's gemma-3-27b at 0 / 0 (a rate-limited free tier): a default pick must be paid.
+    prices = api_prices_for(load_catalog(), "gemma-3-27b")
+    assert prices[0].usd_per_mtok_output > 0 and prices[-1].usd_per_mtok_output == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -47,7 +48,7 @@ def test_31b_on_80_usd_a_month_of_cloud_vs_e4b_locally():
     volume = hours * 3600 / spt  # tokens a month the $80 serves
     w = mix.scaled_to(volume)
 
-    cloud = compare(plan_costs(cat, CostRequest(**{**cloud_req.__dict__, "workload": w})).inputs).options["cloud"]
+    cloud = compare(plan_costs(cat, replace(cloud_req, workload=w)).inputs).options["cloud"]
     assert cloud.usd_per_month == pytest.approx(80.00, abs=0.01)
     assert cloud.replicas == 1 and cloud.billed_gpu_hours == pytest.approx(hours)
 

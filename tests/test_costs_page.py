@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from probe.report import USE_MEASUREMENT_KEY
+
 ROOT = Path(__file__).resolve().parents[1]
 LINK = {
     "model": "gemma-4-e4b",
@@ -85,3 +87,28 @@ def test_odd_links_do_not_break_the_page(query):
 def test_one_device_of_each_kind(model, hw):
     at = open_costs({"model": model, "hw": hw, "conc": "4"})
     assert len(at.metric) + len(at.warning) >= 3  # each option is priced or says why not
+
+
+def test_the_linked_cloud_quantization_is_priced():
+    # The link's cloud_q reaches the cost model (the cloud option's label names the quantization it priced).
+    at = open_costs({**LINK, "cloud_q": "FP8"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "Gemma 4 31B FP8 on" in text, text
+
+
+def test_a_measurement_taken_with_another_quantization_is_not_claimed():
+    # The forecast ignores a measurement unless model, quant, device and engine all match; the page says the same.
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.session_state[USE_MEASUREMENT_KEY] = {
+        "model": "gemma-4-e4b",
+        "quant": "Q8_0",
+        "hw": "rtx-4090",
+        "engine": "llama.cpp",
+        "run_id": "r1",
+        "efficiency_override": 0.3,
+    }
+    at.run()
+    at.switch_page("pages/costs.py")
+    at.run()
+    assert not at.exception
+    assert not any("probe run r1" in i.value for i in at.info)
