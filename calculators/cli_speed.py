@@ -1,15 +1,18 @@
-"""Forecast decode / prefill speed, TTFT, end-to-end latency and throughput of a model on a device."""
+"""Forecast decode / prefill speed, TTFT, end-to-end latency and throughput of a model on a device.
+
+Run through `python -m calculators speed` (calculators/__main__.py turns bad input into exit status 2)."""
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from calculators.throughput import ENGINES, custom_device, forecast, resolve_device
+from calculators.memory import KV_DTYPES
+from calculators.throughput import ENGINES, Device, custom_device, forecast, resolve_device, resolve_model
+from model_specs.hf_import import model_from_hf_json
+from model_specs.schema import ModelSpec
 
-KINDS = ("nvidia", "amd", "apple", "intel", "cpu")
-KV_DTYPES = ("f16", "bf16", "fp8", "q8_0", "q4_0")
+KINDS = ("nvidia", "amd", "apple", "intel", "cpu")  # the custom-device kinds of the DESIGN.md CLI contract
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,16 +48,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-gib", type=float, help="custom device: memory, GiB (enables the fit / concurrency check)")
 
 
-def _model(args: argparse.Namespace):
-    from model_specs import load_catalog
-
+def _model(args: argparse.Namespace) -> ModelSpec:
+    """The catalog model, or the model described by a Hugging Face config.json (ValueError when unreadable)."""
     if args.model:
-        try:
-            return load_catalog().model(args.model)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
-    from model_specs.hf_import import model_from_hf_json
-
+        return resolve_model(args.model)
     path = Path(args.hf_config)
     try:
         raw = path.read_bytes()
@@ -65,7 +62,8 @@ def _model(args: argparse.Namespace):
     return model_from_hf_json(raw, model_id=mid)
 
 
-def _device(args: argparse.Namespace):
+def _device(args: argparse.Namespace) -> Device:
+    """The catalog device, or a custom one from kind, bandwidth and FP16 TFLOPS (ValueError on bad flags)."""
     if args.hardware:
         if any(v is not None for v in (args.memory_bandwidth_gbs, args.fp16_tflops, args.memory_gib)):
             raise ValueError(
@@ -80,14 +78,12 @@ def _device(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> dict:
     """Resolve the inputs, forecast, and return the JSON-ready result (ValueError on bad input)."""
     model = _model(args)
-    dev = _device(args)
-    context = args.context if args.context is not None else min(8192, model.context_tokens)
     f = forecast(
         model,
         args.quant,
-        dev,
+        _device(args),
         engine=args.engine,
-        context_tokens=context,
+        context_tokens=args.context,
         prompt_tokens=args.prompt_tokens,
         output_tokens=args.output_tokens,
         concurrency=args.concurrency,
@@ -97,9 +93,3 @@ def run(args: argparse.Namespace) -> dict:
         cold_start=args.cold_start,
     )
     return f.as_dict()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    ap = argparse.ArgumentParser()
-    add_arguments(ap)
-    print(json.dumps(run(ap.parse_args())))

@@ -69,7 +69,6 @@ ENGINE_QUANTS: dict[str, tuple[str, ...]] = {
     "transformers": ("NF4", "BF16"),
 }
 
-Workload_ = Literal["chat", "agentic", "reasoning"]
 # Which published scores speak to each workload. The catalog has no tool-use benchmark (no Tau2 / BFCL), so
 # agentic work is judged on coding and hard-question scores, the closest proxies present.
 WORKLOAD_BENCHMARKS: dict[str, tuple[str, ...]] = {
@@ -210,6 +209,7 @@ def rank_key(c: Candidate) -> tuple:
 
 
 def _fmt_tokens(n: int) -> str:
+    """'8K' for whole multiples of 1024, else '57,856'."""
     return f"{n // 1024}K" if n >= 1024 and n % 1024 == 0 else f"{n:,}"
 
 
@@ -320,16 +320,9 @@ def evaluate(
             msg += f" (fits only up to {_fmt_tokens(est.max_context_tokens)} tokens)"
         return replace(base, problems=(msg,), sentence=f"Ruled out: {msg}.")
     try:
+        # The forecast's default prompt and answer (512 and 256 tokens, capped to the context).
         f = forecast(
-            model,
-            quant,
-            hw,
-            engine=req.engine,
-            context_tokens=ctx,
-            prompt_tokens=min(512, ctx // 2),
-            output_tokens=max(1, min(256, ctx // 4)),
-            concurrency=req.concurrency,
-            gpus=req.gpus,
+            model, quant, hw, engine=req.engine, context_tokens=ctx, concurrency=req.concurrency, gpus=req.gpus
         )
         base = replace(
             base,
@@ -365,8 +358,8 @@ def explain(c: Candidate, req: GuideRequest, why_no_cost: str | None = None) -> 
         return f"Ruled out: {'; '.join(c.problems)}."
     parts = [
         f"fits with {(c.margin_bytes or 0) / GiB:,.1f} GiB to spare of {(c.usable_bytes or 0) / GiB:,.1f} GiB "
-        f"at {_fmt_tokens(c.context_tokens)} tokens x {req.concurrency} "
-        f"(largest context {_fmt_tokens(c.max_context_tokens or 0)})"
+        f"at {_fmt_tokens(c.context_tokens)} tokens for {req.concurrency} user{'' if req.concurrency == 1 else 's'} "
+        f"(largest context {_fmt_tokens(c.max_context_tokens or 0)} tokens)"
     ]
     if c.decode_tokens_per_s is not None:
         parts.append(
@@ -479,12 +472,14 @@ class ClaimCheck:
 
 
 def _apply(claim: Claim, v: Variant | None) -> Claim:
+    """The claim with a reading's request changes applied (its "measure" is handled by the caller)."""
     changes = dict(v.changes) if v else {}
     changes.pop("measure", None)
     return replace(claim, **changes)
 
 
 def _measure_bytes(cat: Catalog, c: Claim, measure: str) -> float:
+    """The bytes a footprint claim is compared with: all weights, device-resident weights, or VRAM (see Measure)."""
     model = cat.model(c.model)
     if measure == "weights":
         return memory.weights(model, c.quant, c.engine, c.text_only).total_bytes

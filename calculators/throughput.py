@@ -18,11 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from calculators.memory import ENGINES, MemoryRequest, estimate, kv_bytes_per_token_at, weights
+from calculators.tensors import param_counts
+
 if TYPE_CHECKING:
     from model_specs.schema import Hardware, ModelSpec
-
-# Device classes with their own fitted parameters.
-DEVICE_CLASSES = ("apple", "nvidia", "nvidia-hbm", "amd", "intel", "cpu")
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,7 @@ def server_step_s(
     return memory + compute + comm_s + SERVER_STEP_OVERHEAD_S
 
 
+# Effective all-reduce latency and per-direction bandwidth per link type: assumptions, neither fitted nor measured.
 ALLREDUCE_LATENCY_S = {"nvlink": 8e-6, "pcie": 25e-6}
 LINK_GBS = {"nvlink": 300.0, "pcie": 25.0}
 
@@ -217,7 +218,6 @@ TFLOPS_PER_GBS_FALLBACK_GPU = 0.15
 HOST_BANDWIDTH_GBS = 64.0  # host RAM read by llama.cpp for layers left on the CPU (dual-channel DDR5, assumption)
 DISK_READ_GBS = 2.0  # cold start: weights read from an NVMe SSD (assumption)
 PIPELINE_HOP_S = 20e-6  # llama.cpp layer split: one activation hand-over per GPU boundary per token
-ENGINES = ("llama.cpp", "ollama", "vllm", "transformers")
 CALIBRATED_ENGINES = ("llama.cpp", "ollama")
 SERVER_ENGINES = ("vllm", "transformers")
 FP8_QUANTS = ("FP8", "W8A8", "FP8-DYNAMIC")
@@ -286,13 +286,6 @@ def custom_device(
     )
 
 
-def custom_hardware(
-    kind: str, memory_bandwidth_gbs: float, fp16_tflops: float | None, memory_gib: float | None = None
-) -> Device:
-    """Alias of custom_device for callers that think in 'hardware'."""
-    return custom_device(kind, memory_bandwidth_gbs, fp16_tflops, memory_gib)
-
-
 def class_of(dev: Device) -> str:
     """The fitted device class a device belongs to."""
     if dev.kind == "nvidia":
@@ -341,9 +334,6 @@ def geometry(model: ModelSpec, quant: str, engine: str = "llama.cpp") -> ModelGe
 
 
 def _geometry(model: ModelSpec, quant: str, engine: str) -> ModelGeometry:
-    from calculators.memory import weights
-    from calculators.tensors import param_counts
-
     wb = weights(model, quant, engine, text_only=True)
     pc = param_counts(model)
     t = model.text
@@ -374,12 +364,14 @@ def _geometry(model: ModelSpec, quant: str, engine: str) -> ModelGeometry:
 
 
 def _calibration():
+    """The fitted parameters (imported late: calibration.py imports this module's parameter classes)."""
     from calculators import calibration
 
     return calibration
 
 
 def _fp16(dev: Device, notes: list[str]) -> float:
+    """The device's dense FP16 FLOP/s, or an estimate from its bandwidth (noted) when none is published."""
     if dev.fp16_flops_per_s:
         return dev.fp16_flops_per_s
     per = TFLOPS_PER_GBS_FALLBACK.get(dev.kind, TFLOPS_PER_GBS_FALLBACK_GPU)
@@ -430,8 +422,8 @@ class _Setup:
     host_fraction: float  # share of the weights read from host RAM (llama.cpp partial offload)
     efficiency_source: str
     notes: tuple[str, ...]
-    server: bool = False  # vLLM / transformers: serving-engine parameters (paged KV, no per-layer launch cost)
-    kv_read_ratio: float = 1.0
+    server: bool  # vLLM / transformers: serving-engine parameters (paged KV, no per-layer launch cost)
+    kv_read_ratio: float
 
 
 def _setup(
@@ -445,6 +437,7 @@ def _setup(
     host_fraction: float,
     notes: list[str],
 ) -> _Setup:
+    """Resolve the device class, its fitted (or overridden) parameters and the model geometry; appends notes."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine '{engine}' (one of {', '.join(ENGINES)})")
     if gpus < 1:
@@ -496,34 +489,32 @@ def _setup(
     if server and dev.kind == "nvidia" and fp16 >= FP8_CAPABLE_TFLOPS * 1e12 and geo.quant.upper() in FP8_QUANTS:
         fp16 *= 2  # FP8 tensor cores (Hopper and later) run twice the FP16 rate
         notes.append(f"{geo.quant} on FP8 tensor cores: arithmetic peak taken as twice the FP16 figure")
-    kv_ratio = 1.0 if server else cal.SHARED.kv_read_ratio
     return _Setup(
-        model,
-        geo,
-        dev,
-        cls_name,
-        cls,
-        cal.SHARED,
-        engine,
-        kv_dtype,
-        gpus,
-        fp16,
-        host_fraction,
-        source,
-        tuple(notes),
-        server,
-        kv_ratio,
+        model=model,
+        geo=geo,
+        dev=dev,
+        cls_name=cls_name,
+        cls=cls,
+        shared=cal.SHARED,
+        engine=engine,
+        kv_dtype=kv_dtype,
+        gpus=gpus,
+        fp16=fp16,
+        host_fraction=host_fraction,
+        efficiency_source=source,
+        notes=tuple(notes),
+        server=server,
+        kv_read_ratio=1.0 if server else cal.SHARED.kv_read_ratio,
     )
 
 
 def _link(dev: Device) -> str:
+    """The GPU-to-GPU link assumed for tensor parallelism: NVLink on HBM parts, PCIe elsewhere."""
     return "nvlink" if dev.hbm else "pcie"
 
 
 def step_time(s: _Setup, batch: int, depth_tokens: int) -> StepTime:
     """Decode step of `batch` streams each at `depth_tokens` of context."""
-    from calculators.memory import kv_bytes_per_token_at
-
     g, dev, cls, sh = s.geo, s.dev, s.cls, s.shared
     frac = moe_expert_fraction(g.experts, g.experts_active, batch) if g.moe else 1.0
     per_token_frac = g.experts_active / g.experts if g.moe else 1.0
@@ -531,7 +522,7 @@ def step_time(s: _Setup, batch: int, depth_tokens: int) -> StepTime:
     kv = batch * kv_bytes_per_token_at(s.model, depth_tokens, s.kv_dtype)
     read = weight + kv / s.kv_read_ratio
     bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency
-    tp = s.gpus if s.engine in ("vllm", "transformers") else 1
+    tp = s.gpus if s.engine in SERVER_ENGINES else 1
     if s.host_fraction > 0:
         host_cls = _calibration().CLASSES["cpu"]
         host_bw = HOST_BANDWIDTH_GBS * GB * host_cls.bandwidth_efficiency
@@ -585,6 +576,19 @@ def prefill_time(s: _Setup, prompt_tokens: int, depth_tokens: int = 0, sequences
     n_ub = math.ceil(total / ubatch)
     stream = n_ub * g.total_weight_bytes / (s.dev.bandwidth_bytes_per_s * s.cls.bandwidth_efficiency * tp)
     return max(t, stream)
+
+
+def _under_load(
+    s: _Setup, streams: int, depth_tokens: int, prompt_tokens: int, output_tokens: int, t_prefill_s: float
+) -> tuple[StepTime, float, float]:
+    """(decode step, sustained seconds per output token, warm TTFT) with `streams` requests in flight."""
+    step = step_time(s, streams, depth_tokens)
+    # Under continuous load the prompts of the requests in flight are processed too: their prefill, spread over
+    # the output tokens, is added to every step (as in the serving calibration).
+    sustained_s = step.total_s + prefill_time(s, prompt_tokens, sequences=streams) / output_tokens
+    # Requests arriving together: prompts are processed one after another, so the mean wait is (n + 1) / 2 prompts.
+    ttft_s = t_prefill_s * (streams + 1) / 2 + step.total_s
+    return step, sustained_s, ttft_s
 
 
 @dataclass(frozen=True)
@@ -674,6 +678,7 @@ def resolve_device(hardware: Hardware | Device | str) -> Device:
 
 
 def resolve_model(model: ModelSpec | str) -> ModelSpec:
+    """A catalog model from a ModelSpec or a catalog id (ValueError for an unknown id)."""
     if isinstance(model, str):
         from model_specs import load_catalog
 
@@ -687,34 +692,29 @@ def resolve_model(model: ModelSpec | str) -> ModelSpec:
 _MEMORY_CACHE: dict[tuple, tuple[ModelSpec, object]] = {}
 
 
-def _memory(
-    model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int, batch: int = 1
-):
+def _memory(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int):
     """The memory calculator's estimate on this device (None without a memory size); cached per input."""
     if dev.memory_bytes is None:
         return None
-    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus, batch)
+    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus)
     hit = _MEMORY_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
-    est = _memory_uncached(model, quant, dev, engine, context, kv_dtype, gpus, batch)
+    est = _memory_uncached(model, quant, dev, engine, context, kv_dtype, gpus)
     if len(_MEMORY_CACHE) > 4096:
         _MEMORY_CACHE.clear()
     _MEMORY_CACHE[key] = (model, est)
     return est
 
 
-def _memory_uncached(
-    model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int, batch: int = 1
-):
-    from calculators.memory import MemoryRequest, estimate
-
+def _memory_uncached(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int):
+    """The memory calculator's estimate for one sequence of `context` tokens on this device."""
     return estimate(
         MemoryRequest(
             model=model,
             quant=quant,
             context_tokens=context,
-            batch=batch,
+            batch=1,
             kv_dtype=kv_dtype,
             engine=engine,
             text_only=True,
@@ -726,6 +726,7 @@ def _memory_uncached(
 
 
 def _offload_fraction(est, geo: ModelGeometry, dev: Device, engine: str, notes: list[str]) -> float:
+    """Share of the weights llama.cpp leaves in host RAM when the model does not fit the device; appends a note."""
     if est is None or est.fits is None or est.fits:
         return 0.0
     short = -(est.margin_bytes or 0)
@@ -790,16 +791,11 @@ def forecast(
         bound_kv = True
         notes.append(f"only {max_conc} sequences of {context_tokens} tokens fit in memory: the other requests queue")
     single = step_time(s, 1, depth)
-    step = step_time(s, running, depth)
     t_pf = prefill_time(s, prompt_tokens)
-    # Under continuous load the prompts of the requests in flight are processed too: their prefill, spread over
-    # the output tokens, is added to every step (as in the serving calibration).
-    sustained = step.total_s + prefill_time(s, prompt_tokens, sequences=running) / output_tokens
+    step, sustained, ttft = _under_load(s, running, depth, prompt_tokens, output_tokens, t_pf)
     per_user = 1.0 / sustained
     aggregate = running / sustained
     waves = math.ceil(concurrency / running)
-    # Requests arriving together: prompts are processed one after another, so the mean wait is (n + 1) / 2 prompts.
-    ttft = t_pf * (running + 1) / 2 + step.total_s
     cold = geo.total_weight_bytes / (DISK_READ_GBS * GB) if cold_start else 0.0
     if cold_start:
         notes.append(f"cold start: weights read at ~{DISK_READ_GBS:g} GB/s from disk (assumed)")
@@ -809,9 +805,7 @@ def forecast(
         e2e += (waves - 1) * (e2e - cold) / 2  # mean extra wait of queued requests
     lo, hi = 1 + s.cls.decode_rel_low, 1 + s.cls.decode_rel_high
     plo, phi = 1 + s.cls.prefill_rel_low, 1 + s.cls.prefill_rel_high
-    pf_rate = prompt_tokens / t_pf if t_pf > 0 else float("inf")
-    if not math.isfinite(pf_rate):
-        pf_rate = 0.0
+    pf_rate = prompt_tokens / t_pf if t_pf > 0 else 0.0  # no prompt: no prefill rate
     ttft_lo = (ttft - cold) / phi + cold
     ttft_hi = (ttft - cold) / plo + cold
     dec_time = (output_tokens - 1) * step.total_s
@@ -921,9 +915,7 @@ def concurrency_curve(
                 c = max_conc
             else:
                 break
-        st = step_time(s, c, depth)
-        ttft = t_pf * (c + 1) / 2 + st.total_s
-        sustained = st.total_s + prefill_time(s, prompt_tokens, sequences=c) / output_tokens
+        st, sustained, ttft = _under_load(s, c, depth, prompt_tokens, output_tokens, t_pf)
         e2e = ttft + (output_tokens - 1) * st.total_s
         out.append(ConcurrencyPoint(c, c / sustained, 1 / sustained, st.total_s, ttft, e2e, st.bound))
         if max_conc is not None and c >= max_conc:
@@ -939,11 +931,12 @@ def roofline(
     batches: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256),
     depth_tokens: int = 1024,
     kv_dtype: str = "f16",
+    efficiency_override: float | None = None,
 ) -> dict:
     """Arithmetic intensity (FLOP/byte) and achieved FLOP/s of decode at several batch sizes, with the roofs."""
     model = resolve_model(model)
     dev = resolve_device(hardware)
-    s = _setup(model, quant, dev, engine, kv_dtype, 1, None, 0.0, [])
+    s = _setup(model, quant, dev, engine, kv_dtype, 1, efficiency_override, 0.0, [])
     g = s.geo
     flops_tok = 2 * g.compute_params + attention_flops(
         g.q_dim, g.full_layers, g.sliding_layers, g.window, 1, depth_tokens

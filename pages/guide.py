@@ -7,6 +7,7 @@ import streamlit as st
 
 from calculators.guide import (
     ENGINE_QUANTS,
+    TARGET_BY_ID,
     TARGETS,
     WORKLOAD_BENCHMARKS,
     WORKLOAD_LABELS,
@@ -47,10 +48,17 @@ def _set(field: str, key: str, convert=lambda v: v) -> None:
         st.session_state["guide_notice"] = f"{field}: value not accepted"
 
 
+def _sidebar_hardware() -> str:
+    """The sidebar's devices, e.g. '2 x NVIDIA GeForce RTX 4090'."""
+    name = cat.device(sc.hw).name
+    return name if sc.gpus == 1 else f"{sc.gpus} x {name}"
+
+
 def _target_label(t: str | None) -> str:
+    """The target's label in the selectbox."""
     if t in (None, SIDEBAR):
-        return f"Sidebar hardware ({sc.gpus} x {cat.device(sc.hw).name}, {sc.engine})"
-    return next(x.label for x in TARGETS if x.id == t)
+        return f"Sidebar hardware ({_sidebar_hardware()}, {sc.engine})"
+    return TARGET_BY_ID[t].label
 
 
 c1, c2, c3 = st.columns(3)
@@ -182,7 +190,7 @@ except ValueError as e:
     st.stop()
 
 ok = [c for c in ranked if c.status != "ruled out"]
-st.subheader(f"Best fits for {_target_label(sc.tgt).split(' (')[0].lower()}")
+st.subheader(f"Best fits: {TARGET_BY_ID[sc.tgt].label if sc.tgt else _sidebar_hardware()}")
 if not ok:
     st.error(
         "Nothing fits. The closest misses are listed below: try a shorter context, a bigger target, or no "

@@ -7,15 +7,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculators import calibration
+from calculators.guide import ENGINE_QUANTS
 from calculators.throughput import (
     concurrency_curve,
     decode_vs_depth,
     forecast,
     implied_efficiency,
-    resolve_device,
     roofline,
 )
 from probe.report import USE_MEASUREMENT_KEY
+from probe.store import STORE_ERRORS, MeasuredSpeed, database_url, measured_decode_tokens_per_s
 from ui.state import catalog, get_scenario
 
 cat = catalog()
@@ -31,20 +32,33 @@ st.caption(
     f"measurements (fit of {calibration.FITTED_ON}); ranges are the spread of the fit's residuals."
 )
 
+# As on the Memory page: a context beyond the model's maximum is shown at that maximum.
+ctx = min(sc.ctx, model.context_tokens)
+if ctx < sc.ctx:
+    st.info(f"{model.name} supports at most {model.context_tokens:,} tokens; showing that.")
+
+BOUND_LABELS = {"memory": "memory-bandwidth bound", "compute": "compute bound", "kv": "KV-cache bound"}
+
+
+def _users(n: int) -> str:
+    """'1 user', '4 users'."""
+    return f"{n:,} user" if n == 1 else f"{n:,} users"
+
+
 c1, c2, c3 = st.columns(3)
 prompt = c1.number_input(
     "Prompt tokens",
     min_value=0,
-    max_value=max(0, sc.ctx - 1),
-    value=min(512, sc.ctx // 2),
+    max_value=max(0, ctx - 1),
+    value=min(512, ctx // 2),
     step=128,
     key="speed_prompt",
 )
 output = c2.number_input(
     "Output tokens",
     min_value=1,
-    max_value=max(1, sc.ctx - int(prompt)),
-    value=min(256, max(1, sc.ctx - int(prompt))),
+    max_value=max(1, ctx - int(prompt)),
+    value=min(256, max(1, ctx - int(prompt))),
     step=64,
     key="speed_output",
 )
@@ -52,29 +66,20 @@ cold = c3.toggle("Cold start (load weights from disk)", value=False, key="speed_
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=30)
-def _probe_point(probe_model: str, concurrency: int, database: str):
-    """The probe's newest measured decode speed for this served model name, or None (never raises)."""
+def _probe_point(probe_model: str, concurrency: int, database: str) -> tuple[MeasuredSpeed | None, str | None]:
+    """(the probe's newest measured decode speed for this served model name or None, why the store is unreadable)."""
     try:
-        from probe.store import measured_decode_tokens_per_s
-
-        return measured_decode_tokens_per_s(probe_model, concurrency=concurrency, url=database)
-    except Exception:  # noqa: BLE001 - a missing or broken store must not break the page
-        return None
-
-
-def _database() -> str:
-    try:
-        from probe.store import database_url
-
-        return database_url()
-    except Exception:  # noqa: BLE001
-        return ""
+        return measured_decode_tokens_per_s(probe_model, concurrency=concurrency, url=database), None
+    except STORE_ERRORS as e:  # an unreachable or broken store must not break the forecast
+        return None, f"{type(e).__name__}: {e}".splitlines()[0][:200]
 
 
 with st.expander("Use my own measurement (probe)", icon=":material/network_check:"):
     probe_name = st.text_input("Model name as served (Ollama tag or vLLM model)", value=model.id, key="speed_probe")
-    measured = _probe_point(probe_name, 1, _database()) if probe_name else None
-    if measured is None:
+    measured, store_error = _probe_point(probe_name, 1, database_url()) if probe_name else (None, None)
+    if store_error:
+        st.warning(f"Stored probe runs cannot be read ({store_error}); the forecast uses the fitted efficiency.")
+    elif measured is None:
         st.caption(
             "No stored probe run at concurrency 1 for this name. Run one on the Probe page to calibrate the "
             "forecast to your own machine."
@@ -123,7 +128,7 @@ try:
         sc.quant,
         hw,
         engine=sc.engine,
-        context_tokens=sc.ctx,
+        context_tokens=ctx,
         prompt_tokens=int(prompt),
         output_tokens=int(output),
         concurrency=sc.conc,
@@ -149,14 +154,17 @@ m3.metric("Time to first token", f"{f.ttft_s * 1000:,.0f} ms")
 m3.caption(f"{f.ttft_s_low * 1000:,.0f} – {f.ttft_s_high * 1000:,.0f} ms")
 m4.metric("End to end", f"{f.e2e_s:,.2f} s")
 m4.caption(f"{f.e2e_s_low:,.2f} – {f.e2e_s_high:,.2f} s")
-m5.metric(f"Aggregate at {sc.conc} users", f"{f.aggregate_tokens_per_s:,.0f} tok/s")
-m5.caption(f"bound: {f.bound}" + (f" · max {f.max_concurrency} in memory" if f.max_concurrency is not None else ""))
+m5.metric(f"Aggregate ({_users(sc.conc)})", f"{f.aggregate_tokens_per_s:,.0f} tokens/s")
+m5.caption(
+    BOUND_LABELS[f.bound]
+    + (f" · at most {_users(f.max_concurrency)} fit in memory" if f.max_concurrency is not None else "")
+)
 for n in f.notes:
     st.info(n, icon=":material/info:")
 
 # ------------------------------------------------------------------ every variant on this hardware
 st.subheader(f"Every variant on {hw.name}")
-quants = list(dict.fromkeys([sc.quant, "Q4_K_M", "Q8_0", "BF16"]))
+quants = list(dict.fromkeys([sc.quant, *ENGINE_QUANTS[sc.engine]]))  # the guide's 4-bit, 8-bit, published formats
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -235,7 +243,7 @@ with left:
         sc.quant,
         hw,
         engine=sc.engine,
-        context_tokens=sc.ctx,
+        context_tokens=ctx,
         prompt_tokens=int(prompt),
         output_tokens=int(output),
         kv_dtype=sc.kv,
@@ -259,10 +267,13 @@ with left:
         )
         st.plotly_chart(cf, width="stretch", key="speed_concurrency_chart")
         last = curve[-1]
+        at_limit = f.max_concurrency is not None and last.concurrency >= f.max_concurrency
         st.caption(
-            f"Up to {last.concurrency} users fit in memory at {sc.ctx:,} tokens each "
-            f"({last.aggregate_tokens_per_s:,.0f} tok/s in total, {last.per_user_tokens_per_s:,.1f} per user, "
-            f"TTFT {last.ttft_s:,.2f} s when all arrive together; {last.bound}-bound)."
+            ("At most " if at_limit else "At ")
+            + f"{_users(last.concurrency)}"
+            + (f" fit in memory at {ctx:,} tokens each" if at_limit else f" with {ctx:,} tokens each")
+            + f": {last.aggregate_tokens_per_s:,.0f} tokens/s in total, {last.per_user_tokens_per_s:,.1f} per user, "
+            f"time to first token {last.ttft_s:,.2f} s when all arrive together ({BOUND_LABELS[last.bound]})."
         )
     else:
         st.warning("Not even one sequence of this context fits in memory.")
@@ -270,9 +281,8 @@ with left:
 # ------------------------------------------------------------------ decode vs depth
 with right:
     st.subheader("Decode speed as the context fills")
-    depths = [d for d in (0, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144) if d <= model.context_tokens]
     dv = decode_vs_depth(
-        model, sc.quant, hw, engine=sc.engine, depths=depths, kv_dtype=sc.kv, gpus=sc.gpus, efficiency_override=override
+        model, sc.quant, hw, engine=sc.engine, kv_dtype=sc.kv, gpus=sc.gpus, efficiency_override=override
     )
     df = go.Figure()
     xs = [d[0] for d in dv]
@@ -305,7 +315,15 @@ with right:
 
 # ------------------------------------------------------------------ roofline
 st.subheader("Roofline")
-rf = roofline(model, sc.quant, hw, engine=sc.engine, depth_tokens=int(prompt) + int(output) // 2, kv_dtype=sc.kv)
+rf = roofline(
+    model,
+    sc.quant,
+    hw,
+    engine=sc.engine,
+    depth_tokens=int(prompt) + int(output) // 2,
+    kv_dtype=sc.kv,
+    efficiency_override=override,
+)
 pts = rf["points"]
 xs = [p["intensity_flop_per_byte"] for p in pts]
 lo_x, hi_x = min(xs + [rf["ridge_flop_per_byte"]]) / 2, max(xs + [rf["ridge_flop_per_byte"]]) * 2
@@ -340,7 +358,6 @@ st.caption(
 )
 
 with st.expander("How the forecast is made and how good it is"):
-    dev = resolve_device(hw)
     r = calibration.RESIDUALS
     if f.device_class in calibration.CLASSES:
         cp = calibration.CLASSES[f.device_class]
@@ -358,7 +375,7 @@ with st.expander("How the forecast is made and how good it is"):
         )
     st.markdown(
         f"{cls_line}\n"
-        f"- {dev.name}: {dev.bandwidth_bytes_per_s / 1e9:,.0f} GB/s, "
+        f"- {f.hardware_name}: {f.peak_bandwidth_bytes_per_s / 1e9:,.0f} GB/s, "
         f"{f.fp16_flops_per_s / 1e12:,.1f} TFLOPS arithmetic peak used.\n"
         f"- Single-stream decode error on GPUs: median {r['decode_gpu_fit'][1]:.0%} / worst "
         f"{r['decode_gpu_fit'][2]:.0%} on the calibration points, median {r['decode_gpu_holdout'][1]:.0%} / worst "

@@ -163,7 +163,8 @@ def test_26b_as_fast_as_a_4b_model_uses_the_forecast():
     a = forecast(CAT.model("gemma-4-26b-a4b"), "Q4_K_M", "rtx-3090", context_tokens=4096)
     b = forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", "rtx-3090", context_tokens=4096)
     assert chk.ratio == pytest.approx(a.decode_tokens_per_s / b.decode_tokens_per_s)
-    assert chk.verdict.status == ("holds" if chk.ratio >= 0.75 else "does not hold")
+    # A4B reads ~4B active parameters per token (plus the shared layers): about E4B's speed, above the 75 % bar.
+    assert chk.ratio >= 0.75 and chk.verdict.status == "holds"
 
 
 def test_check_claim_is_deterministic():

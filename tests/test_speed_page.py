@@ -66,3 +66,23 @@ def test_probe_measurement_shows_and_can_replace_the_fit(tmp_path, monkeypatch):
     decode = next(m for m in at.metric if m.label.startswith("Decode"))
     assert 90 < float(decode.value.replace(",", "")) < 110  # the forecast now follows the measurement
     assert any("taken from a measurement" in i.value for i in at.info)
+
+
+def test_aggregate_metric_counts_users_in_plain_english():
+    assert "Aggregate (1 user)" in [m.label for m in speed_page({"conc": "1"}).metric]
+    assert "Aggregate (16 users)" in [m.label for m in speed_page({"conc": "16"}).metric]
+
+
+def test_unreadable_probe_store_is_a_warning_not_a_traceback(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "not a database url")
+    at = speed_page()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Stored probe runs cannot be read" in w.value for w in at.warning)
+    assert float(next(m for m in at.metric if m.label.startswith("Decode")).value.replace(",", "")) > 0
+
+
+def test_context_beyond_the_models_maximum_is_shown_at_the_maximum():
+    at = speed_page({"model": "gemma-3-270m", "ctx": "131072"})  # 270M supports 32K tokens
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("at most 32,768 tokens" in i.value for i in at.info)
+    assert float(next(m for m in at.metric if m.label.startswith("Decode")).value.replace(",", "")) > 0

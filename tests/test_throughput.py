@@ -91,7 +91,8 @@ def test_golden_serving_throughput():
         concurrency=2048,
         kv_dtype="fp8",
     )
-    assert f.bound in ("kv", "compute", "memory")
+    # 2,048 sequences of 2,000 tokens do not all fit in the H200's KV blocks: the rest queue.
+    assert f.bound == "kv" and f.max_concurrency is not None and f.max_concurrency < 2048
     assert err(f.aggregate_tokens_per_s, 17744) <= 0.35, f.aggregate_tokens_per_s
 
 
@@ -132,7 +133,7 @@ def test_large_batches_become_compute_bound():
         output_tokens=128,
         concurrency=512,
     )
-    assert f.bound in ("compute", "kv")
+    assert f.bound == "compute" and f.max_concurrency >= 512  # all 512 streams fit, arithmetic is the limit
     pts = roofline("gemma-4-e2b", "Q4_K_M", "h100-80gb-sxm", batches=(1, 1024))["points"]
     assert pts[0]["bound"] == "memory" and pts[1]["bound"] == "compute"
 

@@ -12,7 +12,7 @@ import csv
 import datetime as dt
 import io
 import json
-import math
+import warnings
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -107,7 +107,7 @@ class Report:
             out += [f"Link query: `?{urlencode(self.query)}`", ""]
         for s in self.sections:
             out += [f"## {s.title}", ""]
-            out += [*(f"{ln}" for ln in s.lines)]
+            out += s.lines
             if s.lines:
                 out.append("")
             for t in s.tables:
@@ -172,10 +172,9 @@ class Report:
 
 
 def _json_default(o: Any) -> Any:
+    """Dates as ISO text, anything else json cannot write as its str()."""
     if isinstance(o, (dt.date, dt.datetime)):
         return o.isoformat()
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
     return str(o)
 
 
@@ -184,31 +183,27 @@ def export_pngs(charts: dict[str, go.Figure]) -> tuple[dict[str, bytes], str]:
     if not charts:
         return {}, "no charts in this report."
     try:
-        import kaleido  # noqa: F401 - only to give a clear reason when it is missing
+        import kaleido
     except ImportError:
         return {}, (
             "PNG charts left out: Plotly's static export needs the 'kaleido' package (and a Chrome or "
             "Chromium), which is not installed here. The tables carry every charted number."
         )
-    import warnings
-
-    import kaleido
-
     out: dict[str, bytes] = {}
-    # One headless browser for all charts: starting Chromium is most of the ~5 s a single export takes.
-    server = getattr(kaleido, "start_sync_server", None)
+    started = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            if server:
-                server(silence_warnings=True)
+            # One headless browser for all charts: starting Chromium is most of the ~5 s a single export takes.
+            kaleido.start_sync_server(silence_warnings=True)
+            started = True
             for name, fig in charts.items():
                 out[name] = fig.to_image(format="png", width=900, height=450, scale=1)
     except Exception as e:  # noqa: BLE001 - kaleido raises many kinds (no browser, timeout); report it, never crash
         return {}, f"PNG charts left out: static export failed here ({type(e).__name__}: {str(e)[:160]})."
     finally:
-        if server:
-            with contextlib.suppress(Exception):  # nothing to stop when the start failed
+        if started:
+            with contextlib.suppress(Exception):  # a failed shutdown must not lose the charts already made
                 kaleido.stop_sync_server(silence_warnings=True)
     return out, f"{len(out)} chart(s) exported as PNG with Plotly/kaleido."
 
@@ -339,38 +334,23 @@ def _speed_section(sc: Scenario, cat: Catalog) -> Section:
     ]
     s.tables.append(Table("speed", "Speed forecast", rows))
     s.data = f.as_dict()
-    try:
-        pts = decode_vs_depth(model, sc.quant, sc.hw, engine=sc.engine, kv_dtype=sc.kv, gpus=sc.gpus)
-        depth_rows = [{"depth_tokens": d, "tokens_per_s": v, "low": lo, "high": hi} for d, v, lo, hi in pts]
-        s.tables.append(Table("speed_vs_depth", "Decode speed as the context fills", depth_rows))
-        s.charts["decode_vs_depth"] = go.Figure(
-            [
-                go.Scatter(
-                    x=[r["depth_tokens"] for r in depth_rows],
-                    y=[r["tokens_per_s"] for r in depth_rows],
-                    name="forecast",
-                ),
-                go.Scatter(
-                    x=[r["depth_tokens"] for r in depth_rows],
-                    y=[r["low"] for r in depth_rows],
-                    name="low",
-                    line={"dash": "dot"},
-                ),
-                go.Scatter(
-                    x=[r["depth_tokens"] for r in depth_rows],
-                    y=[r["high"] for r in depth_rows],
-                    name="high",
-                    line={"dash": "dot"},
-                ),
-            ],
-            layout={
-                "title": "Decode tokens/s vs context depth",
-                "xaxis_title": "tokens in context",
-                "yaxis_title": "tokens/s",
-            },
-        )
-    except ValueError:
-        pass
+    # Same model, format, device and engine as the forecast above, so this cannot fail where that succeeded.
+    pts = decode_vs_depth(model, sc.quant, sc.hw, engine=sc.engine, kv_dtype=sc.kv, gpus=sc.gpus)
+    depth_rows = [{"depth_tokens": d, "tokens_per_s": v, "low": lo, "high": hi} for d, v, lo, hi in pts]
+    s.tables.append(Table("speed_vs_depth", "Decode speed as the context fills", depth_rows))
+    depths = [r["depth_tokens"] for r in depth_rows]
+    s.charts["decode_vs_depth"] = go.Figure(
+        [
+            go.Scatter(x=depths, y=[r["tokens_per_s"] for r in depth_rows], name="forecast"),
+            go.Scatter(x=depths, y=[r["low"] for r in depth_rows], name="low", line={"dash": "dot"}),
+            go.Scatter(x=depths, y=[r["high"] for r in depth_rows], name="high", line={"dash": "dot"}),
+        ],
+        layout={
+            "title": "Decode tokens/s vs context depth",
+            "xaxis_title": "tokens in context",
+            "yaxis_title": "tokens/s",
+        },
+    )
     return s
 
 
@@ -452,7 +432,7 @@ def _cost_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]]) ->
     ]
     s.tables.append(Table("cost_prices", "Prices used", quotes))
     for q in plan.quotes.values():
-        if q.value is not None and q.source not in ("typed in",):
+        if q.value is not None and q.source != "typed in":
             sources.append((f"price {q.label or ''}".strip(), q.source))
     cheapest = cmp.cheapest
     if cheapest:

@@ -56,10 +56,8 @@ def report_download(sections: Sequence[str] | None = None, key: str = "report") 
             "The scenario's inputs, results and the source of every catalog number, for people who do not "
             "open the dashboard. The link in the report reopens this exact scenario."
         )
-        try:
-            link = share_url()
-        except Exception:  # noqa: BLE001 - no browser context (tests): the report gives the query instead
-            link = None
+        # Without a browser (AppTest, bare mode) there is no page URL: the report then gives the link's query.
+        link = share_url() if st.context.url else None
         try:
             files = _report_files(sc.model_dump_json(), chosen, link)
         except (ValueError, KeyError) as e:
