@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from app_pages import PAGES
@@ -12,10 +10,7 @@ from ui.state import catalog, init_scenario, show_notices, sync_url
 from ui.widgets import scenario_sidebar
 
 st.set_page_config(page_title="LLM capacity planner", page_icon="🧮", layout="wide")
-root = Path(__file__).parent
-nav = st.navigation(
-    [st.Page(f, title=t, url_path=u, icon=i, default=(u == "home")) for f, t, u, i in PAGES if (root / f).exists()]
-)
+nav = st.navigation([st.Page(f, title=t, url_path=u, icon=i, default=(u == "home")) for f, t, u, i in PAGES])
 init_scenario()
 scenario_sidebar()
 show_notices()

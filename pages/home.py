@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
 from app_pages import PAGES
@@ -25,7 +23,6 @@ st.info(
     icon=":material/tune:",
 )
 cols = st.columns(3)
-root = Path(__file__).resolve().parents[1]
-for i, p in enumerate(x for x in PAGES if x.url_path != "home" and (root / x.file).exists()):
+for i, p in enumerate(x for x in PAGES if x.url_path != "home"):
     with cols[i % 3]:
         st.page_link(p.file, label=p.title, icon=p.icon)
