@@ -28,19 +28,34 @@ def test_page_renders_in_chromium(app_url, new_page, page_info):
     screenshot(page, f"page-{page_info.url_path}")
 
 
+def _sidebar_values(page) -> list[str]:
+    """Every sidebar input's shown value (number fields and select boxes)."""
+    fields = page.locator('[data-testid="stSidebar"] input')
+    return [
+        fields.nth(i).input_value() or fields.nth(i).get_attribute("aria-label") or "" for i in range(fields.count())
+    ]
+
+
 def test_sidebar_change_lands_in_link_and_link_reproduces_it(app_url, new_page):
     page = new_page()
-    page.goto(f"{app_url}/variants")
+    page.goto(f"{app_url}/memory?model=gemma-4-31b&hw=rtx-4090")
     wait_rendered(page)
     box = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInputField"]').first
     box.fill("65536")
     box.press("Enter")
     page.wait_for_function("() => location.search.includes('ctx=65536')", timeout=30_000)
-    link = page.url
-    fresh = new_page()
-    fresh.goto(link)
+    wait_rendered(page)
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_be_visible()
+    numbers = page.locator('[data-testid="stMetricValue"]').all_inner_texts()
+    inputs = _sidebar_values(page)
+
+    fresh = new_page()  # a new browser context: nothing shared but the link
+    fresh.goto(page.url)
     wait_rendered(fresh)
     expect(fresh.locator('[data-testid="stSidebar"] [data-testid="stNumberInputField"]').first).to_have_value("65536")
+    expect(fresh.locator('[data-testid="stMetricValue"]')).to_have_text(numbers)
+    assert _sidebar_values(fresh) == inputs
+    assert "65536" in inputs and len(numbers) >= 4
 
 
 def test_bad_values_show_a_notice(app_url, new_page):
