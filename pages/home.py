@@ -5,6 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import PAGES
+from ui.report import build_report
+from ui.scenario import Scenario
 from ui.state import catalog, get_scenario
 
 cat = catalog()
@@ -22,6 +24,17 @@ st.info(
     f"**{s.engine}** on **{s.gpus} x {hw.name}** ({hw.memory_label}).",
     icon=":material/tune:",
 )
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _glance(scenario_json: str) -> list[tuple[str, list[str]]]:
+    """The report's memory, speed and cost sentences for one scenario (cached per scenario)."""
+    rep = build_report(Scenario.model_validate_json(scenario_json), cat, ("memory", "speed", "cost"))
+    return [(sec.title, sec.lines) for sec in rep.sections if sec.key != "inputs"]
+
+
+for title, lines in _glance(s.model_dump_json()):
+    st.markdown(f"**{title}.** " + " ".join(lines[:2]))
 cols = st.columns(3)
 for i, p in enumerate(x for x in PAGES if x.url_path != "home"):
     with cols[i % 3]:

@@ -57,3 +57,11 @@ def test_link_sets_the_sidebar():
     assert at.sidebar.number_input(key="sb_ctx").value == 32768
     assert at.sidebar.selectbox(key="sb_hw").value == "h100-80gb-sxm"
     assert not at.warning
+
+
+def test_home_summarises_memory_speed_and_cost_of_the_linked_scenario():
+    at = run_app({"model": "gemma-4-31b", "hw": "rtx-4090"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "**Memory.**" in text and "fits" in text
+    assert "**Speed.**" in text and "tokens/s" in text
+    assert "**Cost.**" in text and "$" in text
