@@ -121,3 +121,13 @@ def test_library_packages_never_import_streamlit(package: str):
                 else []
             )
             assert not any(n == "streamlit" or n.startswith("streamlit.") for n in names), path
+
+
+def test_published_ids_keep_resolving():
+    """Links in the wild carry these ids: renaming one without an alias would break them."""
+    cat = load_catalog()
+    lookup = {"model": cat.model, "hardware": cat.device, "quant": cat.quant}
+    for line in (ROOT / "tests" / "fixtures" / "published_ids.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            kind, ident = line.split()
+            lookup[kind](ident)  # KeyError names the id that no longer resolves
