@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from calculators import throughput
@@ -37,6 +36,18 @@ from probe.report import (
 )
 from probe.runner import ProbeSettings, Progress, discover, run_probe
 from probe.store import STORE_ERRORS, ProbeStore, run_and_save
+from ui.probe_charts import (
+    breakdown_figure,
+    compare_figure,
+    compare_table,
+    history_table,
+    latency_figure,
+    samples_table,
+    server_facts_table,
+    throughput_figure,
+    timeline_figure,
+    timeline_point,
+)
 from ui.state import catalog, get_scenario
 
 LIVE_KEY = "probe_live"
@@ -64,13 +75,7 @@ class LiveRun:
         r = p.result
         with self.lock:
             self.done_count = p.done
-            self.points.append(
-                {
-                    "t (s)": p.elapsed_s,
-                    "concurrency": str(r.concurrency),
-                    "TTFT (ms)": None if r.ttft_s is None else r.ttft_s * 1e3,
-                }
-            )
+            self.points.append(timeline_point(p.elapsed_s, r.concurrency, r.ttft_s))
 
 
 def _with_store(use: Callable[[ProbeStore], Any]) -> Any:
@@ -103,61 +108,8 @@ def _work(
 
 
 def _store_error(e: Exception) -> None:
+    """A store that cannot be opened or read is a message; the rest of the page still works."""
     st.error(f"Could not read the result store: {type(e).__name__}: {e}")
-
-
-# ------------------------------------------------------------------------------------------ charts
-
-
-def _vs_concurrency(
-    levels: list[dict[str, Any]], series: list[tuple[str, str, str]], y_title: str, scale: float = 1.0, title: str = ""
-) -> go.Figure:
-    fig = go.Figure()
-    xs = [lv["concurrency"] for lv in levels]
-    for key, q, label in series:
-        ys = [(lv.get(key) or {}).get(q) if q else lv.get(key) for lv in levels]
-        fig.add_scatter(x=xs, y=[None if y is None else y * scale for y in ys], mode="lines+markers", name=label)
-    fig.update_layout(
-        title=title,
-        xaxis_title="concurrent requests",
-        yaxis_title=y_title,
-        height=340,
-        margin=dict(l=10, r=10, t=40, b=10),
-    )
-    fig.update_xaxes(type="log", tickvals=xs)
-    return fig
-
-
-def _breakdown_figure(rows: list[dict[str, Any]]) -> go.Figure:
-    fig = go.Figure()
-    xs = [str(r["concurrency"]) for r in rows]
-    for col in ("model load (ms)", "prefill (ms)", "queue + other (ms)"):
-        fig.add_bar(x=xs, y=[r[col] for r in rows], name=col.replace(" (ms)", ""))
-    fig.update_layout(
-        barmode="stack",
-        title="Mean TTFT split (Ollama's own durations)",
-        height=320,
-        xaxis_title="concurrent requests",
-        yaxis_title="ms",
-        margin=dict(l=10, r=10, t=40, b=10),
-    )
-    return fig
-
-
-def _timeline(points: list[dict[str, Any]]) -> go.Figure:
-    df = pd.DataFrame(points)
-    fig = go.Figure()
-    if not df.empty:
-        for c, part in df.groupby("concurrency", sort=False):
-            fig.add_scatter(x=part["t (s)"], y=part["TTFT (ms)"], mode="markers", name=f"c={c}")
-    fig.update_layout(
-        title="TTFT of each request as it finished",
-        xaxis_title="seconds since start",
-        yaxis_title="TTFT (ms)",
-        height=300,
-        margin=dict(l=10, r=10, t=40, b=10),
-    )
-    return fig
 
 
 # ------------------------------------------------------------------------------------------ result view
@@ -198,34 +150,11 @@ def show_result(summary: dict[str, Any], samples: list[dict[str, Any]]) -> None:
     if any(lv.get("usage_missing") for lv in levels):
         st.warning("The server reported no token counts, so tokens/s and TPOT are unknown (chunks are not tokens).")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(
-        _vs_concurrency(
-            levels,
-            [
-                ("ttft_s", "p50", "TTFT p50"),
-                ("ttft_s", "p99", "TTFT p99"),
-                ("tpot_s", "p50", "TPOT p50"),
-                ("itl_s", "p99", "ITL p99"),
-            ],
-            "ms",
-            1e3,
-            "Latency vs concurrency",
-        ),
-        width="stretch",
-    )
-    c2.plotly_chart(
-        _vs_concurrency(
-            levels,
-            [("output_tokens_per_s", "", "aggregate"), ("per_user_output_tokens_per_s", "", "per user")],
-            "output tokens / s",
-            1.0,
-            "Throughput vs concurrency",
-        ),
-        width="stretch",
-    )
+    c1.plotly_chart(latency_figure(levels), width="stretch")
+    c2.plotly_chart(throughput_figure(levels), width="stretch")
     bd = breakdown_rows(levels)
     if bd:
-        st.plotly_chart(_breakdown_figure(bd), width="stretch")
+        st.plotly_chart(breakdown_figure(bd), width="stretch")
     with st.expander("Percentiles (p50 / p90 / p99 / mean)", expanded=False):
         st.dataframe(pd.DataFrame(percentile_rows(levels)), hide_index=True, width="stretch")
     if errs:
@@ -234,30 +163,10 @@ def show_result(summary: dict[str, Any], samples: list[dict[str, Any]]) -> None:
     server = summary.get("server") or {}
     if server:
         with st.expander("What the server says about the model"):
-            st.dataframe(
-                pd.DataFrame([{"fact": k, "value": str(v)} for k, v in server.items()]),
-                hide_index=True,
-                width="stretch",
-            )
+            st.dataframe(server_facts_table(server), hide_index=True, width="stretch")
     if samples:
         with st.expander(f"All {len(samples)} requests"):
-            cols = [
-                "concurrency",
-                "warmup",
-                "ok",
-                "ttft_s",
-                "tpot_s",
-                "e2e_s",
-                "output_tokens",
-                "prompt_tokens",
-                "load_s",
-                "prompt_eval_s",
-                "cold_start",
-                "error_kind",
-                "error_message",
-            ]
-            df = pd.DataFrame(samples)
-            st.dataframe(df[[c for c in cols if c in df.columns]], hide_index=True, width="stretch")
+            st.dataframe(samples_table(samples), hide_index=True, width="stretch")
     forecast_vs_measured(summary)
 
 
@@ -378,7 +287,7 @@ def live_panel() -> None:
     )
     if st.button("Cancel run", key="probe_cancel"):
         live.stop.stop()
-    st.plotly_chart(_timeline(points), width="stretch")
+    st.plotly_chart(timeline_figure(points), width="stretch")
 
 
 def new_run_form() -> None:
@@ -478,23 +387,8 @@ def history_section() -> None:
     if not runs:
         st.caption("No stored runs yet.")
         return
-    df = pd.DataFrame(
-        [
-            {
-                "run": f"?run={r['id']}",
-                "id": r["id"],
-                "started (UTC)": r["created_at"],
-                "model": r["model"],
-                "backend": r["backend"],
-                "endpoint": r["endpoint"],
-                "status": "incomplete" if r["status"] == "running" else r["status"],
-                "requests stored": r["n_samples"],
-            }
-            for r in runs
-        ]
-    )
     st.dataframe(
-        df,
+        history_table(runs),
         hide_index=True,
         width="stretch",
         column_config={"run": st.column_config.LinkColumn("open", display_text="open")},
@@ -512,24 +406,8 @@ def history_section() -> None:
             _store_error(e)
             return
         if rows:
-            cmp = pd.DataFrame(rows)
-            fig = go.Figure()
-            for rid, part in cmp.groupby("run_id", sort=False):
-                fig.add_scatter(
-                    x=part["concurrency"],
-                    y=part["output_tokens_per_s"],
-                    mode="lines+markers",
-                    name=f"{rid} ({part['model'].iloc[0]})",
-                )
-            fig.update_layout(
-                title="Aggregate output tokens/s",
-                xaxis_title="concurrent requests",
-                height=320,
-                margin=dict(l=10, r=10, t=40, b=10),
-            )
-            fig.update_xaxes(type="log")
-            st.plotly_chart(fig, width="stretch")
-            st.dataframe(cmp.drop(columns=["created_at"]), hide_index=True, width="stretch")
+            st.plotly_chart(compare_figure(rows), width="stretch")
+            st.dataframe(compare_table(rows), hide_index=True, width="stretch")
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def page(query: dict[str, str] | None = None) -> AppTest:
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
 
 
 def wait_for_run(at: AppTest, timeout_s: float = 30) -> None:
@@ -118,6 +123,26 @@ def test_stored_run_opens_read_only(fake_server) -> None:  # type: ignore[no-unt
     assert not at.text_input  # read-only: no form
     assert list(at.dataframe[0].value["concurrency"]) == [1, 2]
     assert any(report.run_id in m.value for m in at.markdown)
+    # The Ollama server reports load and prefill durations, so the TTFT split is drawn too.
+    assert chart_titles(at) == [
+        "Latency vs concurrency",
+        "Throughput vs concurrency",
+        "Mean TTFT split (Ollama's own durations)",
+    ]
+
+
+def test_history_compares_two_stored_runs(fake_server) -> None:  # type: ignore[no-untyped-def]
+    srv = fake_server(num_parallel=2)
+    store = ProbeStore()
+    settings = ProbeSettings(concurrency=[1, 2], requests_per_level=2, max_tokens=3, prompt_tokens=8)
+    ids = [run_and_save(store, srv.url, "tiny", "ollama", settings=settings).run_id for _ in range(2)]
+    store.close()
+    at = page()
+    at.multiselect(key="probe_compare").set_value(ids).run()
+    assert not at.exception and not at.error
+    assert chart_titles(at) == ["Aggregate output tokens/s"]
+    cmp = next(d.value for d in at.dataframe if "run_id" in d.value.columns)
+    assert sorted(cmp["run_id"]) == sorted(ids * 2) and list(cmp["concurrency"]) == [1, 2, 1, 2]
 
 
 def test_run_killed_mid_way_opens_from_its_samples() -> None:

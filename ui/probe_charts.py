@@ -1,0 +1,154 @@
+"""Figures and tables of the probe page, built from a run's JSON summary and samples (no Streamlit calls here)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+MARGIN = dict(l=10, r=10, t=40, b=10)
+# (level key, percentile or None for a plain number, legend label)
+Series = tuple[str, str | None, str]
+LATENCY_SERIES: tuple[Series, ...] = (
+    ("ttft_s", "p50", "TTFT p50"),
+    ("ttft_s", "p99", "TTFT p99"),
+    ("tpot_s", "p50", "TPOT p50"),
+    ("itl_s", "p99", "ITL p99"),
+)
+THROUGHPUT_SERIES: tuple[Series, ...] = (
+    ("output_tokens_per_s", None, "aggregate"),
+    ("per_user_output_tokens_per_s", None, "per user"),
+)
+# Stacked bottom to top; the parts of probe.report.breakdown_rows that add up to the mean TTFT.
+BREAKDOWN_PARTS = ("model load (ms)", "prefill (ms)", "queue + other (ms)")
+SAMPLE_COLUMNS = (
+    "concurrency",
+    "warmup",
+    "ok",
+    "ttft_s",
+    "tpot_s",
+    "e2e_s",
+    "output_tokens",
+    "prompt_tokens",
+    "load_s",
+    "prompt_eval_s",
+    "cold_start",
+    "error_kind",
+    "error_message",
+)
+
+
+def vs_concurrency_figure(
+    levels: Sequence[dict[str, Any]], series: Iterable[Series], y_title: str, scale: float, title: str
+) -> go.Figure:
+    """One line per series against concurrency (log axis), each value times `scale`; gaps where a level has none."""
+    fig = go.Figure()
+    xs = [lv["concurrency"] for lv in levels]
+    for key, q, label in series:
+        ys = [(lv.get(key) or {}).get(q) if q else lv.get(key) for lv in levels]
+        fig.add_scatter(x=xs, y=[None if y is None else y * scale for y in ys], mode="lines+markers", name=label)
+    fig.update_layout(title=title, xaxis_title="concurrent requests", yaxis_title=y_title, height=340, margin=MARGIN)
+    fig.update_xaxes(type="log", tickvals=xs)
+    return fig
+
+
+def latency_figure(levels: Sequence[dict[str, Any]]) -> go.Figure:
+    """TTFT, TPOT and ITL percentiles in milliseconds against concurrency."""
+    return vs_concurrency_figure(levels, LATENCY_SERIES, "ms", 1e3, "Latency vs concurrency")
+
+
+def throughput_figure(levels: Sequence[dict[str, Any]]) -> go.Figure:
+    """Aggregate and per-user output tokens/s against concurrency."""
+    return vs_concurrency_figure(levels, THROUGHPUT_SERIES, "output tokens / s", 1.0, "Throughput vs concurrency")
+
+
+def breakdown_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Stacked bars of the mean TTFT split per level (rows from probe.report.breakdown_rows)."""
+    fig = go.Figure()
+    xs = [str(r["concurrency"]) for r in rows]
+    for col in BREAKDOWN_PARTS:
+        fig.add_bar(x=xs, y=[r[col] for r in rows], name=col.replace(" (ms)", ""))
+    fig.update_layout(
+        barmode="stack",
+        title="Mean TTFT split (Ollama's own durations)",
+        height=320,
+        xaxis_title="concurrent requests",
+        yaxis_title="ms",
+        margin=MARGIN,
+    )
+    return fig
+
+
+def timeline_point(elapsed_s: float, concurrency: int, ttft_s: float | None) -> dict[str, Any]:
+    """One finished request as a point of the live timeline."""
+    # Concurrency as text so each level gets its own legend entry rather than a colour scale.
+    return {"t (s)": elapsed_s, "concurrency": str(concurrency), "TTFT (ms)": None if ttft_s is None else ttft_s * 1e3}
+
+
+def timeline_figure(points: Sequence[dict[str, Any]]) -> go.Figure:
+    """TTFT of each request (points from timeline_point) against when it finished, one colour per level."""
+    df = pd.DataFrame(points)
+    fig = go.Figure()
+    if not df.empty:
+        for c, part in df.groupby("concurrency", sort=False):
+            fig.add_scatter(x=part["t (s)"], y=part["TTFT (ms)"], mode="markers", name=f"c={c}")
+    fig.update_layout(
+        title="TTFT of each request as it finished",
+        xaxis_title="seconds since start",
+        yaxis_title="TTFT (ms)",
+        height=300,
+        margin=MARGIN,
+    )
+    return fig
+
+
+def samples_table(samples: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Every stored request, with the columns worth reading, in a fixed order."""
+    df = pd.DataFrame(samples)
+    return df[[c for c in SAMPLE_COLUMNS if c in df.columns]]
+
+
+def server_facts_table(server: dict[str, Any]) -> pd.DataFrame:
+    """What the server reports about the model, one fact a row, values as text."""
+    return pd.DataFrame([{"fact": k, "value": str(v)} for k, v in server.items()])
+
+
+def history_table(runs: Iterable[dict[str, Any]]) -> pd.DataFrame:
+    """Stored runs (from ProbeStore.list_runs), newest first, with a ?run= link for each."""
+    return pd.DataFrame(
+        [
+            {
+                "run": f"?run={r['id']}",
+                "id": r["id"],
+                "started (UTC)": r["created_at"],
+                "model": r["model"],
+                "backend": r["backend"],
+                "endpoint": r["endpoint"],
+                "status": "incomplete" if r["status"] == "running" else r["status"],
+                "requests stored": r["n_samples"],
+            }
+            for r in runs
+        ]
+    )
+
+
+def compare_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
+    """Aggregate output tokens/s against concurrency, one line per run (rows from ProbeStore.compare)."""
+    fig = go.Figure()
+    for rid, part in pd.DataFrame(rows).groupby("run_id", sort=False):
+        fig.add_scatter(
+            x=part["concurrency"],
+            y=part["output_tokens_per_s"],
+            mode="lines+markers",
+            name=f"{rid} ({part['model'].iloc[0]})",
+        )
+    fig.update_layout(title="Aggregate output tokens/s", xaxis_title="concurrent requests", height=320, margin=MARGIN)
+    fig.update_xaxes(type="log")
+    return fig
+
+
+def compare_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """The compare rows as a table, without the start time (the history table shows it)."""
+    return pd.DataFrame(rows).drop(columns=["created_at"])
