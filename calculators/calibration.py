@@ -1,13 +1,13 @@
 """Fitted speed-model parameters. Generated file: do not edit by hand.
 
 Produced by bench/fit_throughput.py --write on 2026-11-28 (numpy 2.4.6) from
-calculators/measurements.yaml, sha256 46d5f0358bdb4ae87fe011222ac59f1c6445c011b0601ac4898d18e35712f69f.
+calculators/measurements.yaml, sha256 bb67fa42521b44831b6f25576f7be0ac15af71e0a0c474110bf1eb53ee302ee2.
 Residual |predicted / measured - 1| of tokens/s as (n, median, worst):
-  decode_fit: (159, 0.0484, 0.392)
-  decode_holdout: (85, 0.0735, 1.8397)
+  decode_fit: (161, 0.0504, 0.392)
+  decode_holdout: (86, 0.0735, 1.0302)
   decode_gpu_fit: (143, 0.0484, 0.392)
   decode_gpu_holdout: (80, 0.0681, 0.2945)
-  decode_cpu_holdout: (5, 0.5128, 1.8397)
+  decode_cpu_holdout: (6, 0.3891, 1.0302)
   prefill_fit: (47, 0.1913, 0.7032)
   prefill_holdout: (23, 0.1781, 2.6227)
   serving_fit: (20, 0.0201, 0.1502)
@@ -16,14 +16,14 @@ Residual |predicted / measured - 1| of tokens/s as (n, median, worst):
 
 from calculators.throughput import ClassParams, ServerParams, SharedParams
 
-DATA_SHA256 = "46d5f0358bdb4ae87fe011222ac59f1c6445c011b0601ac4898d18e35712f69f"
+DATA_SHA256 = "bb67fa42521b44831b6f25576f7be0ac15af71e0a0c474110bf1eb53ee302ee2"
 FITTED_ON = "2026-11-28"
 RESIDUALS = {
-    "decode_fit": (159, 0.0484, 0.392),
-    "decode_holdout": (85, 0.0735, 1.8397),
+    "decode_fit": (161, 0.0504, 0.392),
+    "decode_holdout": (86, 0.0735, 1.0302),
     "decode_gpu_fit": (143, 0.0484, 0.392),
     "decode_gpu_holdout": (80, 0.0681, 0.2945),
-    "decode_cpu_holdout": (5, 0.5128, 1.8397),
+    "decode_cpu_holdout": (6, 0.3891, 1.0302),
     "prefill_fit": (47, 0.1913, 0.7032),
     "prefill_holdout": (23, 0.1781, 2.6227),
     "serving_fit": (20, 0.0201, 0.1502),
@@ -69,15 +69,15 @@ CLASSES = {
         n_prefill_points=16,
     ),
     "cpu": ClassParams(
-        bandwidth_efficiency=0.588976,
-        layer_overhead_s=0.000153554,
+        bandwidth_efficiency=0.613083,
+        layer_overhead_s=0.000381313,
         compute_efficiency=0.350838,
         prefill_efficiency=0.5,
-        decode_rel_low=-0.35,
+        decode_rel_low=-0.666667,
         decode_rel_high=0.35,
         prefill_rel_low=-0.35,
         prefill_rel_high=0.35,
-        n_decode_points=6,
+        n_decode_points=8,
         n_prefill_points=0,
     ),
     "intel": ClassParams(

@@ -477,6 +477,12 @@ def _setup(
         notes.append(f"no published {engine} points for {dev.kind} devices: llama.cpp-fitted efficiencies used")
     if not server and cls.n_decode_points < 10:
         notes.append(f"device class '{cls_name}' rests on {cls.n_decode_points} published points: wide range")
+    if cls_name == "cpu":
+        notes.append(
+            "CPU decode: the catalog gives the DRAM peak, which many-core servers and some SoCs reach only in part "
+            f"(core count and sustained bandwidth are not in the catalog), so the range goes down to "
+            f"{1 + cls.decode_rel_low:.0%} of the forecast"
+        )
     source = "fitted"
     if efficiency_override is not None:
         if not (0 < efficiency_override <= 1.5) or not math.isfinite(efficiency_override):

@@ -238,3 +238,21 @@ def test_calibration_matches_the_measurements_it_was_fitted_on():
     for cp in calibration.CLASSES.values():
         assert 0 < cp.bandwidth_efficiency <= 1 and cp.layer_overhead_s >= 0
         assert cp.decode_rel_low < 0 < cp.decode_rel_high
+
+
+def test_cpu_range_covers_the_worst_held_out_cpu_miss():
+    # Geerling ai-benchmarks issue #33: Framework 13, Ryzen AI 5 340 (DDR5-5600 dual channel), Ollama llama3.1:8b
+    # (Q4_K_M), 10.46 tok/s. The held-out CPU misses are forecasts too fast (AmpereOne A192, Radxa Orion O6):
+    # measured = forecast / (1 + miss), and the low end must reach it.
+    f = forecast(
+        hf("llama-3-8b"),
+        "Q4_K_M",
+        custom_device("cpu", 89.6, None, 16),
+        engine="ollama",
+        prompt_tokens=0,
+        output_tokens=300,
+    )
+    assert err(f.decode_tokens_per_s, 10.46) <= 0.15, f.decode_tokens_per_s
+    n, _, worst = calibration.RESIDUALS["decode_cpu_holdout"]
+    assert n >= 6 and f.decode_tokens_per_s_low <= f.decode_tokens_per_s / (1 + worst)
+    assert any("CPU decode" in note for note in f.notes)
