@@ -208,6 +208,14 @@ def _next_step(v: float, *lines: CostLine) -> float:
     return min(steps, default=math.inf)
 
 
+def _near_step(v: float, *lines: CostLine, tokens: float = 16) -> bool:
+    """Whether v lies within `tokens` of a replica step of every line (steps that coincide at token resolution)."""
+    finite = [ln for ln in lines if math.isfinite(ln.tokens_per_replica)]
+    return len(finite) == len(lines) and all(
+        abs(v - round(v / ln.tokens_per_replica) * ln.tokens_per_replica) <= tokens for ln in finite
+    )
+
+
 @settings(max_examples=300, deadline=None)
 @given(inputs_strategy())
 def test_breakeven_costs_equal_within_a_cent(inputs):
@@ -218,6 +226,8 @@ def test_breakeven_costs_equal_within_a_cent(inputs):
             continue
         la, lb = inputs.line(b.a), inputs.line(b.b)
         v = b.monthly_tokens
+        if _near_step(v, la, lb):
+            continue  # both lines add a replica within a few tokens: no order to check at token resolution
         if not b.at_capacity_step:
             assert la.usd_per_month(v) == pytest.approx(lb.usd_per_month(v), abs=0.01)
         cheap, dear = (la, lb) if b.cheaper_below == b.a else (lb, la)
