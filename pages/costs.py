@@ -6,8 +6,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,8 +17,6 @@ from calculators.cost import (
     cloud_hardware_for,
     cloud_prices_for,
     compare,
-    cost_curves,
-    curve_volumes,
     default_cloud_quant,
     measured_efficiency,
     measured_forecast_factory,
@@ -29,11 +25,18 @@ from calculators.cost import (
 )
 from probe.report import USE_MEASUREMENT_KEY
 from probe.store import ProbeStore, database_url
+from ui.cost_charts import (
+    OPTION_NAMES,
+    breakeven_table,
+    cost_curve_figure,
+    payback_sentences,
+    prices_table,
+    quote_caption,
+    rate_levels,
+    tornado_figure,
+)
 from ui.report import cost_request
 from ui.state import catalog, get_scenario, update_scenario
-
-NAMES = {"owned": "Owned hardware", "cloud": "Cloud GPU", "api": "Hosted API"}
-COLOURS = {"owned": "#4C78A8", "cloud": "#F58518", "api": "#54A24B"}
 
 cat = catalog()
 sc = get_scenario()
@@ -48,22 +51,8 @@ def _set(field: str, key: str) -> None:
 
 
 def _money(x: float | None, digits: int = 2) -> str:
+    """USD with thousands separators; a dash when there is no figure."""
     return "—" if x is None else f"${x:,.{digits}f}"
-
-
-def _tokens(x: float | None) -> str:
-    if x is None:
-        return "never"
-    return f"{x / 1e9:,.2f} B tokens/month" if x >= 1e9 else f"{x / 1e6:,.1f} M tokens/month"
-
-
-def _source_caption(q: Any) -> str:
-    if q is None or q.value is None:
-        return q.source if q else ""
-    if q.source == "typed in":
-        return "typed in"
-    link = f"[source]({q.source})" if q.source.startswith("http") else q.source
-    return f"{q.label} · {link} · as of {q.as_of}" if q.as_of else f"{q.label} · {link}"
 
 
 def _price_input(label: str, field: str, catalog_value: float | None, seed_key: str, step: float, fmt: str) -> None:
@@ -90,21 +79,7 @@ def _stored_levels(model_hint: str) -> list[dict[str, Any]]:
         # A bad DATABASE_URL, a missing driver, an unreachable or broken database: a caption, not a broken page.
         st.caption(f"Stored probe runs could not be read: {e}")
         return []
-    out = []
-    for run in runs:
-        for lv in (run.get("summary") or {}).get("runs", []):
-            if lv.get("ok") and lv.get("output_tokens_per_s"):
-                out.append(
-                    {
-                        "run_id": run["id"],
-                        "model": run["model"],
-                        "created_at": run["created_at"],
-                        "concurrency": lv["concurrency"],
-                        "tokens_per_s": lv["output_tokens_per_s"],
-                        "hint": model_hint.lower() in str(run["model"]).lower(),
-                    }
-                )
-    return sorted(out, key=lambda r: not r["hint"])
+    return rate_levels(runs, model_hint)
 
 
 st.title("Costs: own, rent or pay per token")
@@ -175,7 +150,7 @@ with st.expander("Workload and latency target", expanded=True):
 hw = cat.device(sc.hw)
 col_o, col_c, col_a = st.columns(3)
 with col_o:
-    st.subheader(NAMES["owned"])
+    st.subheader(OPTION_NAMES["owned"])
     st.caption(
         f"{cat.model(sc.model).name} {sc.quant} on {sc.gpus} x {hw.name} ({sc.engine}); change them in the sidebar."
     )
@@ -233,7 +208,7 @@ with col_o:
         measured, measured_conc = float(levels[pick]["tokens_per_s"]), int(levels[pick]["concurrency"])
 
 with col_c:
-    st.subheader(NAMES["cloud"])
+    st.subheader(OPTION_NAMES["cloud"])
     default_cloud = sc.cloud_hw if sc.cloud_hw in cat.hardware else None
     c_opts = [None, *rentable]
     st.session_state["cost_cloud_hw"] = default_cloud
@@ -270,7 +245,7 @@ with col_c:
     st.toggle("Scale to zero (bill busy hours only)", key="cost_s2z", on_change=_set, args=("s2z", "cost_s2z"))
 
 with col_a:
-    st.subheader(NAMES["api"])
+    st.subheader(OPTION_NAMES["api"])
     st.session_state["cost_api_model"] = sc.api_model if sc.api_model in cat.models else None
     st.selectbox(
         "Model behind the API",
@@ -290,7 +265,6 @@ request = replace(
     tokens_per_s=measured,
     measured_concurrency=measured_conc,
 )
-workload = request.workload
 
 # Provider choices (page-local): the chosen provider's catalog price seeds the editable price.
 c_hw = cloud_hardware_for(cat, request)
@@ -309,7 +283,7 @@ with col_c:
         seed = offers[i].usd_per_gpu_hour
     _price_input("USD per GPU-hour", "cloud_hr", seed, f"{c_hw.id}_{seed}", 0.05, "%.4f")
 with col_a:
-    offers_a = api_prices_for(cat, a_model, workload)
+    offers_a = api_prices_for(cat, a_model, request.workload)
     seed_in = seed_out = None
     if offers_a:
         j = st.selectbox(
@@ -351,12 +325,12 @@ except (ValueError, KeyError) as e:
     st.stop()
 
 with col_c:
-    st.caption(_source_caption(plan.quotes.get("cloud_usd_per_gpu_hour")))
+    st.caption(quote_caption(plan.quotes.get("cloud_usd_per_gpu_hour")))
 with col_a:
-    st.caption(_source_caption(plan.quotes.get("api_usd_per_mtok_input")))
+    st.caption(quote_caption(plan.quotes.get("api_usd_per_mtok_input")))
 with col_o:
-    st.caption("Price: " + _source_caption(plan.quotes.get("hardware_price_usd")))
-    st.caption("Power: " + _source_caption(plan.quotes.get("power_watts")))
+    st.caption("Price: " + quote_caption(plan.quotes.get("hardware_price_usd")))
+    st.caption("Power: " + quote_caption(plan.quotes.get("power_watts")))
 
 overridden = any(getattr(sc, f) is not None for f in ("hw_usd", "watts", "cloud_hr", "api_in", "api_out"))
 if overridden and st.button("Use catalog prices again", key="cost_reset"):
@@ -371,7 +345,7 @@ cols = st.columns(3)
 for col, name in zip(cols, OPTIONS, strict=True):
     o = result.options[name]
     with col:
-        st.markdown(f"**{NAMES[name]}** — {plan.labels[name]}")
+        st.markdown(f"**{OPTION_NAMES[name]}** — {plan.labels[name]}")
         if o is None:
             st.warning(result.missing[name])
             continue
@@ -384,134 +358,30 @@ for col, name in zip(cols, OPTIONS, strict=True):
 if result.cheapest:
     st.success(
         f"Cheapest at {sc.in_mtok:,.0f} M input + {sc.out_mtok:,.0f} M output tokens a month: "
-        f"**{NAMES[result.cheapest]}** ({plan.labels[result.cheapest]})."
+        f"**{OPTION_NAMES[result.cheapest]}** ({plan.labels[result.cheapest]})."
     )
 src = plan.throughput_source if tput_src == "forecast" else f"measured ({tput_src})"
 st.caption(f"Throughput of the owned option: {src}; the cloud option always uses the speed forecast.")
 
 # Monthly cost against volume, with the break-evens marked.
 st.subheader("Monthly cost against monthly volume")
-volumes = curve_volumes(workload.monthly_tokens, result.breakevens)
-curves = cost_curves(plan.inputs, volumes)
-fig = go.Figure()
-for name in OPTIONS:
-    if all(c is None for c in curves[name]):
-        continue
-    fig.add_trace(
-        go.Scatter(
-            x=volumes,
-            y=curves[name],
-            name=NAMES[name],
-            line={"color": COLOURS[name]},
-            line_shape="hv" if name != "api" else "linear",
-            hovertemplate="%{x:.3s} tokens/month<br>$%{y:,.2f}/month",
-        )
-    )
-for b in result.breakevens:
-    if b.monthly_tokens:
-        line = plan.inputs.line(b.a)
-        y = line.usd_per_month(b.monthly_tokens) if line else None
-        fig.add_trace(
-            go.Scatter(
-                x=[b.monthly_tokens],
-                y=[y],
-                mode="markers+text",
-                showlegend=False,
-                marker={"size": 11, "color": "black", "symbol": "x"},
-                text=[f"{NAMES[b.a]} = {NAMES[b.b]}"],
-                textposition="top center",
-                hovertemplate=f"break-even {NAMES[b.a]} / {NAMES[b.b]}<br>%{{x:.3s}} tokens/month"
-                "<br>$%{y:,.2f}/month<extra></extra>",
-            )
-        )
-fig.add_vline(
-    x=workload.monthly_tokens or 1e6,  # a log axis has no 0: mark an empty workload at 1 M
-    line_dash="dot",
-    annotation_text="this scenario",
-)
-fig.update_layout(
-    xaxis={"type": "log", "title": "tokens a month (input + output, same mix)"},
-    yaxis={"type": "log", "title": "USD a month"},
-    height=440,
-    margin={"t": 30},
-    legend={"orientation": "h", "y": -0.2},
-)
-st.plotly_chart(fig, width="stretch", key="cost_curve")
+st.plotly_chart(cost_curve_figure(plan.inputs, result), width="stretch", key="cost_curve")
+st.dataframe(breakeven_table(result), hide_index=True, width="stretch")
+for sentence in payback_sentences(result):
+    st.write(sentence)
 
-rows = []
-for b in result.breakevens:
-    rows.append(
-        {
-            "Pair": f"{NAMES[b.a]} vs {NAMES[b.b]}",
-            "Break-even": _tokens(b.monthly_tokens),
-            "Cheaper below it": NAMES.get(b.cheaper_below or "", "—"),
-            "Note": b.note + (" (at a capacity step)" if b.at_capacity_step else ""),
-        }
-    )
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-for key, alt in (("vs_cloud", "cloud"), ("vs_api", "api")):
-    months = result.payback[key]
-    if months == 0:
-        st.write(f"Against the {NAMES[alt]}: nothing to pay back (purchase price 0) — {result.payback_notes[key]}.")
-        continue
-    text = "never" if months is None else f"{months:,.1f} months"
-    st.write(f"The hardware pays back against the {NAMES[alt]} in **{text}** — {result.payback_notes[key]}.")
-
-# Tornado.
 st.subheader("What the answer is most sensitive to")
 pct = st.slider("Move each input by ± %", 5, 50, 20, step=5, key="cost_sens_pct")
 priced = [n for n in OPTIONS if result.options[n] is not None]
 if priced:
-    which = st.radio("For", priced, horizontal=True, format_func=NAMES.get, key="cost_tornado_for")
-    sens = [s for s in sensitivities(plan.inputs, pct / 100) if s.option == which][::-1]
-    base = result.options[which].usd_per_month
-    tfig = go.Figure()
-    tfig.add_trace(
-        go.Bar(
-            y=[s.factor for s in sens],
-            x=[s.low_input_usd_per_month - base for s in sens],
-            base=base,
-            orientation="h",
-            name=f"input -{pct} %",
-            marker_color="#9ECAE9",
-            hovertemplate="%{y}: $%{x:,.2f} change<extra>-" + str(pct) + " %</extra>",
-        )
-    )
-    tfig.add_trace(
-        go.Bar(
-            y=[s.factor for s in sens],
-            x=[s.high_input_usd_per_month - base for s in sens],
-            base=base,
-            orientation="h",
-            name=f"input +{pct} %",
-            marker_color="#F58518",
-            hovertemplate="%{y}: $%{x:,.2f} change<extra>+" + str(pct) + " %</extra>",
-        )
-    )
-    tfig.add_vline(x=base, line_color="black")
-    tfig.update_layout(
-        barmode="overlay",
-        height=320,
-        margin={"t": 20},
-        xaxis_title="USD a month",
-        legend={"orientation": "h", "y": -0.3},
-    )
-    st.plotly_chart(tfig, width="stretch", key="cost_tornado")
+    which = st.radio("For", priced, horizontal=True, format_func=OPTION_NAMES.get, key="cost_tornado_for")
+    tornado = tornado_figure(sensitivities(plan.inputs, pct / 100), which, pct)
+    st.plotly_chart(tornado, width="stretch", key="cost_tornado")
 
 # Every price with its source.
 st.subheader("Prices used")
-prows = [
-    {
-        "Price": k.replace("_", " "),
-        "Value": q.value,
-        "Where from": q.label if q.source.startswith("http") else " ".join(filter(None, (q.label, f"({q.source})"))),
-        "Source": q.source if q.source.startswith("http") else None,
-        "As of": q.as_of,
-    }
-    for k, q in plan.quotes.items()
-]
 st.dataframe(
-    pd.DataFrame(prows),
+    prices_table(plan.quotes),
     hide_index=True,
     width="stretch",
     column_config={"Source": st.column_config.LinkColumn("Source")},
