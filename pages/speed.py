@@ -154,7 +154,7 @@ m3.metric("Time to first token", f"{f.ttft_s * 1000:,.0f} ms")
 m3.caption(f"{f.ttft_s_low * 1000:,.0f} – {f.ttft_s_high * 1000:,.0f} ms")
 m4.metric("End to end", f"{f.e2e_s:,.2f} s")
 m4.caption(f"{f.e2e_s_low:,.2f} – {f.e2e_s_high:,.2f} s")
-m5.metric(f"Aggregate ({_users(sc.conc)})", f"{f.aggregate_tokens_per_s:,.0f} tokens/s")
+m5.metric(f"Aggregate tokens/s ({_users(sc.conc)})", f"{f.aggregate_tokens_per_s:,.0f}")
 m5.caption(
     BOUND_LABELS[f.bound]
     + (f" · at most {_users(f.max_concurrency)} fit in memory" if f.max_concurrency is not None else "")

@@ -69,8 +69,8 @@ def test_probe_measurement_shows_and_can_replace_the_fit(tmp_path, monkeypatch):
 
 
 def test_aggregate_metric_counts_users_in_plain_english():
-    assert "Aggregate (1 user)" in [m.label for m in speed_page({"conc": "1"}).metric]
-    assert "Aggregate (16 users)" in [m.label for m in speed_page({"conc": "16"}).metric]
+    assert "Aggregate tokens/s (1 user)" in [m.label for m in speed_page({"conc": "1"}).metric]
+    assert "Aggregate tokens/s (16 users)" in [m.label for m in speed_page({"conc": "16"}).metric]
 
 
 def test_unreadable_probe_store_is_a_warning_not_a_traceback(monkeypatch):
