@@ -1070,13 +1070,21 @@ def measured_efficiency(
     return m.get("efficiency_override") if same else None
 
 
-def _weights_fit(catalog: Catalog, model_id: str, quant: str, engine: str, hw: Hardware, gpus: int) -> bool:
-    """Whether the weights alone take at most 90 % of the devices' memory (a quick screen, not the full fit)."""
+def _serves(catalog: Catalog, model_id: str, quant: str, engine: str, hw: Hardware, gpus: int, context: int) -> bool:
+    """Whether the devices hold the weights and one request's KV cache (the memory calculator's fit)."""
+    model = catalog.model(model_id)
+    req = memory.MemoryRequest(
+        model=model,
+        quant=quant,
+        context_tokens=min(context, model.context_tokens),
+        engine=engine,
+        hardware=hw,
+        gpus=gpus,
+    )
     try:
-        wb = memory.weights(catalog.model(model_id), quant, engine)
-    except (KeyError, ValueError):
-        return True
-    return wb.total_bytes <= 0.9 * hw.memory_gib * 2**30 * gpus
+        return bool(memory.estimate(req).fits)
+    except ValueError:  # the engine cannot run this format
+        return False
 
 
 def _capacity(
@@ -1126,7 +1134,7 @@ def cloud_hardware_for(catalog: Catalog, req: CostRequest) -> Hardware:
     gpus = req.cloud_gpus or req.gpus
     for p in sorted(catalog.cloud_prices, key=lambda p: p.usd_per_gpu_hour):
         dev = catalog.hardware[p.hardware]
-        if _weights_fit(catalog, model.id, quant, req.cloud_engine, dev, gpus):
+        if _serves(catalog, model.id, quant, req.cloud_engine, dev, gpus, req.context_tokens):
             return dev
     return hw
 

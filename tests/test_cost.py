@@ -417,3 +417,21 @@ def test_free_tier_listing_is_not_the_default_api_price():
     # prices.yaml lists gemini's gemma-3-27b at 0 / 0 (a rate-limited free tier): a default pick must be paid.
     prices = api_prices_for(load_catalog(), "gemma-3-27b")
     assert prices[0].usd_per_mtok_output > 0 and prices[-1].usd_per_mtok_output == 0
+
+
+def test_default_rented_gpu_serves_the_model():
+    # 31B AWQ weights pass a weights-only screen on a 24 GB L4 but leave no room for vLLM's KV cache: the default
+    # rented device must be one where the memory calculator says a request fits.
+    from calculators import memory
+    from calculators.cost import CostRequest, Workload, cloud_hardware_for
+    from model_specs import load_catalog
+
+    cat = load_catalog()
+    w = Workload(monthly_input_tokens=100e6, monthly_output_tokens=20e6)
+    req = CostRequest(workload=w, model="gemma-4-31b", quant="Q4_K_M", hardware="rtx-4090")
+    dev = cloud_hardware_for(cat, req)
+    assert dev.id != "l4"
+    est = memory.estimate(
+        memory.MemoryRequest(model=cat.model("gemma-4-31b"), quant="AWQ", engine="vllm", hardware=dev, gpus=1)
+    )
+    assert est.fits
