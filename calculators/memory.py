@@ -397,15 +397,28 @@ def kv_bytes_per_token(model: ModelSpec, kv_dtype: str = "f16") -> tuple[int, in
     return g.full_layers * full_row, g.sliding_layers * swa_row
 
 
+NAIVE_KV_CURVE = "naive: every layer, full context"
+SLIDING_KV_CURVE = "sliding layers (llama.cpp)"
+GLOBAL_KV_CURVE = "global layers only"
+
+
 def kv_curve(model: ModelSpec, contexts: Sequence[int], kv_dtype: str = "f16", n_seq: int = 1) -> dict[str, list[int]]:
-    """KV bytes at each context per engine (in `kv_dtype` where the engine has it, else f16), and under
-    "global layers only" what the full-attention layers alone hold: the line a calculator without windows draws."""
+    """KV bytes at each context per engine (in `kv_dtype` where the engine has it, else f16), plus three guides.
+
+    "global layers only": what the full-attention layers hold; "sliding layers (llama.cpp)": the rest of
+    llama.cpp's cache, flat past the window (the plateau); "naive": every layer, KV-shared ones included, at the
+    full context, which is what a calculator without windows or KV sharing reports.
+    """
     curves = {}
     for engine in ENGINES:
         dtype = kv_dtype if kv_dtype in ENGINE_KV_DTYPES[engine] else "f16"
         curves[engine] = [kv_cache_bytes(model, c, dtype, engine, n_seq) for c in contexts]
-    full_bytes_per_token = kv_bytes_per_token(model, kv_dtype)[0]
-    curves["global layers only"] = [full_bytes_per_token * c * n_seq for c in contexts]
+    g = kv_geometry(model)
+    full_row, swa_row = _row_bytes(g, kv_dtype)
+    curves[GLOBAL_KV_CURVE] = [g.full_layers * full_row * c * n_seq for c in contexts]
+    curves[SLIDING_KV_CURVE] = [t - f for t, f in zip(curves["llama.cpp"], curves[GLOBAL_KV_CURVE], strict=True)]
+    naive_per_token = g.full_layers_all * full_row + g.sliding_layers_all * swa_row
+    curves[NAIVE_KV_CURVE] = [naive_per_token * c * n_seq for c in contexts]
     return curves
 
 

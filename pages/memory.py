@@ -220,7 +220,7 @@ ladder = [c for c in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 26214
 ladder.append(model.context_tokens)
 kfig = go.Figure()
 for name, kv_bytes in memory.kv_curve(model, ladder, s.kv, s.conc).items():
-    dotted = name == "global layers only"
+    dotted = name in (memory.GLOBAL_KV_CURVE, memory.SLIDING_KV_CURVE, memory.NAIVE_KV_CURVE)
     kfig.add_scatter(
         x=ladder,
         y=[b / GiB for b in kv_bytes],
@@ -232,13 +232,18 @@ kfig.update_layout(
     xaxis_type="log", xaxis_title="context (tokens)", yaxis_title="GiB", height=360, margin=dict(l=10, r=10, t=10, b=10)
 )
 st.plotly_chart(kfig, width="stretch", key="mem_chart_kv")
-st.caption("Sliding-window layers stop growing at the window (the plateau); only the global layers keep growing.")
+st.caption(
+    "Sliding-window layers stop growing at the window (the flat dotted line); only the global layers keep growing. "
+    "The naive line is what a calculator that ignores windows and KV sharing would report."
+)
 with st.expander("KV curves: formula"):
     st.markdown(
         f"- Each point is the KV cache formula above at that context for {s.conc} sequence(s), with each "
         f"engine's cell rule; engines without a {s.kv} cache are drawn in f16.\n"
-        "- *global layers only*: global bytes per token x context x sequences, what a calculator that ignores "
-        "sliding windows and KV sharing would report for the global layers alone."
+        "- *global layers only*: global bytes per token x context x sequences.\n"
+        "- *sliding layers (llama.cpp)*: llama.cpp's cache minus the global layers: min(context, pad(window x "
+        "sequences + n_ubatch, 256)) cells per sliding layer, flat past the window.\n"
+        "- *naive*: every layer (KV-shared ones too) x its KV heads x head size x 2 x context x sequences."
     )
 
 # ------------------------------------------------------------------ fit matrix heatmap
@@ -267,7 +272,13 @@ try:
             colorbar=dict(title="tokens"),
         )
     )
-    hfig.update_layout(height=140 + 28 * len(models), margin=dict(l=10, r=10, t=10, b=10))
+    # Every model and device labelled (plotly would otherwise skip every other category name).
+    hfig.update_layout(
+        height=260 + 26 * len(models),
+        margin=dict(l=10, r=10, t=10, b=10),
+        yaxis=dict(type="category", dtick=1),
+        xaxis=dict(type="category", dtick=1, tickangle=-60, tickfont=dict(size=9)),
+    )
     st.plotly_chart(hfig, width="stretch", key="mem_chart_heat")
     with st.expander("Fit matrix: formula"):
         st.markdown(

@@ -138,7 +138,12 @@ def test_kv_curve_per_engine_and_global_only_line():
     m = G4["gemma-4-e2b"]
     ctxs = [1024, 8192, 131072]
     curves = memory.kv_curve(m, ctxs, "q8_0", n_seq=2)
-    assert set(curves) == {*memory.ENGINES, "global layers only"}
+    assert set(curves) == {
+        *memory.ENGINES,
+        "global layers only",
+        "sliding layers (llama.cpp)",
+        "naive: every layer, full context",
+    }
     assert curves["llama.cpp"] == [memory.kv_cache_bytes(m, c, "q8_0", "llama.cpp", 2) for c in ctxs]
     assert curves["vllm"] == [memory.kv_cache_bytes(m, c, "f16", "vllm", 2) for c in ctxs]  # no q8_0 cache: f16
     full_b, _ = memory.kv_bytes_per_token(m, "q8_0")
@@ -146,3 +151,11 @@ def test_kv_curve_per_engine_and_global_only_line():
     # Past the window only the global layers grow, by the same bytes per token as the global-only line.
     grow = curves["llama.cpp"][2] - curves["llama.cpp"][1]
     assert grow == curves["global layers only"][2] - curves["global layers only"][1]
+    # The sliding part is flat past the window (512 tokens for E2B): the plateau the page shows.
+    sliding = curves["sliding layers (llama.cpp)"]
+    assert sliding[1] == sliding[2] > 0
+    # Naive: all 35 layers (28 sliding x 1 KV head x 256, 7 global x 1 x 512), K and V, q8_0 = 34 bytes per 32
+    # values, at the full context: far above what llama.cpp allocates at 128K.
+    naive_per_token = (28 * 2 * 256 + 7 * 2 * 512) * 34 // 32
+    assert curves["naive: every layer, full context"][2] == naive_per_token * 131072 * 2
+    assert curves["naive: every layer, full context"][2] > 5 * curves["llama.cpp"][2]
