@@ -123,20 +123,17 @@ try:
             kv_dtype=sc.kv,
             gpus=sc.gpus,
         )
-    f = forecast(
-        model,
-        sc.quant,
-        hw,
+    # The arguments every chart of this page shares with the headline forecast.
+    common = dict(
         engine=sc.engine,
         context_tokens=ctx,
         prompt_tokens=int(prompt),
         output_tokens=int(output),
-        concurrency=sc.conc,
         gpus=sc.gpus,
         kv_dtype=sc.kv,
         efficiency_override=override,
-        cold_start=cold,
     )
+    f = forecast(model, sc.quant, hw, concurrency=sc.conc, cold_start=cold, **common)
 except ValueError as e:
     st.error(f"No forecast for this scenario: {e}")
     st.stop()
@@ -238,18 +235,7 @@ left, right = st.columns(2)
 # ------------------------------------------------------------------ concurrency
 with left:
     st.subheader("Concurrency")
-    curve = concurrency_curve(
-        model,
-        sc.quant,
-        hw,
-        engine=sc.engine,
-        context_tokens=ctx,
-        prompt_tokens=int(prompt),
-        output_tokens=int(output),
-        kv_dtype=sc.kv,
-        gpus=sc.gpus,
-        efficiency_override=override,
-    )
+    curve = concurrency_curve(model, sc.quant, hw, **common)
     if curve:
         cf = go.Figure()
         xs = [p.concurrency for p in curve]

@@ -438,7 +438,7 @@ class OllamaBackend:
                     result.fail(R.BAD_STREAM, "a stream line is JSON but not an object")
                     return True
                 if obj.get("error"):
-                    result.fail(R.SERVER_ERROR, scrub(f"server error: {obj['error']}", ep.api_key)[:300])
+                    _server_error(result, obj["error"], ep)
                     return True
                 msg = obj.get("message") if isinstance(obj.get("message"), dict) else {}
                 text = msg.get("content") or msg.get("thinking") or obj.get("response")
@@ -461,6 +461,13 @@ class OllamaBackend:
 
         body = self.request_body(model, prompt, max_tokens, temperature)
         return _stream(session, ep.base_url + "/api/chat", body, ep, result, stop, False, make_handler, clock)
+
+
+def _server_error(result: RequestResult, error: Any, ep: Endpoint) -> None:
+    """Record an error the server sent inside the stream (a string, or OpenAI's {"message": ...}); key scrubbed
+    before the message is cut, so no part of it can survive the cut."""
+    text = error.get("message") if isinstance(error, dict) else error
+    result.fail(R.SERVER_ERROR, scrub(f"server error: {text}", ep.api_key)[:300])
 
 
 def parse_ollama_show(obj: Any) -> dict[str, Any]:
@@ -640,9 +647,7 @@ class OpenAIBackend:
                     result.fail(R.BAD_STREAM, "an SSE event is JSON but not an object")
                     return True
                 if obj.get("error"):
-                    err = obj["error"]
-                    text = err.get("message") if isinstance(err, dict) else err
-                    result.fail(R.SERVER_ERROR, scrub(f"server error: {text}", ep.api_key)[:300])
+                    _server_error(result, obj["error"], ep)
                     return True
                 for choice in obj.get("choices") or []:
                     if not isinstance(choice, dict):
