@@ -224,6 +224,53 @@ class ModelFamily(Frozen):
 # ---------------------------------------------------------------- hardware
 
 
+# SIMD / matrix features llama.cpp's CPU kernels use (closed set: a typo is an error, not a silently ignored flag).
+IsaFeature = Literal["avx2", "avx512", "avx512_vnni", "avx512_bf16", "amx", "neon", "sve", "sve2", "i8mm", "dotprod"]
+
+
+class CpuSpec(Frozen):
+    """The CPU of a device, for CPU-only inference: cores, clocks, ISA and memory system, each sourced.
+
+    The theoretical DRAM bandwidth is the record's `memory_bandwidth_gbs`; `sustained_bandwidth_gbs` is a measured
+    read bandwidth (STREAM, tinymembench, Intel MLC, ...) where one is published. None = unknown."""
+
+    cores: int = Field(gt=0)  # physical cores, all types
+    threads: int = Field(gt=0)  # hardware threads (SMT)
+    performance_cores: int | None = Field(default=None, gt=0)  # hybrid parts only (P / prime + big cores)
+    efficiency_cores: int | None = Field(default=None, ge=0)
+    base_clock_ghz: float | None = Field(default=None, gt=0)
+    boost_clock_ghz: float | None = Field(default=None, gt=0)  # highest single-core (P-core) boost
+    isa: list[IsaFeature] = []
+    vector_bits: int | None = Field(default=None, gt=0)  # widest SIMD register the cores execute (128 NEON ... 512)
+    memory_channels: int | None = Field(default=None, gt=0)  # as the vendor counts them
+    memory_bus_bits: int | None = Field(default=None, gt=0)  # total DRAM data-bus width
+    memory_type: str | None = None  # e.g. "DDR5-5600", "LPDDR5X-8448"
+    sustained_bandwidth_gbs: float | None = Field(default=None, gt=0)  # measured, 10^9 bytes/s
+    source: str
+    field_sources: dict[str, str] = {}
+    derived: list[str] = []
+
+    @model_validator(mode="after")
+    def _check(self) -> CpuSpec:
+        fields = set(type(self).model_fields)
+        for f in [*self.field_sources, *self.derived]:
+            if f not in fields:
+                raise ValueError(f"cpu.field_sources/derived name unknown field '{f}'")
+        if self.threads < self.cores:
+            raise ValueError("cpu.threads must be at least cpu.cores")
+        if (self.performance_cores is None) != (self.efficiency_cores is None):
+            raise ValueError("cpu.performance_cores and cpu.efficiency_cores go together")
+        if self.performance_cores is not None and self.performance_cores + self.efficiency_cores != self.cores:
+            raise ValueError("cpu.performance_cores + cpu.efficiency_cores must equal cpu.cores")
+        if self.sustained_bandwidth_gbs is not None and "sustained_bandwidth_gbs" not in self.field_sources:
+            raise ValueError(
+                "cpu.sustained_bandwidth_gbs needs its own entry in field_sources (which benchmark, where)"
+            )
+        if len(set(self.isa)) != len(self.isa):
+            raise ValueError("cpu.isa lists a feature twice")
+        return self
+
+
 class Hardware(Frozen):
     """One device: memory, bandwidth, compute, power and an indicative price, each with a source."""
 
@@ -249,6 +296,7 @@ class Hardware(Frozen):
     field_sources: dict[str, str] = {}
     derived: list[str] = []  # names of fields that are arithmetic, not published
     notes: str | None = None
+    cpu: CpuSpec | None = None  # the CPU's cores, ISA and memory system, where CPU-only inference is the use
 
     @model_validator(mode="after")
     def _check(self) -> Hardware:

@@ -55,6 +55,26 @@ REQUIRED_HARDWARE = [
     "b200",
     "dgx-spark",
 ]
+# CPUs and phones people run llama.cpp on (issue 13): each needs a sourced `cpu` block.
+REQUIRED_CPUS = [
+    "intel-n100",
+    "intel-n150",
+    "core-i3-1315u",
+    "core-i3-14100",
+    "core-i5-1135g7",
+    "ryzen-7-8840u",
+    "ryzen-5-7600x",
+    "core-i5-13600k",
+    "ryzen-9-7950x",
+    "xeon-platinum-8480",
+    "graviton3-64",
+    "threadripper-pro-5995wx",
+    "snapdragon-x-elite",
+    "snapdragon-8cx-gen3",
+    "qcs6490",
+    "dimensity-9000-plus",
+    "snapdragon-7-plus-gen-2",
+]
 # Apple tiers that exist (there is no M4 Ultra); each needs at least one memory option.
 APPLE_TIERS = [
     "m1",
@@ -82,7 +102,7 @@ def test_catalog_has_at_least_35_devices_with_unique_ids_and_aliases():
     assert not set(aliases) & set(HARDWARE), "an alias shadows a hardware id"
 
 
-@pytest.mark.parametrize("hid", REQUIRED_HARDWARE)
+@pytest.mark.parametrize("hid", REQUIRED_HARDWARE + REQUIRED_CPUS)
 def test_required_device_present(hid):
     assert hid in HARDWARE
 
@@ -122,6 +142,8 @@ BANDWIDTH_RANGE_GBS = {
     "datacenter-gpu": (250, 9000),
     "cpu-server": (100, 1500),
 }
+# CPU systems: one DDR channel (N100 mini PC, 38 GB/s) up to 12-channel servers; desktops include 8-channel workstations.
+CPU_BANDWIDTH_RANGE_GBS = {"desktop": (30, 300), "laptop": (30, 200), "edge": (30, 300), "phone": (10, 150)}
 DENSE_TFLOPS_RANGE = {"consumer-gpu": (15, 450), "datacenter-gpu": (50, 5000)}
 # Dense FLOP per byte of bandwidth; inference cards with GDDR6 sit above the usual range (outliers, explicitly allowed).
 FLOP_PER_BYTE_RANGE = (20, 400)
@@ -135,7 +157,8 @@ FLOP_PER_BYTE_OUTLIERS = {
 def test_bandwidth_within_category_range(hid):
     h = HARDWARE[hid]
     assert h.memory_bandwidth_gbs is not None, "every device in the catalog has a bandwidth (speed depends on it)"
-    lo, hi = BANDWIDTH_RANGE_GBS[h.category]
+    ranges = CPU_BANDWIDTH_RANGE_GBS if h.cpu is not None else BANDWIDTH_RANGE_GBS
+    lo, hi = ranges.get(h.category, BANDWIDTH_RANGE_GBS[h.category])
     assert lo <= h.memory_bandwidth_gbs <= hi
 
 
@@ -449,3 +472,76 @@ def test_cloud_price_for_unknown_hardware_names_prices_file(tmp_path):
     prices.write_text(prices.read_text().replace("hardware: h200,", "hardware: h300,", 1))
     with pytest.raises(CatalogError, match=r"prices\.yaml: cloud_gpu\[.*\]\.hardware: unknown hardware id 'h300'"):
         load_catalog_from(tmp_path)
+
+
+# ---------------------------------------------------------------- hardware: CPU blocks (issue 13)
+
+
+@pytest.mark.parametrize("hid", REQUIRED_CPUS)
+def test_cpu_block_sourced_and_consistent(hid):
+    h = HARDWARE[hid]
+    c = h.cpu
+    assert c is not None, f"{hid} has no cpu block"
+    assert c.source.startswith(("https://", "http://"))
+    assert c.isa, "ISA features listed"
+    assert c.vector_bits in (128, 256, 512)
+    # x86 parts list AVX2, Arm parts NEON: a mixed list is a data-entry error.
+    assert ("avx2" in c.isa) != ("neon" in c.isa)
+    if "avx512" in c.isa:
+        assert c.vector_bits == 512
+    for f in c.derived:
+        assert f in c.field_sources, f"cpu.{f} is derived but not explained"
+    if c.memory_bus_bits and c.memory_type:
+        # theoretical bandwidth = bus width x transfer rate: the record's figure must agree with its own memory type
+        mts = float(re.search(r"-(\d+)", c.memory_type).group(1))
+        assert h.memory_bandwidth_gbs == pytest.approx(c.memory_bus_bits / 8 * mts / 1000, rel=0.01)
+    if c.sustained_bandwidth_gbs is not None:
+        assert c.sustained_bandwidth_gbs < h.memory_bandwidth_gbs, "a measured bandwidth above the theoretical peak"
+
+
+def test_cpu_golden_figures():
+    # Vendor figures: Xeon Platinum 8480+ 56 cores / 112 threads, 8 channels DDR5-4800 (Intel ARK); Graviton3 64 cores at
+    # 2.6 GHz, 256-bit SVE (AWS via techpowerup); i5-13600K 6P + 8E / 20 threads (Intel); N100 4 E-cores, single channel.
+    x, g, i5, n = (HARDWARE[k].cpu for k in ("xeon-platinum-8480", "graviton3-64", "core-i5-13600k", "intel-n100"))
+    assert (x.cores, x.threads, x.memory_channels, "amx" in x.isa) == (56, 112, 8, True)
+    assert (g.cores, g.boost_clock_ghz, g.vector_bits, "sve" in g.isa) == (64, 2.6, 256, True)
+    assert (i5.performance_cores, i5.efficiency_cores, i5.threads, "avx512" in i5.isa) == (6, 8, 20, False)
+    assert (n.cores, n.memory_channels) == (4, 1)
+    assert HARDWARE["xeon-platinum-8480"].memory_bandwidth_gbs == pytest.approx(307.2)
+
+
+def _cpu_record(**cpu) -> dict:
+    base = {"cores": 4, "threads": 8, "source": "https://example.org/spec"}
+    return {
+        "id": "x",
+        "name": "x",
+        "kind": "cpu",
+        "category": "desktop",
+        "memory_gib": 16,
+        "memory_label": "16 GB",
+        "unified_memory": True,
+        "memory_bandwidth_gbs": 76.8,
+        "source": "https://example.org",
+        "as_of": "2024-01-01",
+        "cpu": {**base, **cpu},
+    }
+
+
+@pytest.mark.parametrize(
+    "cpu,message",
+    [
+        ({"isa": ["avx2", "avx1024"]}, "avx1024"),
+        ({"threads": 2}, "threads"),
+        ({"performance_cores": 2}, "go together"),
+        ({"performance_cores": 2, "efficiency_cores": 1}, "must equal"),
+        ({"sustained_bandwidth_gbs": 60.0}, "field_sources"),
+        ({"derived": ["clock"]}, "unknown field"),
+    ],
+)
+def test_cpu_block_rejects_bad_records(cpu, message):
+    from pydantic import ValidationError
+
+    from model_specs.schema import Hardware
+
+    with pytest.raises(ValidationError, match=message):
+        Hardware.model_validate(_cpu_record(**cpu))
