@@ -40,6 +40,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="use this bandwidth efficiency (e.g. from your own measurement) instead of the fitted one",
     )
     p.add_argument("--cold-start", action="store_true", help="add the time to read the weights from disk to TTFT")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU devices: threads (llama.cpp -t); default the physical cores (P-cores only on x86 hybrids)",
+    )
     hw = p.add_mutually_exclusive_group(required=True)
     hw.add_argument("--hardware", help="catalog hardware id or alias")
     hw.add_argument("--hardware-kind", choices=KINDS, help="custom device: kind (with the flags below)")
@@ -91,5 +97,6 @@ def run(args: argparse.Namespace) -> dict:
         kv_dtype=args.kv_dtype,
         efficiency_override=args.efficiency,
         cold_start=args.cold_start,
+        threads=args.threads,
     )
     return f.as_dict()

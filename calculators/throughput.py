@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from calculators import cpu as cpu_model
 from calculators.memory import ENGINES, MemoryRequest, estimate, kv_bytes_per_token_at, weights
 from calculators.tensors import param_counts
 
@@ -424,6 +425,8 @@ class _Setup:
     notes: tuple[str, ...]
     server: bool  # vLLM / transformers: serving-engine parameters (paged KV, no per-layer launch cost)
     kv_read_ratio: float
+    cpu: cpu_model.CpuCores | None = None  # CPU hook: cores / ISA from the catalog -> calculators/cpu.py decode model
+    threads: int | None = None  # CPU hook: llama.cpp -t (None on GPUs)
 
 
 def _setup(
@@ -436,6 +439,7 @@ def _setup(
     efficiency_override: float | None,
     host_fraction: float,
     notes: list[str],
+    threads: int | None = None,
 ) -> _Setup:
     """Resolve the device class, its fitted (or overridden) parameters and the model geometry; appends notes."""
     if engine not in ENGINES:
@@ -477,7 +481,8 @@ def _setup(
         notes.append(f"no published {engine} points for {dev.kind} devices: llama.cpp-fitted efficiencies used")
     if not server and cls.n_decode_points < 10:
         notes.append(f"device class '{cls_name}' rests on {cls.n_decode_points} published points: wide range")
-    if cls_name == "cpu":
+    cpu_cores, threads, cls = _cpu_hook(dev, cls_name, cls, engine, threads, efficiency_override, notes)
+    if cls_name == "cpu" and cpu_cores is None:
         notes.append(
             "CPU decode: the catalog gives the DRAM peak, which many-core servers and some SoCs reach only in part "
             f"(core count and sustained bandwidth are not in the catalog), so the range goes down to "
@@ -511,7 +516,46 @@ def _setup(
         notes=tuple(notes),
         server=server,
         kv_read_ratio=1.0 if server else cal.SHARED.kv_read_ratio,
+        cpu=cpu_cores,
+        threads=threads,
     )
+
+
+def _cpu_hook(
+    dev: Device,
+    cls_name: str,
+    cls: ClassParams,
+    engine: str,
+    threads: int | None,
+    efficiency_override: float | None,
+    notes: list[str],
+) -> tuple[cpu_model.CpuCores | None, int | None, ClassParams]:
+    """CPU hook: the device's cores (None without a catalog `cpu` block, or when a measured efficiency overrides the
+    fit), the thread count used and the class parameters with the CPU model's range; appends notes."""
+    if threads is not None and (not isinstance(threads, int) or threads < 1):
+        raise ValueError("threads must be a positive integer")
+    if cls_name != "cpu":
+        if threads is not None:
+            raise ValueError(f"threads (llama.cpp -t) applies to CPU-only devices; {dev.name} is not one")
+        return None, None, cls
+    cores = cpu_model.cores_from_hardware(dev.hardware) if dev.hardware is not None else None
+    why = "no core count in the catalog" if cores is None else None
+    why = why or ("a measured efficiency overrides the fit" if efficiency_override is not None else None)
+    why = why or (f"{engine} on CPUs is not modelled per thread" if engine not in CALIBRATED_ENGINES else None)
+    if why:
+        if threads is not None:
+            notes.append(f"threads ignored: {why}")
+        return None, None, cls
+    n = threads or cpu_model.default_threads(cores, engine)
+    p = cpu_model.CPU_PARAMS
+    notes.append(
+        f"CPU decode model (calculators/cpu.py): {n} threads on {cores.cores} cores"
+        f"{'' if threads else f' ({engine} default)'}; fitted on {p.n_points} published runs of {p.n_devices} CPUs"
+    )
+    if n > cores.threads:
+        notes.append(f"{n} threads exceed the {cores.threads} hardware threads: they time-share")
+    # the range of a CPU forecast is the CPU model's held-out spread
+    return cores, n, replace(cls, decode_rel_low=p.decode_rel_low, decode_rel_high=p.decode_rel_high)
 
 
 def _link(dev: Device) -> str:
@@ -542,6 +586,14 @@ def step_time(s: _Setup, batch: int, depth_tokens: int) -> StepTime:
         overhead += SERVER_STEP_OVERHEAD_S
     q = sh.kquant_compute_factor if g.kquant and not s.server else 1.0
     flops = 2 * g.compute_params + attention_flops(g.q_dim, g.full_layers, g.sliding_layers, g.window, 1, depth_tokens)
+    if s.cpu is not None:  # CPU hook: calculators/cpu.py (threads, sustained bandwidth, SIMD compute ceiling)
+        c = cpu_model.decode_step(
+            s.cpu, threads=s.threads, read_bytes=weight + kv, macs=batch * flops / 2, layers=g.layers, kquant=g.kquant
+        )
+        # memory and arithmetic overlap: the hidden one of the two is reported as 0 so the terms still sum to the step
+        mem, comp = (c.memory_s, 0.0) if c.bound == "memory" else (0.0, c.compute_s)
+        extra = sh.ollama_token_overhead_s if s.engine == "ollama" else 0.0
+        return StepTime(batch, depth_tokens, mem, c.sync_s + extra, comp, 0.0, weight, kv)
     # CPUs were fitted without an arithmetic term: only the streams beyond the first add arithmetic there.
     n_compute = batch - 1 if s.cls_name == "cpu" else batch
     compute = n_compute * flops * q / (s.fp16 * cls.compute_efficiency * tp)
@@ -658,6 +710,7 @@ class SpeedForecast:
     host_fraction: float
     cold_start_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    threads: int | None = None  # CPU devices with a catalog `cpu` block: llama.cpp -t used
 
     def as_dict(self) -> dict:
         """JSON-ready fields (the CLI's output)."""
@@ -760,6 +813,7 @@ def forecast(
     kv_dtype: str = "f16",
     efficiency_override: float | None = None,
     cold_start: bool = False,
+    threads: int | None = None,
 ) -> SpeedForecast:
     """Decode / prefill speed, TTFT, end-to-end latency and aggregate throughput, each with a low-high range.
 
@@ -787,7 +841,7 @@ def forecast(
     max_conc = est.max_concurrency if est is not None else None
     geo = geometry(model, quant, engine)
     host_fraction = _offload_fraction(est, geo, dev, engine, notes)
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, host_fraction, notes)
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, host_fraction, notes, threads)
     notes = list(s.notes)
     depth = prompt_tokens + output_tokens // 2
     running = concurrency
@@ -863,6 +917,7 @@ def forecast(
         host_fraction=host_fraction,
         cold_start_s=cold,
         notes=tuple(notes),
+        threads=s.threads,
     )
 
 

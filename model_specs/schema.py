@@ -236,7 +236,8 @@ class CpuSpec(Frozen):
 
     cores: int = Field(gt=0)  # physical cores, all types
     threads: int = Field(gt=0)  # hardware threads (SMT)
-    performance_cores: int | None = Field(default=None, gt=0)  # hybrid parts only (P / prime + big cores)
+    # Hybrid parts only: P / prime + big cores vs E / little cores (0 P-cores: an E-core-only part such as the N100).
+    performance_cores: int | None = Field(default=None, ge=0)
     efficiency_cores: int | None = Field(default=None, ge=0)
     base_clock_ghz: float | None = Field(default=None, gt=0)
     boost_clock_ghz: float | None = Field(default=None, gt=0)  # highest single-core (P-core) boost

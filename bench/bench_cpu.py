@@ -1,0 +1,344 @@
+"""CPU decode: fit the CPU model (calculators/cpu.py) and print held-out residuals, before and after.
+
+    python bench/bench_cpu.py            # fit, leave-one-device-out residuals, per-point table
+    python bench/bench_cpu.py --quiet    # summary only
+
+Data: the CPU rows of calculators/measurements.yaml (Ollama on boards and servers, default threads) and
+calculators/cpu_measurements.yaml (llama-bench with thread counts), which also describes every CPU's cores, clock,
+SIMD width and memory. Held out: each device in turn is left out of the fit and predicted from the others
+(leave-one-device-out), so every figure is on a device the parameters never met.
+
+"Before" is the current model (calculators/throughput.py: bytes / (theoretical bandwidth x CPU-class efficiency) +
+layers x overhead), as shipped in calculators/calibration.py, and refitted leave-one-device-out on the same rows.
+"After" is calculators/cpu.py. Fit: Nelder-Mead on the log parameters, minimising the summed squared log error of
+the step time. numpy only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from fit_throughput import kv_bytes, model_bytes, nnls_relative  # noqa: E402
+
+from calculators import calibration  # noqa: E402
+from calculators.cpu import CpuCores, CpuParams, decode_step, default_threads  # noqa: E402
+from calculators.throughput import ClassParams, decode_step_s, decode_terms, is_kquant  # noqa: E402
+
+GIB = 2**30
+LEGACY = ROOT / "calculators" / "measurements.yaml"
+CPU_DATA = ROOT / "calculators" / "cpu_measurements.yaml"
+FITTED = (
+    "sustained_fraction",
+    "per_thread_gbs",
+    "int8_ops_per_cycle",
+    "kquant_factor",
+    "sync_s_per_layer_thread",
+    "little_core_ratio",
+)
+
+
+@dataclass(frozen=True)
+class CpuPoint:
+    """One measured decode speed on a CPU, reduced to the models' inputs."""
+
+    source: str
+    device: str
+    label: str
+    cpu: CpuCores
+    threads: int
+    engine: str
+    measured_s: float
+    weight_bytes: float
+    kv_bytes: float
+    macs: float
+    layers: int
+    kquant: bool
+    assumed_memory: bool
+
+
+def _cores(hw: dict) -> CpuCores:
+    return CpuCores(
+        cores=hw["cores"],
+        threads=hw["threads"],
+        theoretical_bandwidth_gbs=hw["bandwidth_gbs"],
+        performance_cores=hw.get("p_cores"),
+        clock_ghz=hw.get("clock_ghz"),
+        vector_bits=hw.get("vector_bits", 128),
+        sustained_bandwidth_gbs=hw.get("sustained_gbs"),
+        x86=not hw.get("arm", False),
+    )
+
+
+def _point(source, engine, hw_id, hw, m, quant, size_gib, depth, tps, gen, threads) -> CpuPoint:
+    weight, cparams = model_bytes(m, size_gib * GIB)
+    d = depth + gen / 2
+    cpu = _cores(hw)
+    n = threads or default_threads(cpu, engine)
+    return CpuPoint(
+        source=source,
+        device=hw_id,
+        label=f"{hw_id} {m['name']} {quant} t{n}{' (ollama)' if engine == 'ollama' else ''}",
+        cpu=cpu,
+        threads=n,
+        engine=engine,
+        measured_s=1.0 / tps,
+        weight_bytes=weight,
+        kv_bytes=kv_bytes(m, d),
+        macs=cparams,
+        layers=m["layers"],
+        kquant=is_kquant(quant),
+        assumed_memory="[assumed" in hw.get("memory", ""),
+    )
+
+
+def load() -> list[CpuPoint]:
+    """CPU points of both files; the legacy rows get the CPU description from cpu_measurements.yaml."""
+    legacy = yaml.safe_load(LEGACY.read_text(encoding="utf-8"))
+    cpu_data = yaml.safe_load(CPU_DATA.read_text(encoding="utf-8"))
+    models = {**legacy["models"], **cpu_data["models"]}
+    for m in models.values():  # YAML 1.1 reads "6.74e9" as a string
+        for k in ("params", "expert_params"):
+            if k in m:
+                m[k] = float(m[k])
+    hws = cpu_data["hardware"]
+    out = []
+    for block in legacy["points"]:
+        src = legacy["sources"][block["source"]]
+        for row in block["rows"]:
+            hw_id, model_id, quant, size, depth, tps = row[:6]
+            if legacy["hardware"][hw_id]["kind"] != "cpu":
+                continue
+            gen = row[6] if len(row) > 6 else src["gen_tokens"]
+            engine = src.get("engine", "llama.cpp")
+            out.append(
+                _point(block["source"], engine, hw_id, hws[hw_id], models[model_id], quant, size, depth, tps, gen, None)
+            )
+    for block in cpu_data["points"]:
+        engine = cpu_data["sources"][block["source"]].get("engine", "llama.cpp")
+        for hw_id, model_id, quant, size, depth, tps, gen, threads in block["rows"]:
+            out.append(
+                _point(
+                    block["source"], engine, hw_id, hws[hw_id], models[model_id], quant, size, depth, tps, gen, threads
+                )
+            )
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ after: cpu.py
+
+
+def predict_new(p: CpuPoint, params: CpuParams) -> float:
+    step = decode_step(
+        p.cpu,
+        threads=p.threads,
+        read_bytes=p.weight_bytes + p.kv_bytes,
+        macs=p.macs,
+        layers=p.layers,
+        kquant=p.kquant,
+        p=params,
+    )
+    extra = calibration.SHARED.ollama_token_overhead_s if p.engine == "ollama" else 0.0
+    return step.total_s + extra
+
+
+def _with(base: CpuParams, x: np.ndarray) -> CpuParams:
+    vals = dict(zip(FITTED, np.exp(x), strict=True))
+    vals["sustained_fraction"] = min(vals["sustained_fraction"], 1.0)
+    vals["kquant_factor"] = max(vals["kquant_factor"], 1.0)
+    vals["little_core_ratio"] = min(vals["little_core_ratio"], 1.0)
+    return replace(base, **{k: float(v) for k, v in vals.items()})
+
+
+def _loss(points: list[CpuPoint], base: CpuParams, x: np.ndarray) -> float:
+    pr = _with(base, x)
+    return float(sum(math.log(predict_new(p, pr) / p.measured_s) ** 2 for p in points))
+
+
+def nelder_mead(f, x0: np.ndarray, step: float = 0.5, iters: int = 1500, tol: float = 1e-10) -> np.ndarray:
+    """Minimise f from x0 (plain Nelder-Mead simplex; numpy only)."""
+    n = len(x0)
+    simplex = [x0] + [x0 + step * np.eye(n)[i] for i in range(n)]
+    vals = [f(x) for x in simplex]
+    for _ in range(iters):
+        order = np.argsort(vals)
+        simplex, vals = [simplex[i] for i in order], [vals[i] for i in order]
+        if abs(vals[-1] - vals[0]) < tol:
+            break
+        centroid = np.mean(simplex[:-1], axis=0)
+        xr = centroid + (centroid - simplex[-1])
+        fr = f(xr)
+        if fr < vals[0]:
+            xe = centroid + 2 * (centroid - simplex[-1])
+            fe = f(xe)
+            simplex[-1], vals[-1] = (xe, fe) if fe < fr else (xr, fr)
+        elif fr < vals[-2]:
+            simplex[-1], vals[-1] = xr, fr
+        else:
+            xc = centroid + 0.5 * (simplex[-1] - centroid)
+            fc = f(xc)
+            if fc < vals[-1]:
+                simplex[-1], vals[-1] = xc, fc
+            else:
+                simplex = [simplex[0]] + [simplex[0] + 0.5 * (s - simplex[0]) for s in simplex[1:]]
+                vals = [vals[0]] + [f(s) for s in simplex[1:]]
+    return simplex[int(np.argmin(vals))]
+
+
+# Fixed starting points (not the stored CPU_PARAMS), so a rerun reproduces the same fit.
+START = CpuParams(
+    sustained_fraction=0.6,
+    per_thread_gbs=15.0,
+    int8_ops_per_cycle=12.0,
+    kquant_factor=2.0,
+    sync_s_per_layer_thread=4e-6,
+    little_core_ratio=0.33,
+)
+
+
+def fit_new(points: list[CpuPoint], base: CpuParams = START) -> CpuParams:
+    """The CPU parameters that minimise the squared log error on `points` (two starts, best kept)."""
+    best, best_loss = None, math.inf
+    for start in (base, replace(base, per_thread_gbs=20.0, int8_ops_per_cycle=4.0, sync_s_per_layer_thread=1e-5)):
+        x0 = np.log([getattr(start, k) for k in FITTED])
+        x = nelder_mead(lambda v: _loss(points, base, v), x0)
+        loss = _loss(points, base, x)
+        if loss < best_loss:
+            best, best_loss = x, loss
+    devices = {p.device for p in points}
+    return replace(_with(base, best), n_points=len(points), n_devices=len(devices))
+
+
+# ------------------------------------------------------------------------------------------------ before
+
+
+def _legacy_terms(p: CpuPoint) -> np.ndarray:
+    x0, x1, _ = decode_terms(
+        weight_bytes=p.weight_bytes,
+        kv_bytes=p.kv_bytes,
+        layers=p.layers,
+        moe=False,
+        bandwidth_bytes_per_s=p.cpu.theoretical_bandwidth_gbs * 1e9,
+        flops=2 * p.macs,
+        fp16_flops_per_s=None,
+        shared=calibration.SHARED,
+        kquant=p.kquant,
+    )
+    return np.array([x0, x1])
+
+
+def predict_legacy(p: CpuPoint, cls: ClassParams) -> float:
+    """The current model: bytes / (theoretical bandwidth x class efficiency) + layers x overhead (throughput.py)."""
+    return decode_step_s(
+        weight_bytes=p.weight_bytes,
+        kv_bytes=p.kv_bytes,
+        layers=p.layers,
+        moe=False,
+        bandwidth_bytes_per_s=p.cpu.theoretical_bandwidth_gbs * 1e9,
+        flops=2 * p.macs,
+        fp16_flops_per_s=None,
+        cls=cls,
+        shared=calibration.SHARED,
+        kquant=p.kquant,
+        engine_overhead_s=calibration.SHARED.ollama_token_overhead_s if p.engine == "ollama" else 0.0,
+    )
+
+
+def fit_legacy(points: list[CpuPoint]) -> ClassParams:
+    """Refit the current model's CPU class (bandwidth efficiency, layer overhead) as bench/fit_throughput.py does."""
+    X = np.array([_legacy_terms(p) for p in points])
+    t = np.array([p.measured_s for p in points])
+    theta = nnls_relative(X, t, [0, 1])
+    base = calibration.CLASSES["cpu"]
+    return replace(base, bandwidth_efficiency=1 / theta[0] if theta[0] > 0 else 1.0, layer_overhead_s=float(theta[1]))
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def _rel(pred_s: float, meas_s: float) -> float:
+    """Forecast / measured tokens/s - 1 (positive: the forecast is too fast)."""
+    return meas_s / pred_s - 1
+
+
+def summary(errs: list[float]) -> str:
+    a = np.abs(np.array(errs))
+    return f"n={len(a):3d}  median {np.median(a) * 100:5.1f} %  p90 {np.quantile(a, 0.9) * 100:5.1f} %  worst {a.max() * 100:6.1f} %"
+
+
+def run(quiet: bool) -> dict[str, list[float]]:
+    points = load()
+    devices = sorted({p.device for p in points})
+    shipped = calibration.CLASSES["cpu"]
+    loco_new: dict[int, float] = {}
+    loco_old: dict[int, float] = {}
+    for d in devices:
+        train = [p for p in points if p.device != d]
+        pn, po = fit_new(train), fit_legacy(train)
+        for i, p in enumerate(points):
+            if p.device == d:
+                loco_new[i] = predict_new(p, pn)
+                loco_old[i] = predict_legacy(p, po)
+    full = fit_new(points)
+    res = {"shipped": [], "before": [], "after": [], "after_fit": []}
+    if not quiet:
+        print(
+            f"{'point':58s} {'meas':>7s} {'shipped':>8s} {'before':>8s} {'after':>8s}   (tokens/s; before/after held out)"
+        )
+    for i, p in enumerate(points):
+        sh, bo, af = predict_legacy(p, shipped), loco_old[i], loco_new[i]
+        res["shipped"].append(_rel(sh, p.measured_s))
+        res["before"].append(_rel(bo, p.measured_s))
+        res["after"].append(_rel(af, p.measured_s))
+        res["after_fit"].append(_rel(predict_new(p, full), p.measured_s))
+        if not quiet:
+            flag = " *" if p.assumed_memory else ""
+            print(
+                f"{p.label[:58]:58s} {1 / p.measured_s:7.2f} {1 / sh:8.2f} {1 / bo:8.2f} {1 / af:8.2f}"
+                f"   after {res['after'][-1] * 100:+6.1f} %{flag}"
+            )
+    legacy_holdout = [
+        i for i, p in enumerate(points) if p.device in ("radxa-orion-o6", "raspberry-pi-500-plus", "ampereone-a192-32x")
+    ]
+    print(f"\nCPU decode, {len(points)} points on {len(devices)} devices (* = memory configuration assumed)")
+    print(f"  before, as shipped (calibration.py)           {summary(res['shipped'])}")
+    print(f"  before, refit leave-one-device-out            {summary(res['before'])}")
+    print(f"  after,  calculators/cpu.py leave-one-device-out {summary(res['after'])}")
+    print(f"  after,  in-sample (all devices fitted)        {summary(res['after_fit'])}")
+    print("  fit_throughput.py's held-out CPU devices (Orion O6, Pi 500+, AmpereOne):")
+    print(f"    before, as shipped                          {summary([res['shipped'][i] for i in legacy_holdout])}")
+    print(f"    after, leave-one-device-out                 {summary([res['after'][i] for i in legacy_holdout])}")
+    # res holds forecast / measured - 1; the range must hold 80 % of held-out measurements: measured = forecast / (1 + e)
+    e10, e90 = np.quantile(res["after"], [0.1, 0.9])
+    lo, hi = 1 / (1 + e90) - 1, 1 / (1 + e10) - 1
+    print(
+        f"  held-out forecast error p10 {e10 * 100:+.1f} %, p90 {e90 * 100:+.1f} % -> range {lo * 100:+.1f} % .. {hi * 100:+.1f} %"
+    )
+    print("\nfitted on all points:")
+    print("CPU_PARAMS = CpuParams(")
+    for k in FITTED:
+        print(f"    {k}={getattr(full, k):.4g},")
+    print(f"    decode_rel_low={lo:.3f},\n    decode_rel_high={hi:.3f},")
+    print(f"    n_points={full.n_points},\n    n_devices={full.n_devices},\n)")
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quiet", action="store_true", help="summary only")
+    run(ap.parse_args(argv).quiet)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,191 @@
+"""CPU decode model: llama.cpp token generation on CPU cores that stream the weights from DRAM.
+
+One decode step with n threads takes
+
+    t = max(t_memory, t_compute) + layers x n x sync_s_per_layer_thread
+
+    t_memory  = bytes read / min(sustained bandwidth, n x read rate of the slowest thread)
+    t_compute = 2 x multiply-accumulates x q / (n x int8 ops/s of the slowest thread)
+
+The sustained bandwidth is the measured figure (STREAM-like) where the catalog has one, else the theoretical DRAM
+figure x `sustained_fraction`. A thread alone on a performance core reads `per_thread_gbs` and does
+clock x (vector_bits / 128) ** simd_exponent x `int8_ops_per_cycle` int8 operations per second; on an efficiency
+core both are x `little_core_ratio`, and two threads sharing a core (SMT) get half each. llama.cpp splits every
+matrix evenly over its threads, so the slowest thread sets the pace. q = `kquant_factor` for K-/i-quants (their
+super-block scales cost more unpacking per weight than Q4_0 / Q8_0). The threads meet at a barrier after every
+operation, a cost that grows with the thread count (`sync_s_per_layer_thread`). Fewer threads than cores lower the
+thread-bound terms; more threads than the bandwidth needs add only barrier cost, so speed saturates and then falls.
+
+Everything is in base units (bytes, seconds, bytes/s, op/s). Pure functions; the fitted numbers come from
+bench/bench_cpu.py on calculators/cpu_measurements.yaml plus the CPU rows of calculators/measurements.yaml.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from model_specs.schema import Hardware
+
+GB = 1e9
+
+
+@dataclass(frozen=True)
+class CpuParams:
+    """Fitted parameters of the CPU decode model (bench/bench_cpu.py)."""
+
+    sustained_fraction: float  # share of the theoretical DRAM bandwidth all cores sustain (no measured figure)
+    per_thread_gbs: float  # read bandwidth one thread on a performance core pulls, GB/s
+    int8_ops_per_cycle: float  # int8 dot-product ops per cycle per thread at 128-bit SIMD (dequantisation included)
+    kquant_factor: float  # K-/i-quant arithmetic per weight relative to Q4_0 / Q8_0
+    sync_s_per_layer_thread: float  # barrier cost per layer per thread, seconds
+    little_core_ratio: float  # efficiency-core speed relative to a performance core
+    # How arithmetic scales with SIMD width: 1 = in proportion (chosen: held out, 1 beat 0 and 0.5; bench_cpu.py).
+    simd_exponent: float = 1.0
+    # Range of a forecast: measured / forecast - 1 for 80 % of the held-out runs (p10 / p90 of the bench).
+    decode_rel_low: float = -0.25
+    decode_rel_high: float = 0.25
+    n_points: int = 0
+    n_devices: int = 0
+
+
+# Fitted by `python bench/bench_cpu.py` on 41 published decode speeds of 20 CPUs (2026-12-03). Held out (leave one
+# device out): median 11.8 %, p90 38.8 %, worst 161 % (AmpereOne A192 at 192 threads: the barrier cost is identified
+# by that machine alone).
+CPU_PARAMS = CpuParams(
+    sustained_fraction=0.6062,
+    per_thread_gbs=14.59,
+    int8_ops_per_cycle=12.59,
+    kquant_factor=2.279,
+    sync_s_per_layer_thread=4.604e-06,
+    little_core_ratio=0.3344,
+    decode_rel_low=-0.225,
+    decode_rel_high=0.284,
+    n_points=41,
+    n_devices=20,
+)
+
+
+@dataclass(frozen=True)
+class CpuCores:
+    """What the model needs to know about a CPU (from a catalog `cpu` block or a measurement record)."""
+
+    cores: int
+    threads: int  # hardware threads
+    theoretical_bandwidth_gbs: float
+    performance_cores: int | None = None  # None = all cores alike
+    clock_ghz: float | None = None  # highest published (P-core) boost
+    vector_bits: int = 128
+    sustained_bandwidth_gbs: float | None = None
+    x86: bool = True
+
+    @property
+    def big_cores(self) -> int:
+        return self.performance_cores if self.performance_cores is not None else self.cores
+
+
+@dataclass(frozen=True)
+class CpuStep:
+    """One decode step on a CPU, split into its terms (seconds)."""
+
+    threads: int
+    memory_s: float  # streaming the weights and KV at the effective bandwidth
+    compute_s: float  # int8 dot-product arithmetic of the slowest thread
+    sync_s: float  # barriers between operations
+    bandwidth_bytes_per_s: float
+
+    @property
+    def total_s(self) -> float:
+        # Loads and arithmetic overlap (hardware prefetch streams the next rows while the current ones are
+        # multiplied): the slower of the two sets the pace. Summing them instead was worse held out (bench_cpu.py).
+        return max(self.memory_s, self.compute_s) + self.sync_s
+
+    @property
+    def bound(self) -> str:
+        return "compute" if self.compute_s > self.memory_s else "memory"
+
+
+def cores_from_hardware(hw: Hardware) -> CpuCores | None:
+    """The CPU description of a catalog entry, or None when it has no `cpu` block."""
+    c = hw.cpu
+    if c is None or not hw.memory_bandwidth_gbs:
+        return None
+    return CpuCores(
+        cores=c.cores,
+        threads=c.threads,
+        theoretical_bandwidth_gbs=hw.memory_bandwidth_gbs,
+        performance_cores=c.performance_cores,
+        clock_ghz=c.boost_clock_ghz or c.base_clock_ghz,
+        vector_bits=c.vector_bits or 128,
+        sustained_bandwidth_gbs=c.sustained_bandwidth_gbs,
+        x86="avx2" in c.isa,
+    )
+
+
+def default_threads(cpu: CpuCores, engine: str = "llama.cpp") -> int:
+    """The thread count an engine picks by itself: llama.cpp takes the physical cores (only the P-cores of an x86
+    hybrid, common/common.cpp cpu_get_num_math); Ollama takes the physical performance cores."""
+    if (engine == "ollama" or cpu.x86) and cpu.big_cores:
+        return cpu.big_cores
+    return cpu.cores
+
+
+def slowest_thread_factor(cpu: CpuCores, threads: int, little_core_ratio: float) -> float:
+    """Speed of the slowest of `threads` threads relative to one thread alone on a performance core.
+
+    The scheduler fills performance cores first, then efficiency cores, then SMT siblings; beyond the hardware
+    threads, threads time-share."""
+    if threads <= cpu.big_cores:
+        return 1.0
+    little = cpu.cores - cpu.big_cores
+    factor = little_core_ratio if little else 1.0
+    if threads <= cpu.cores:
+        return factor
+    factor = min(factor, 0.5) if cpu.threads > cpu.cores else factor
+    if threads > cpu.threads:
+        factor *= cpu.threads / threads
+    return factor
+
+
+def sustained_bandwidth_bytes_per_s(cpu: CpuCores, p: CpuParams) -> float:
+    """All-core read bandwidth: the measured figure, else the theoretical one x the fitted sustained fraction."""
+    if cpu.sustained_bandwidth_gbs:
+        return cpu.sustained_bandwidth_gbs * GB
+    return cpu.theoretical_bandwidth_gbs * p.sustained_fraction * GB
+
+
+def decode_step(
+    cpu: CpuCores,
+    *,
+    threads: int,
+    read_bytes: float,
+    macs: float,
+    layers: int,
+    kquant: bool,
+    p: CpuParams = CPU_PARAMS,
+) -> CpuStep:
+    """One decode step that reads `read_bytes` (weights + KV) and does `macs` multiply-accumulates with `threads`."""
+    if threads < 1:
+        raise ValueError("threads must be at least 1")
+    f = slowest_thread_factor(cpu, threads, p.little_core_ratio)
+    bw = min(sustained_bandwidth_bytes_per_s(cpu, p), threads * p.per_thread_gbs * GB * f)
+    clock_hz = (cpu.clock_ghz or 2.0) * 1e9
+    ops_per_thread = clock_hz * (cpu.vector_bits / 128) ** p.simd_exponent * p.int8_ops_per_cycle * f
+    q = p.kquant_factor if kquant else 1.0
+    compute = 2 * macs * q / (threads * ops_per_thread)
+    sync = layers * threads * p.sync_s_per_layer_thread
+    return CpuStep(threads, read_bytes / bw, compute, sync, bw)
+
+
+def best_threads(
+    cpu: CpuCores, *, read_bytes: float, macs: float, layers: int, kquant: bool, p: CpuParams = CPU_PARAMS
+) -> int:
+    """The thread count (1 .. hardware threads) with the shortest step."""
+    best, best_t = 1, math.inf
+    for n in range(1, cpu.threads + 1):
+        t = decode_step(cpu, threads=n, read_bytes=read_bytes, macs=macs, layers=layers, kquant=kquant, p=p).total_s
+        if t < best_t:
+            best, best_t = n, t
+    return best

@@ -1,0 +1,137 @@
+"""CPU decode model (calculators/cpu.py): published points through the forecast, threads, bandwidth and its fit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from calculators import cpu
+from calculators.throughput import forecast
+from model_specs import load_catalog
+from model_specs.hf_import import model_from_hf_config
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = ROOT / "tests" / "fixtures" / "hf_configs"
+HW = load_catalog().hardware
+
+
+def hf(name: str):
+    return model_from_hf_config(json.loads((CONFIGS / f"{name}.json").read_text()), model_id=name)
+
+
+def tps(model: str, quant: str, hw: str, threads: int | None = None, engine: str = "llama.cpp") -> float:
+    f = forecast(hf(model), quant, hw, engine=engine, prompt_tokens=0, output_tokens=128, threads=threads)
+    return f.decode_tokens_per_s
+
+
+# Published llama-bench runs on catalog CPUs (all in the fit, so the tolerance is the in-sample spread, 25 %):
+#   PR 11917: llama.cpp PR #11917 (2025-02-17), Graviton 3, mistral-7b Q3_K, NEON column, -n 16
+#   PR 15277: llama.cpp PR #15277 (2025-08-13), Graviton3, Llama 3.1 8B Q4_K_M, 8 threads, pp1 (one-token step)
+#   nb36 / nb46 / nb38: brand-o/normiebench issues #36 / #46 / #38, llama-bench tg128 Llama 3.1 8B Q4_K_M, CPU backend
+GOLDEN = [
+    ("graviton3-t32", "mistral-7b-v0.1", "Q3_K_M", "graviton3-64", 32, 42.59),  # PR 11917
+    ("graviton3-t8", "mistral-7b-v0.1", "Q3_K_M", "graviton3-64", 8, 15.90),  # PR 11917
+    ("graviton3-t2", "mistral-7b-v0.1", "Q3_K_M", "graviton3-64", 2, 4.21),  # PR 11917
+    ("graviton3-q4km-t8", "llama-3-8b", "Q4_K_M", "graviton3-64", 8, 17.60),  # PR 15277
+    ("i3-14100", "llama-3-8b", "Q4_K_M", "core-i3-14100", None, 9.40),  # nb36
+    ("i5-1135g7", "llama-3-8b", "Q4_K_M", "core-i5-1135g7", None, 6.86),  # nb46
+    ("n100", "llama-3-8b", "Q4_K_M", "intel-n100", None, 3.01),  # nb38
+]
+
+
+@pytest.mark.parametrize("case", GOLDEN, ids=[g[0] for g in GOLDEN])
+def test_golden_published_cpu_points(case):
+    _, model, quant, hw, threads, measured = case
+    assert tps(model, quant, hw, threads) == pytest.approx(measured, rel=0.25)
+
+
+def test_the_forecast_reports_threads_and_uses_the_default():
+    f = forecast(hf("llama-3-8b"), "Q4_0", "core-i5-13600k", prompt_tokens=0, output_tokens=128)
+    assert f.threads == 6  # llama.cpp on an x86 hybrid: the P-cores
+    assert any("6 threads on 14 cores" in n for n in f.notes)
+    assert forecast(hf("llama-3-8b"), "Q4_0", "snapdragon-x-elite").threads == 12  # Arm: all cores
+    assert forecast(hf("llama-3-8b"), "Q4_0", "rtx-4090").threads is None
+
+
+def test_threads_scale_until_bandwidth_saturates_then_stay_flat():
+    c = cpu.cores_from_hardware(HW["ryzen-9-7950x"])
+    args = {"read_bytes": 3.8e9, "macs": 6.7e9, "layers": 32, "kquant": False}
+    t = [cpu.decode_step(c, threads=n, **args).total_s for n in range(1, 17)]
+    sat = cpu.sustained_bandwidth_bytes_per_s(c, cpu.CPU_PARAMS)
+    knee = next(n for n in range(1, 17) if cpu.decode_step(c, threads=n, **args).bandwidth_bytes_per_s >= sat)
+    assert 2 <= knee <= 8, "dual-channel DDR5 saturates with a handful of cores"
+    assert all(t[i + 1] < t[i] for i in range(knee - 1)), "more threads are faster until bandwidth saturates"
+    assert max(t[knee - 1 :]) / min(t[knee - 1 :]) < 1.1, "past saturation only barrier cost grows"
+    assert t[0] / t[knee - 1] > 2
+
+
+def test_more_bandwidth_is_never_slower():
+    base = cpu.cores_from_hardware(HW["xeon-platinum-8480"])
+    args = {"read_bytes": 4.5e9, "macs": 8e9, "layers": 32, "kquant": True}
+    for n in (1, 4, 16, 56, 112):
+        slow = cpu.decode_step(base, threads=n, **args).total_s
+        fast = cpu.decode_step(
+            replace(base, theoretical_bandwidth_gbs=2 * base.theoretical_bandwidth_gbs), threads=n, **args
+        )
+        measured = cpu.decode_step(replace(base, sustained_bandwidth_gbs=290.0), threads=n, **args)
+        assert fast.total_s <= slow
+        assert measured.total_s <= slow  # 290 GB/s measured beats 0.61 x 307 GB/s assumed
+
+
+def test_efficiency_cores_and_smt_siblings_slow_the_step():
+    # llama.cpp splits work evenly: a thread on an E-core (or sharing a core) holds the others up.
+    # Published: 13900K 8 threads 18.27 tok/s, 16 threads (8 P + 8 E) 15.66 (llama.cpp issue #34).
+    c = cpu.cores_from_hardware(HW["core-i5-13600k"])
+    args = {"read_bytes": 3.8e9, "macs": 6.7e9, "layers": 32, "kquant": False}
+    p_only = cpu.decode_step(c, threads=6, **args).total_s
+    assert cpu.decode_step(c, threads=14, **args).total_s > p_only
+    assert cpu.slowest_thread_factor(c, 20, 0.33) <= 0.33
+    assert cpu.default_threads(c) == 6 and cpu.default_threads(cpu.cores_from_hardware(HW["intel-n100"])) == 4
+
+
+def test_compute_ceiling_binds_for_narrow_cores_with_few_threads_not_for_wide_servers():
+    args = {"read_bytes": 0.7e9, "macs": 1.0e9, "layers": 22, "kquant": True}  # a 1B K-quant model
+    phone = cpu.cores_from_hardware(HW["snapdragon-7-plus-gen-2"])
+    assert cpu.decode_step(phone, threads=1, **args).bound == "compute"
+    server = cpu.cores_from_hardware(HW["xeon-platinum-8480"])
+    assert cpu.decode_step(server, threads=56, **args).bound == "memory"
+
+
+def test_bad_threads_are_rejected():
+    c = cpu.cores_from_hardware(HW["intel-n100"])
+    with pytest.raises(ValueError, match="threads"):
+        cpu.decode_step(c, threads=0, read_bytes=1e9, macs=1e9, layers=1, kquant=False)
+    with pytest.raises(ValueError, match="CPU-only"):
+        forecast(hf("llama-3-8b"), "Q4_0", "rtx-4090", threads=4)
+    with pytest.raises(ValueError, match="positive"):
+        forecast(hf("llama-3-8b"), "Q4_0", "intel-n100", threads=-2)
+
+
+def test_cli_threads_flag():
+    run = [sys.executable, "-m", "calculators", "speed", "--model", "gemma-4-e4b", "--quant", "Q4_K_M", "--json"]
+    out = subprocess.run(
+        [*run, "--hardware", "ryzen-9-7950x", "--threads", "4"], capture_output=True, text=True, cwd=ROOT
+    )
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    assert d["threads"] == 4 and d["decode_tokens_per_s_low"] < d["decode_tokens_per_s"] < d["decode_tokens_per_s_high"]
+    bad = subprocess.run([*run, "--hardware", "rtx-4090", "--threads", "4"], capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_stored_parameters_are_the_bench_fit():
+    # Editing calculators/cpu_measurements.yaml (or the model) without pasting the new fit from
+    # `python bench/bench_cpu.py` into calculators/cpu.py fails here.
+    sys.path.insert(0, str(ROOT / "bench"))
+    import bench_cpu
+
+    fit = bench_cpu.fit_new(bench_cpu.load())
+    for k in bench_cpu.FITTED:
+        assert getattr(cpu.CPU_PARAMS, k) == pytest.approx(getattr(fit, k), rel=0.02), k
+    assert (cpu.CPU_PARAMS.n_points, cpu.CPU_PARAMS.n_devices) == (fit.n_points, fit.n_devices)
+    assert cpu.CPU_PARAMS.decode_rel_low < 0 < cpu.CPU_PARAMS.decode_rel_high
