@@ -65,6 +65,8 @@ class CpuPoint:
     layers: int
     kquant: bool
     assumed_memory: bool
+    fit: bool = True  # False: listed in fit_exclude (reported held out, never fitted)
+    check: bool = False  # the independent check block: never fitted, reported apart
 
 
 def _cores(hw: dict) -> CpuCores:
@@ -103,7 +105,7 @@ def _point(source, engine, hw_id, hw, m, quant, size_gib, depth, tps, gen, threa
 
 
 def load() -> list[CpuPoint]:
-    """CPU points of both files; the legacy rows get the CPU description from cpu_measurements.yaml."""
+    """CPU points of both files (legacy rows get the CPU description from cpu_measurements.yaml), with fit flags."""
     legacy = yaml.safe_load(LEGACY.read_text(encoding="utf-8"))
     cpu_data = yaml.safe_load(CPU_DATA.read_text(encoding="utf-8"))
     models = {**legacy["models"], **cpu_data["models"]}
@@ -112,26 +114,22 @@ def load() -> list[CpuPoint]:
             if k in m:
                 m[k] = float(m[k])
     hws = cpu_data["hardware"]
-    out = []
+    excluded = {(e["hardware"], e["model"]) for e in cpu_data.get("fit_exclude", [])}
+    rows = []  # (source, engine, row of 8, check)
     for block in legacy["points"]:
         src = legacy["sources"][block["source"]]
         for row in block["rows"]:
-            hw_id, model_id, quant, size, depth, tps = row[:6]
-            if legacy["hardware"][hw_id]["kind"] != "cpu":
-                continue
-            gen = row[6] if len(row) > 6 else src["gen_tokens"]
-            engine = src.get("engine", "llama.cpp")
-            out.append(
-                _point(block["source"], engine, hw_id, hws[hw_id], models[model_id], quant, size, depth, tps, gen, None)
-            )
-    for block in cpu_data["points"]:
+            if legacy["hardware"][row[0]]["kind"] == "cpu":
+                gen = row[6] if len(row) > 6 else src["gen_tokens"]
+                rows.append((block["source"], src.get("engine", "llama.cpp"), [*row[:6], gen, None], False))
+    blocks = [(b, False) for b in cpu_data["points"]] + [(b, True) for b in cpu_data.get("check", [])]
+    for block, check in blocks:
         engine = cpu_data["sources"][block["source"]].get("engine", "llama.cpp")
-        for hw_id, model_id, quant, size, depth, tps, gen, threads in block["rows"]:
-            out.append(
-                _point(
-                    block["source"], engine, hw_id, hws[hw_id], models[model_id], quant, size, depth, tps, gen, threads
-                )
-            )
+        rows += [(block["source"], engine, row, check) for row in block["rows"]]
+    out = []
+    for source, engine, (hw_id, model_id, quant, size, depth, tps, gen, threads), check in rows:
+        pt = _point(source, engine, hw_id, hws[hw_id], models[model_id], quant, size, depth, tps, gen, threads)
+        out.append(replace(pt, fit=not check and (hw_id, model_id) not in excluded, check=check))
     return out
 
 
@@ -276,55 +274,65 @@ def summary(errs: list[float]) -> str:
     return f"n={len(a):3d}  median {np.median(a) * 100:5.1f} %  p90 {np.quantile(a, 0.9) * 100:5.1f} %  worst {a.max() * 100:6.1f} %"
 
 
-def run(quiet: bool) -> dict[str, list[float]]:
-    points = load()
-    devices = sorted({p.device for p in points})
-    shipped = calibration.CLASSES["cpu"]
-    loco_new: dict[int, float] = {}
-    loco_old: dict[int, float] = {}
-    for d in devices:
-        train = [p for p in points if p.device != d]
+def _loco(points: list[CpuPoint]) -> tuple[dict[int, float], dict[int, float]]:
+    """Leave-one-device-out forecasts (new model, current model) of every point outside the check block."""
+    new, old = {}, {}
+    for d in sorted({p.device for p in points if not p.check}):
+        train = [p for p in points if p.device != d and p.fit]
         pn, po = fit_new(train), fit_legacy(train)
         for i, p in enumerate(points):
             if p.device == d:
-                loco_new[i] = predict_new(p, pn)
-                loco_old[i] = predict_legacy(p, po)
-    full = fit_new(points)
-    res = {"shipped": [], "before": [], "after": [], "after_fit": []}
+                new[i], old[i] = predict_new(p, pn), predict_legacy(p, po)
+    return new, old
+
+
+def run(quiet: bool) -> dict[str, list[float]]:
+    points = load()
+    main_pts = [i for i, p in enumerate(points) if not p.check]
+    loco_new, loco_old = _loco(points)
+    full = fit_new([p for p in points if p.fit])
+    shipped = calibration.CLASSES["cpu"]
+    res: dict[str, list[float]] = {"shipped": [], "before": [], "after": [], "after_fit": [], "check": []}
     if not quiet:
-        print(
-            f"{'point':58s} {'meas':>7s} {'shipped':>8s} {'before':>8s} {'after':>8s}   (tokens/s; before/after held out)"
-        )
-    for i, p in enumerate(points):
+        print(f"{'point':58s} {'meas':>7s} {'shipped':>8s} {'before':>8s} {'after':>8s}   (tokens/s; held out)")
+    for i in main_pts:
+        p = points[i]
         sh, bo, af = predict_legacy(p, shipped), loco_old[i], loco_new[i]
         res["shipped"].append(_rel(sh, p.measured_s))
         res["before"].append(_rel(bo, p.measured_s))
         res["after"].append(_rel(af, p.measured_s))
         res["after_fit"].append(_rel(predict_new(p, full), p.measured_s))
         if not quiet:
-            flag = " *" if p.assumed_memory else ""
+            flag = (" *" if p.assumed_memory else "") + ("" if p.fit else " (not fitted)")
             print(
                 f"{p.label[:58]:58s} {1 / p.measured_s:7.2f} {1 / sh:8.2f} {1 / bo:8.2f} {1 / af:8.2f}"
                 f"   after {res['after'][-1] * 100:+6.1f} %{flag}"
             )
-    legacy_holdout = [
-        i for i, p in enumerate(points) if p.device in ("radxa-orion-o6", "raspberry-pi-500-plus", "ampereone-a192-32x")
-    ]
-    print(f"\nCPU decode, {len(points)} points on {len(devices)} devices (* = memory configuration assumed)")
-    print(f"  before, as shipped (calibration.py)           {summary(res['shipped'])}")
-    print(f"  before, refit leave-one-device-out            {summary(res['before'])}")
+    n_dev = len({points[i].device for i in main_pts})
+    old6 = ("radxa-orion-o6", "raspberry-pi-500-plus", "ampereone-a192-32x")
+    legacy_holdout = [k for k, i in enumerate(main_pts) if points[i].device in old6]
+    print(f"\nCPU decode, {len(main_pts)} points on {n_dev} devices (* = memory configuration assumed)")
+    print(f"  before, as shipped (calibration.py)             {summary(res['shipped'])}")
+    print(f"  before, refit leave-one-device-out              {summary(res['before'])}")
     print(f"  after,  calculators/cpu.py leave-one-device-out {summary(res['after'])}")
-    print(f"  after,  in-sample (all devices fitted)        {summary(res['after_fit'])}")
+    print(f"  after,  in-sample (fitted rows, all devices)    {summary(res['after_fit'])}")
     print("  fit_throughput.py's held-out CPU devices (Orion O6, Pi 500+, AmpereOne):")
-    print(f"    before, as shipped                          {summary([res['shipped'][i] for i in legacy_holdout])}")
-    print(f"    after, leave-one-device-out                 {summary([res['after'][i] for i in legacy_holdout])}")
+    print(f"    before, as shipped                            {summary([res['shipped'][k] for k in legacy_holdout])}")
+    print(f"    after, leave-one-device-out                   {summary([res['after'][k] for k in legacy_holdout])}")
+    checks = [p for p in points if p.check]
+    if checks:
+        print("  independent check (never fitted):")
+        for p in checks:
+            res["check"].append(_rel(predict_new(p, full), p.measured_s))
+            print(f"    {p.label[:56]:56s} meas {1 / p.measured_s:6.2f}  after {res['check'][-1] * 100:+6.1f} %")
+        print(f"    {'':56s} {summary(res['check'])}")
     # res holds forecast / measured - 1; the range must hold 80 % of held-out measurements: measured = forecast / (1 + e)
     e10, e90 = np.quantile(res["after"], [0.1, 0.9])
     lo, hi = 1 / (1 + e90) - 1, 1 / (1 + e10) - 1
     print(
         f"  held-out forecast error p10 {e10 * 100:+.1f} %, p90 {e90 * 100:+.1f} % -> range {lo * 100:+.1f} % .. {hi * 100:+.1f} %"
     )
-    print("\nfitted on all points:")
+    print("\nfitted on all fitted rows:")
     print("CPU_PARAMS = CpuParams(")
     for k in FITTED:
         print(f"    {k}={getattr(full, k):.4g},")
