@@ -930,6 +930,7 @@ def decode_vs_depth(
     kv_dtype: str = "f16",
     gpus: int = 1,
     efficiency_override: float | None = None,
+    threads: int | None = None,  # CPU devices: llama.cpp -t (CPU hook)
 ) -> list[tuple[int, float, float, float]]:
     """(depth, tokens/s, low, high) of one stream as the context fills up."""
     model = resolve_model(model)
@@ -937,7 +938,7 @@ def decode_vs_depth(
     if depths is None:
         top = model.context_tokens
         depths = [0] + [d for d in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144) if d <= top]
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [])
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [], threads)
     lo, hi = 1 + s.cls.decode_rel_low, 1 + s.cls.decode_rel_high
     out = []
     for d in depths:
@@ -958,13 +959,14 @@ def concurrency_curve(
     gpus: int = 1,
     levels: Sequence[int] | None = None,
     efficiency_override: float | None = None,
+    threads: int | None = None,  # CPU devices: llama.cpp -t (CPU hook)
 ) -> list[ConcurrencyPoint]:
     """Aggregate vs per-user speed as concurrency grows (stops at the memory calculator's max concurrency)."""
     model = resolve_model(model)
     dev = resolve_device(hardware)
     est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus)
     max_conc = est.max_concurrency if est is not None else None
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [])
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [], threads)
     if levels is None:
         levels = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     depth = prompt_tokens + output_tokens // 2
@@ -993,11 +995,12 @@ def roofline(
     depth_tokens: int = 1024,
     kv_dtype: str = "f16",
     efficiency_override: float | None = None,
+    threads: int | None = None,  # CPU devices: llama.cpp -t (CPU hook)
 ) -> dict:
     """Arithmetic intensity (FLOP/byte) and achieved FLOP/s of decode at several batch sizes, with the roofs."""
     model = resolve_model(model)
     dev = resolve_device(hardware)
-    s = _setup(model, quant, dev, engine, kv_dtype, 1, efficiency_override, 0.0, [])
+    s = _setup(model, quant, dev, engine, kv_dtype, 1, efficiency_override, 0.0, [], threads)
     g = s.geo
     flops_tok = 2 * g.compute_params + attention_flops(
         g.q_dim, g.full_layers, g.sliding_layers, g.window, 1, depth_tokens

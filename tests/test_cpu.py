@@ -147,3 +147,15 @@ def test_check_rows_never_fitted_stay_within_20_percent():
     assert len(checks) == 4 and not any(p.fit for p in checks)
     for p in checks:
         assert bench_cpu.predict_new(p, cpu.CPU_PARAMS) == pytest.approx(p.measured_s, rel=0.2), p.label
+
+
+def test_charts_take_the_same_threads_as_the_headline():
+    from calculators.throughput import concurrency_curve, decode_vs_depth
+
+    m = hf("llama-3-8b")
+    by_t = {t: decode_vs_depth(m, "Q4_K_M", "ryzen-9-7950x", depths=[0], threads=t)[0][1] for t in (1, 2, 4)}
+    assert by_t[1] < by_t[2] < by_t[4]
+    assert by_t[4] == pytest.approx(tps("llama-3-8b", "Q4_K_M", "ryzen-9-7950x", threads=4), rel=0.02)
+    c1 = concurrency_curve(m, "Q4_K_M", "ryzen-9-7950x", levels=[1], threads=1)[0].aggregate_tokens_per_s
+    c8 = concurrency_curve(m, "Q4_K_M", "ryzen-9-7950x", levels=[1], threads=8)[0].aggregate_tokens_per_s
+    assert c1 < c8
