@@ -321,7 +321,7 @@ def run(quiet: bool) -> dict[str, list[float]]:
     print(f"    after, leave-one-device-out                   {summary([res['after'][k] for k in legacy_holdout])}")
     checks = [p for p in points if p.check]
     if checks:
-        print("  independent check (never fitted):")
+        print("  check rows (never fitted; see cpu_measurements.yaml `check`):")
         for p in checks:
             res["check"].append(_rel(predict_new(p, full), p.measured_s))
             print(f"    {p.label[:56]:56s} meas {1 / p.measured_s:6.2f}  after {res['check'][-1] * 100:+6.1f} %")
