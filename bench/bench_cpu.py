@@ -315,10 +315,18 @@ def run(quiet: bool) -> dict[str, list[float]]:
     print(f"  before, as shipped (calibration.py)             {summary(res['shipped'])}")
     print(f"  before, refit leave-one-device-out              {summary(res['before'])}")
     print(f"  after,  calculators/cpu.py leave-one-device-out {summary(res['after'])}")
+    kept = [k for k, i in enumerate(main_pts) if points[i].fit]
+    print(f"  after,  leave-one-device-out, fit_exclude out   {summary([res['after'][k] for k in kept])}")
     print(f"  after,  in-sample (fitted rows, all devices)    {summary(res['after_fit'])}")
+    dflt = [k for k, i in enumerate(main_pts) if points[i].threads == default_threads(points[i].cpu, points[i].engine)]
+    print("  rows at the engine's default thread count (the current model has no thread input):")
+    print(f"    before, refit leave-one-device-out            {summary([res['before'][k] for k in dflt])}")
+    print(f"    after,  leave-one-device-out                  {summary([res['after'][k] for k in dflt])}")
     print("  fit_throughput.py's held-out CPU devices (Orion O6, Pi 500+, AmpereOne):")
     print(f"    before, as shipped                            {summary([res['shipped'][k] for k in legacy_holdout])}")
     print(f"    after, leave-one-device-out                   {summary([res['after'][k] for k in legacy_holdout])}")
+    old6_kept = [k for k in legacy_holdout if points[main_pts[k]].fit]
+    print(f"    after, same without the fit_exclude row       {summary([res['after'][k] for k in old6_kept])}")
     checks = [p for p in points if p.check]
     if checks:
         print("  check rows (never fitted; see cpu_measurements.yaml `check`):")
