@@ -6,14 +6,14 @@ import pandas as pd
 import streamlit as st
 
 from ui import speed_text as text
-from ui.measurements import speed_measurements
+from ui.measurements import session_facts
 from ui.speed_charts import concurrency_figure, depth_figure, roofline_figure, variants_figure
 from ui.state import bind, catalog, get_scenario
 from ui.views.speed import build_speed_view, variant_rows
 
 cat = catalog()
 sc = get_scenario()
-v = build_speed_view(sc, cat, speed_measurements(sc))  # every number below comes from this view
+v = build_speed_view(sc, cat, session_facts(sc))  # every number below comes from this view
 
 st.title("Speed")
 st.caption(text.intro())
@@ -23,32 +23,59 @@ if v.context_capped:  # as on the Memory page: a context beyond the model's maxi
 ctx, prompt = v.context_tokens, v.prompt_tokens
 c1, c2, c3 = st.columns(3)
 with c1:
-    bind("prompt", st.number_input, "Prompt tokens", key="speed_prompt", min_value=0, max_value=max(0, ctx - 1),
-         step=128, from_value=lambda _: prompt)  # fmt: skip
+    bind(
+        "prompt",
+        st.number_input,
+        "Prompt tokens",
+        key="speed_prompt",
+        min_value=0,
+        max_value=max(0, ctx - 1),
+        step=128,
+        from_value=lambda _: prompt,
+    )
 with c2:
-    bind("out_tok", st.number_input, "Output tokens", key="speed_output", min_value=1,
-         max_value=max(1, ctx - prompt), step=64, from_value=lambda _: v.output_tokens)  # fmt: skip
+    bind(
+        "out_tok",
+        st.number_input,
+        "Output tokens",
+        key="speed_output",
+        min_value=1,
+        max_value=max(1, ctx - prompt),
+        step=64,
+        from_value=lambda _: v.output_tokens,
+    )
 with c3:
     bind("cold", st.toggle, "Cold start (load weights from disk)", key="speed_cold")
 
-m = v.measurements
+m = v.facts
 with st.expander("Use my own measurement (probe)", icon=":material/network_check:"):
-    bind("served", st.text_input, "Model name as served (Ollama tag or vLLM model)", key="speed_probe",
-         from_value=lambda n: n or v.model.id, to_value=lambda n: None if n in ("", v.model.id) else n)  # fmt: skip
+    bind(
+        "served",
+        st.text_input,
+        "Model name as served (Ollama tag or vLLM model)",
+        key="speed_probe",
+        from_value=lambda n: n or v.model.id,
+        to_value=lambda n: None if n in ("", v.model.id) else n,
+    )
     if m.store_error:
         st.warning(f"Stored probe runs cannot be read ({m.store_error}); the forecast uses the fitted efficiency.")
-    elif m.stored is None:
+    elif m.stored_speed is None:
         st.caption(
             "No stored probe run at concurrency 1 for this name. Run one on the Probe page to calibrate the "
             "forecast to your own machine."
         )
     else:
         st.caption(
-            f"Probe run {m.stored.run_id} ({m.stored.created_at:%Y-%m-%d %H:%M}): "
-            f"{m.stored.decode_tokens_per_s:.1f} tokens/s at concurrency 1."
+            f"Probe run {m.stored_speed.run_id} ({m.stored_speed.created_at:%Y-%m-%d %H:%M}): "
+            f"{m.stored_speed.decode_tokens_per_s:.1f} tokens/s at concurrency 1."
         )
-    bind("use_meas", st.toggle, "Use my measurement instead of the fitted efficiency", key="speed_use_probe",
-         disabled=m.stored is None)  # fmt: skip
+    bind(
+        "use_meas",
+        st.toggle,
+        "Use my measurement instead of the fitted efficiency",
+        key="speed_use_probe",
+        disabled=m.stored_speed is None,
+    )
 
 if v.override_from_probe_page:
     st.info(
@@ -62,8 +89,11 @@ if f is None:
     st.stop()
 
 m1, m2, m3, m4, m5 = st.columns(5)
-m1.metric("Decode (tokens/s per user)", f"{f.decode_tokens_per_s:,.1f}",
-          help=f"range {f.decode_tokens_per_s_low:,.1f} – {f.decode_tokens_per_s_high:,.1f}")  # fmt: skip
+m1.metric(
+    "Decode (tokens/s per user)",
+    f"{f.decode_tokens_per_s:,.1f}",
+    help=f"range {f.decode_tokens_per_s_low:,.1f} – {f.decode_tokens_per_s_high:,.1f}",
+)
 m1.caption(f"{f.decode_tokens_per_s_low:,.1f} – {f.decode_tokens_per_s_high:,.1f}")
 m2.metric("Prefill (tokens/s)", f"{f.prefill_tokens_per_s:,.0f}")
 m2.caption(f"{f.prefill_tokens_per_s_low:,.0f} – {f.prefill_tokens_per_s_high:,.0f}")
@@ -93,7 +123,7 @@ with left:
         st.warning("Not even one sequence of this context fits in memory.")
 with right:
     st.subheader("Decode speed as the context fills")
-    point = (prompt, m.stored.decode_tokens_per_s) if m.stored is not None else None
+    point = (prompt, m.stored_speed.decode_tokens_per_s) if m.stored_speed is not None else None
     st.plotly_chart(depth_figure(v.depth, point), width="stretch", key="speed_depth_chart")
 
 st.subheader("Roofline")

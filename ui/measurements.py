@@ -1,13 +1,19 @@
-"""This session's measurements that change forecasts (stored probe runs, the probe page's choice), in one place."""
+"""This session's facts beyond the link (stored probe runs, the probe page's choice), gathered in one place."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import streamlit as st
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from probe.report import USE_MEASUREMENT_KEY
-from probe.store import STORE_ERRORS, MeasuredSpeed, database_url, measured_decode_tokens_per_s
+from probe.store import STORE_ERRORS, MeasuredSpeed, ProbeStore, database_url, measured_decode_tokens_per_s
+from ui.cost_charts import rate_levels
 from ui.scenario import Scenario
-from ui.views.speed import SpeedMeasurements
+from ui.views.facts import SessionFacts
 
 
 @st.cache_data(show_spinner=False, max_entries=64, ttl=30)
@@ -19,7 +25,27 @@ def _probe_point(probe_model: str, concurrency: int, database: str) -> tuple[Mea
         return None, f"{type(e).__name__}: {e}".splitlines()[0][:200]
 
 
-def speed_measurements(s: Scenario) -> SpeedMeasurements:
-    """The stored run for the scenario's served model name and the probe page's "use my measurement" choice."""
-    stored, error = _probe_point(s.served or s.model, 1, database_url())
-    return SpeedMeasurements(stored, error, st.session_state.get(USE_MEASUREMENT_KEY))
+@st.cache_data(show_spinner=False, max_entries=16, ttl=30)
+def _stored_levels(model_hint: str, url: str) -> tuple[list[dict[str, Any]], str | None]:
+    """(run, concurrency) levels of stored probe runs with an output rate, and why the store is unreadable."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+            return [], None  # reading must not create an empty database
+        store = ProbeStore(url)
+        try:
+            runs = store.list_runs(limit=100)
+        finally:
+            store.close()
+    except (SQLAlchemyError, ValueError, ImportError, OSError) as e:
+        # A bad DATABASE_URL, a missing driver, an unreachable or broken database: a caption, not a broken page.
+        return [], str(e)
+    return rate_levels(runs, model_hint), None
+
+
+def session_facts(s: Scenario, with_levels: bool = False) -> SessionFacts:
+    """The stored run for the served model name, the probe page's choice and (Costs) the stored output rates."""
+    url = database_url()
+    stored, error = _probe_point(s.served or s.model, 1, url)
+    levels, levels_error = _stored_levels(s.model.split("-")[-1], url) if with_levels else ([], None)
+    return SessionFacts(stored, error or levels_error, st.session_state.get(USE_MEASUREMENT_KEY), tuple(levels))

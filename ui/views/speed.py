@@ -1,7 +1,7 @@
 """Speed page view: the scenario's forecast with its ranges, every variant on the device, concurrency, depth, roofline.
 
 Session facts that are not in the link (the probe page's "use my measurement" choice, a stored probe run) come in
-as `SpeedMeasurements`, gathered by the page; Home and the report pass the same, so they show the page's figures.
+as `SessionFacts`, gathered by the page; Home and the report pass the same, so they show the page's figures.
 """
 
 from __future__ import annotations
@@ -22,20 +22,11 @@ from calculators.throughput import (
 )
 from model_specs import Catalog
 from model_specs.schema import Hardware, ModelSpec
-from probe.store import MeasuredSpeed
 from ui.scenario import Scenario
+from ui.views.facts import SessionFacts
 
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_OUTPUT_TOKENS = 256
-
-
-@dataclass(frozen=True)
-class SpeedMeasurements:
-    """Measurements of this session that change the forecast: a stored probe run, the probe page's choice."""
-
-    stored: MeasuredSpeed | None = None  # newest stored run at concurrency 1 for the served model name
-    store_error: str | None = None  # why the store could not be read
-    probe_choice: dict[str, Any] | None = None  # "use my measurement" from the probe page (USE_MEASUREMENT_KEY)
 
 
 def request_tokens(s: Scenario, ctx: int) -> tuple[int, int]:
@@ -56,7 +47,7 @@ class SpeedView:
     context_tokens: int
     prompt_tokens: int
     output_tokens: int
-    measurements: SpeedMeasurements
+    facts: SessionFacts
     efficiency_override: float | None  # bandwidth efficiency taken from a measurement, if any
     override_from_probe_page: bool  # the override came from the probe page's choice (not this page's toggle)
     forecast: SpeedForecast | None
@@ -118,16 +109,14 @@ class SpeedView:
         )
 
 
-def _override(
-    s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: SpeedMeasurements
-) -> tuple[float | None, bool]:
+def _override(s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: SessionFacts) -> tuple[float | None, bool]:
     """(bandwidth efficiency from a measurement or None, whether it came from the probe page's choice)."""
-    if s.use_meas and m.stored is not None:
+    if s.use_meas and m.stored_speed is not None:
         eff = implied_efficiency(
             model,
             s.quant,
             hw,
-            m.stored.decode_tokens_per_s,
+            m.stored_speed.decode_tokens_per_s,
             engine=s.engine,
             depth_tokens=prompt,
             kv_dtype=s.kv,
@@ -140,9 +129,9 @@ def _override(
     return None, False
 
 
-def build_speed_view(s: Scenario, cat: Catalog, measurements: SpeedMeasurements | None = None) -> SpeedView:
+def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = None) -> SpeedView:
     """The Speed page's view of `s` (with this session's measurements, if any)."""
-    m = measurements or SpeedMeasurements()
+    m = facts or SessionFacts()
     model, hw = cat.model(s.model), cat.device(s.hw)
     ctx = min(s.ctx, model.context_tokens)
     prompt, output = request_tokens(s, ctx)
