@@ -23,6 +23,7 @@ from calculators.throughput import (
 from model_specs import Catalog
 from model_specs.schema import Hardware, ModelSpec
 from ui.scenario import Scenario
+from ui.views import memo
 from ui.views.facts import SessionFacts
 
 DEFAULT_PROMPT_TOKENS = 512
@@ -145,18 +146,14 @@ def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = Non
     return SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, f, err)
 
 
-_VARIANTS: dict[tuple, list[dict]] = {}
+_VARIANTS: dict[tuple, tuple] = {}
 
 
 def variant_rows(v: SpeedView, cat: Catalog) -> list[dict]:
     """Every catalog model in the view's formats on the view's device: decode, prefill, TTFT, fit (memoised)."""
     s = v.scenario
-    key = (id(cat), v.hardware.id, s.engine, s.ctx, s.kv, tuple(v.variant_quants), v.prompt_tokens, v.output_tokens)
-    if key not in _VARIANTS:
-        if len(_VARIANTS) > 64:
-            _VARIANTS.clear()
-        _VARIANTS[key] = _variant_rows(cat, *key[1:])
-    return _VARIANTS[key]
+    key = (v.hardware.id, s.engine, s.ctx, s.kv, tuple(v.variant_quants), v.prompt_tokens, v.output_tokens)
+    return memo(_VARIANTS, key, cat, lambda: _variant_rows(cat, *key))
 
 
 def _variant_rows(
