@@ -68,7 +68,11 @@ def _inputs(at: AppTest) -> dict[str, Widget]:
     return {
         w.key: w
         for w in _nodes(at._tree)
-        if isinstance(w, Widget) and not isinstance(w, NOT_INPUTS) and w.key and w.key not in NOT_IN_SCENARIO and not w.proto.disabled
+        if isinstance(w, Widget)
+        and not isinstance(w, NOT_INPUTS)
+        and w.key
+        and w.key not in NOT_IN_SCENARIO
+        and not w.proto.disabled
     }
 
 
