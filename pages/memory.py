@@ -68,6 +68,8 @@ est = v.estimate
 # ------------------------------------------------------------------ headline: the total beside its parts
 m0, m1, m2, m3, m4 = st.columns(5)
 m0.metric("Total memory", gib(est.total_bytes), help="weights + KV cache + overhead")
+if v.output_copy_bytes:
+    m0.caption(f"includes {gib(v.output_copy_bytes)}: llama.cpp's second copy of the tied output matrix on the GPU")
 m1.metric("Weights", gib(est.weights_bytes))
 m2.metric("KV cache", gib(est.kv_cache_bytes))
 m3.metric("Overhead", gib(est.overhead_bytes))

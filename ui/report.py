@@ -242,9 +242,10 @@ def _memory_section(v: MemoryView) -> Section:
         if v.shortfall_bytes is not None
         else f"with {(est.margin_bytes or 0) / GiB:,.2f} GiB margin"
     )
+    copy = f" + tied output copy {v.output_copy_bytes / GiB:,.2f} GiB" if v.output_copy_bytes else ""
     s.lines.append(
         f"Weights {est.weights_bytes / GiB:,.2f} GiB + KV cache {est.kv_cache_bytes / GiB:,.2f} GiB + overhead "
-        f"{est.overhead_bytes / GiB:,.2f} GiB = {est.total_bytes / GiB:,.2f} GiB; it **{verdict}** in "
+        f"{est.overhead_bytes / GiB:,.2f} GiB{copy} = {est.total_bytes / GiB:,.2f} GiB; it **{verdict}** in "
         f"{(est.usable_bytes or 0) / GiB:,.2f} GiB usable, {room}. "
         f"Largest context: {est.max_context_tokens or 0:,} tokens; largest concurrency: {est.max_concurrency or 0}."
     )

@@ -49,8 +49,13 @@ class MemoryView:
 
     @property
     def total_bytes(self) -> int | None:
-        """Weights + KV cache + overhead (the headline figure)."""
+        """Weights + tied output copy + KV cache + overhead (the headline figure)."""
         return None if self.estimate is None else self.estimate.total_bytes
+
+    @property
+    def output_copy_bytes(self) -> int:
+        """The second copy of a tied output matrix llama.cpp / Ollama load on the GPU (in the total, not the weights)."""
+        return 0 if self.estimate is None else self.estimate.components.get("output_copy", 0)
 
     @property
     def shortfall_bytes(self) -> int | None:
