@@ -35,9 +35,21 @@ def _price(label: str, field: str, seed: float | None, key: str, step: float, fm
     )
 
 
+AUTO = "__auto__"  # stands for None in a selectbox, which would read None as "nothing selected"
+
+
 def _choice(field: str, label: str, options: list, fmt, key: str | None = None) -> None:
-    """A selectbox bound to Scenario.<field>; None stands for the automatic choice."""
-    bind(field, st.selectbox, label, key=key or f"cost_{field}", options=options, format_func=fmt)
+    """A selectbox bound to Scenario.<field>; None (shown through `fmt`) stands for the automatic choice."""
+    bind(
+        field,
+        st.selectbox,
+        label,
+        key=key or f"cost_{field}",
+        options=[AUTO if o is None else o for o in options],
+        format_func=lambda o: fmt(None if o == AUTO else o),
+        from_value=lambda v: AUTO if v is None else v,
+        to_value=lambda v: None if v == AUTO else v,
+    )
 
 
 def _workload_inputs() -> None:
