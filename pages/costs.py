@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from calculators.cost import OPTIONS
 from ui.cost_charts import (
     OPTION_NAMES,
     breakeven_table,
@@ -17,7 +16,7 @@ from ui.cost_charts import (
 from ui.cost_widgets import cost_inputs, money
 from ui.measurements import session_facts
 from ui.state import bind, catalog, get_scenario, update_scenario
-from ui.views.costs import build_cost_view
+from ui.views.costs import OPTIONS, build_cost_view
 
 cat = catalog()
 sc = get_scenario()

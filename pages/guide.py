@@ -5,10 +5,19 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from calculators.guide import ENGINE_QUANTS, TARGET_BY_ID, TARGETS, WORKLOAD_BENCHMARKS, WORKLOAD_LABELS
 from ui.report_widgets import report_download
 from ui.state import bind, catalog, get_scenario
-from ui.views.guide import DEFAULT_MIN_TOKENS_PER_S, build_guide_view, claims, sidebar_hardware
+from ui.views.guide import (
+    DEFAULT_MIN_TOKENS_PER_S,
+    ENGINE_QUANTS,
+    TARGET_BY_ID,
+    TARGETS,
+    WORKLOAD_BENCHMARKS,
+    WORKLOAD_LABELS,
+    build_guide_view,
+    claims,
+    sidebar_hardware,
+)
 
 cat = catalog()
 sc = get_scenario()

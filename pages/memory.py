@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from calculators.memory import GLOBAL_KV_CURVE, NAIVE_KV_CURVE, SLIDING_KV_CURVE
 from ui import memory_text as text
 from ui.charts import fit_heatmap_figure, kv_curve_figure, memory_bar_figure
 from ui.state import bind, catalog, get_scenario
-from ui.views.memory import build_fit_view, build_memory_view, read_upload
+from ui.views.memory import REFERENCE_KV_CURVES, build_fit_view, build_memory_view, read_upload
 from ui.widgets import KV_DTYPES, gib
 
 cat = catalog()
@@ -98,7 +97,7 @@ with st.expander("Overhead, placement and fit: formula and sources"):
         st.write(sentence)
 
 st.subheader("KV cache against context, per engine")
-dotted = {GLOBAL_KV_CURVE, SLIDING_KV_CURVE, NAIVE_KV_CURVE}
+dotted = REFERENCE_KV_CURVES
 st.plotly_chart(kv_curve_figure(v.kv_ladder_tokens, v.kv_curves_bytes, dotted), width="stretch", key="mem_chart_kv")
 st.caption(
     "Sliding-window layers stop growing at the window (the flat dotted line); only the global layers keep growing. "

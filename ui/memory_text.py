@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from calculators.memory import GPU_RUNTIME_RESERVE_BYTES, VLLM_NON_TORCH_BYTES
-from ui.views.memory import FitView, MemoryView
+from ui.views.memory import GPU_RUNTIME_RESERVE_BYTES, VLLM_NON_TORCH_BYTES, FitView, MemoryView
 from ui.widgets import gib
 
 

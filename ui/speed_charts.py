@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from calculators.throughput import ConcurrencyPoint
+from ui.views.speed import ConcurrencyPoint
 
 LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, x=0)
 MARGIN = dict(l=10, r=10, t=50, b=10)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from calculators import calibration
-from ui.views.speed import SpeedView
+from ui.views.speed import SpeedView, calibration
 
 BOUND_LABELS = {"memory": "memory-bandwidth bound", "compute": "compute bound", "kv": "KV-cache bound"}
 

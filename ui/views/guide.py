@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calculators.guide import TARGET_BY_ID, Candidate, ClaimCheck, GuideRequest, check_claims, rank
+from calculators.guide import (  # noqa: F401 - the targets, formats and workloads the page lists
+    ENGINE_QUANTS,
+    TARGET_BY_ID,
+    TARGETS,
+    WORKLOAD_BENCHMARKS,
+    WORKLOAD_LABELS,
+    Candidate,
+    ClaimCheck,
+    GuideRequest,
+    check_claims,
+    rank,
+)
 from model_specs import Catalog
 from ui.scenario import Scenario
 from ui.views import memo

@@ -6,12 +6,17 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from calculators import memory
+from calculators.memory import GPU_RUNTIME_RESERVE_BYTES, VLLM_NON_TORCH_BYTES  # noqa: F401 - for the page's text
+from calculators.tensors import param_counts
 from model_specs import Catalog
+from model_specs.hf_import import model_from_hf_json
 from model_specs.schema import Hardware, ModelSpec
 from ui.scenario import Scenario
 
 PLACEMENT_ENGINES = ("llama.cpp", "ollama")  # engines whose host/GPU placement the page's toggles change
 # Powers of two for the KV-against-context chart; the model's maximum ends the curve.
+# The KV chart's reference lines (drawn dotted), beside one line per engine.
+REFERENCE_KV_CURVES = frozenset({memory.GLOBAL_KV_CURVE, memory.SLIDING_KV_CURVE, memory.NAIVE_KV_CURVE})
 KV_LADDER_TOKENS = (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144)
 
 
@@ -161,9 +166,6 @@ class UploadView:
 
 def read_upload(name: str, content: bytes) -> UploadView:
     """Size an uploaded config.json (hf_import says what it rejects; tests/test_hf_import.py fuzzes it)."""
-    from calculators.tensors import param_counts
-    from model_specs.hf_import import model_from_hf_json
-
     try:
         model = model_from_hf_json(content, model_id=name.removesuffix(".json"))
     except ValueError as e:
