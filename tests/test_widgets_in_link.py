@@ -38,7 +38,10 @@ NOT_INPUTS = (Button, DownloadButton, FileUploader)
 # The print view is a way of looking at a page, not an input; `print=1` opens it (test_print_link_opens_print_view).
 NOT_IN_SCENARIO = {PRINT_KEY}
 # Extra starting links that reveal widgets shown only for some inputs (e.g. the typed measurement on Costs).
-REVEALING_LINKS = {"costs": [{"tput": "typed", "api_model": "gemma-4-31b"}], "speed": [], "guide": [{"tgt": "gpu-24"}]}
+REVEALING_LINKS = {
+    "costs": [{"tput": "typed", "api_model": "gemma-4-31b"}, {"tput": "probe"}],
+    "guide": [{"tgt": "gpu-24"}],
+}
 
 
 def _open(page: str, query: dict[str, Any]) -> AppTest:
@@ -165,7 +168,18 @@ PAGES = [p.url_path for p in app_pages.PAGES]
         for p in PAGES
     ],
 )
-def test_every_widget_is_in_the_link(page):
+def test_every_widget_is_in_the_link(page, tmp_path, monkeypatch):
+    # A stored probe run enables the widgets that use one (Speed's "use my measurement", Costs' probe-run picker).
+    from probe.store import ProbeStore
+
+    url = f"sqlite:///{tmp_path / 'probe.db'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    store = ProbeStore(url)
+    for conc in (1, 4):
+        run_id = store.start_run("http://127.0.0.1:8080", "openai", "gemma-4-e4b", {"concurrency": [conc]})
+        level = {"concurrency": conc, "ok": True, "tpot_s": {"p50": 0.01}, "ttft_s": {"p50": 0.05}}
+        store.finish_run(run_id, {"runs": [{**level, "output_tokens_per_s": 90.0 * conc}]}, "done")
+    store.close()
     problems = _walk(page)
     assert not problems, "\n".join(problems)
 
