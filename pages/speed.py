@@ -21,6 +21,8 @@ if v.context_capped:  # as on the Memory page: a context beyond the model's maxi
     st.info(f"{v.model.name} supports at most {v.model.context_tokens:,} tokens; showing that.")
 
 ctx, prompt = v.context_tokens, v.prompt_tokens
+if (sc.prompt is not None and sc.prompt != prompt) or (sc.out_tok is not None and sc.out_tok != v.output_tokens):
+    st.info(f"A request must fit the context: showing {prompt:,} prompt and {v.output_tokens:,} output tokens.")
 c1, c2, c3 = st.columns(3)
 with c1:
     bind(
