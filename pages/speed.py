@@ -6,9 +6,9 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from calculators import calibration
 from calculators.guide import ENGINE_QUANTS
-from calculators.throughput import (
+from calculators.speed import (
+    calibration,
     concurrency_curve,
     decode_vs_depth,
     forecast,

@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from calculators import memory
 from calculators.cost import CostRequest, Workload, api_prices_for, compare, plan_costs
 from calculators.guide import TARGET_BY_ID, GuideRequest, check_claims, rank
-from calculators.throughput import decode_vs_depth, forecast
+from calculators.speed import decode_vs_depth, forecast
 from model_specs.loader import Catalog
 from ui.scenario import Scenario, scenario_to_query
 
