@@ -13,7 +13,7 @@ import pytest
 
 from calculators import memory
 from calculators.cost import CostRequest, Workload, compare, plan_costs
-from calculators.throughput import forecast
+from calculators.speed import forecast
 from model_specs import load_catalog
 from ui.report import build_report, export_pngs
 from ui.scenario import Scenario, scenario_from_query

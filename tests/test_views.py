@@ -6,7 +6,7 @@ import pytest
 
 from calculators import memory
 from calculators.guide import TARGET_BY_ID
-from calculators.throughput import forecast
+from calculators.speed import forecast
 from model_specs import load_catalog
 from ui.scenario import Scenario
 from ui.views.costs import build_cost_view

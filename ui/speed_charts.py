@@ -86,7 +86,7 @@ def depth_figure(points: list[tuple[int, float, float, float]], measured: tuple[
 
 
 def roofline_figure(rf: dict) -> go.Figure:
-    """Peak and fitted roofs with decode at each batch size (calculators.throughput.roofline's dict)."""
+    """Peak and fitted roofs with decode at each batch size (calculators.speed.roofline's dict)."""
     pts = rf["points"]
     xs = [p["intensity_flop_per_byte"] for p in pts]
     lo_x, hi_x = min(xs + [rf["ridge_flop_per_byte"]]) / 2, max(xs + [rf["ridge_flop_per_byte"]]) * 2

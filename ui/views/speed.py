@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from calculators import calibration  # noqa: F401 - the fit's figures the page quotes
+from calculators.speed import calibration  # noqa: F401 - the fit's figures the page quotes
 from calculators.guide import ENGINE_QUANTS
-from calculators.throughput import (
+from calculators.speed import (
     ConcurrencyPoint,
     SpeedForecast,
     concurrency_curve,
