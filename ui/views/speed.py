@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from calculators.speed import calibration  # noqa: F401 - the fit's figures the page quotes
 from calculators.guide import ENGINE_QUANTS
 from calculators.speed import (
     ConcurrencyPoint,
     SpeedForecast,
+    calibration,  # noqa: F401 - the fit's figures the page quotes
     concurrency_curve,
     decode_vs_depth,
     forecast,
