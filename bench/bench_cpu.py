@@ -8,8 +8,8 @@ calculators/cpu_measurements.yaml (llama-bench with thread counts), which also d
 SIMD width and memory. Held out: each device in turn is left out of the fit and predicted from the others
 (leave-one-device-out), so every figure is on a device the parameters never met.
 
-"Before" is the current model (calculators/throughput.py: bytes / (theoretical bandwidth x CPU-class efficiency) +
-layers x overhead), as shipped in calculators/calibration.py, and refitted leave-one-device-out on the same rows.
+"Before" is the current model (calculators/speed/: bytes / (theoretical bandwidth x CPU-class efficiency) +
+layers x overhead), as shipped in calculators/speed/calibration.py, and refitted leave-one-device-out on the same rows.
 "After" is calculators/cpu.py. Fit: Nelder-Mead on the log parameters, minimising the summed squared log error of
 the step time. numpy only.
 """
@@ -31,9 +31,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from fit_throughput import kv_bytes, model_bytes, nnls_relative  # noqa: E402
 
-from calculators import calibration  # noqa: E402
 from calculators.cpu import CpuCores, CpuParams, decode_step, default_threads  # noqa: E402
-from calculators.throughput import ClassParams, decode_step_s, decode_terms, is_kquant  # noqa: E402
+from calculators.speed import ClassParams, calibration, decode_step_s, decode_terms, is_kquant  # noqa: E402
 
 GIB = 2**30
 LEGACY = ROOT / "calculators" / "measurements.yaml"
@@ -236,7 +235,7 @@ def _legacy_terms(p: CpuPoint) -> np.ndarray:
 
 
 def predict_legacy(p: CpuPoint, cls: ClassParams) -> float:
-    """The current model: bytes / (theoretical bandwidth x class efficiency) + layers x overhead (throughput.py)."""
+    """The current model: bytes / (theoretical bandwidth x class efficiency) + layers x overhead (calculators/speed/step.py)."""
     return decode_step_s(
         weight_bytes=p.weight_bytes,
         kv_bytes=p.kv_bytes,

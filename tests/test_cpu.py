@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from calculators import cpu
-from calculators.throughput import forecast
+from calculators.speed import forecast
 from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_config
 
@@ -151,7 +151,7 @@ def test_check_rows_never_fitted_stay_within_20_percent():
 
 
 def test_charts_take_the_same_threads_as_the_headline():
-    from calculators.throughput import concurrency_curve, decode_vs_depth
+    from calculators.speed import concurrency_curve, decode_vs_depth
 
     m = hf("llama-3-8b")
     by_t = {t: decode_vs_depth(m, "Q4_K_M", "ryzen-9-7950x", depths=[0], threads=t)[0][1] for t in (1, 2, 4)}
