@@ -8,6 +8,7 @@ import streamlit as st
 from ui import speed_text as text
 from ui.measurements import session_facts
 from ui.speed_charts import concurrency_figure, depth_figure, roofline_figure, variants_figure
+from ui.speed_widgets import threads_input
 from ui.state import bind, catalog, get_scenario
 from ui.views.speed import build_speed_view, variant_rows
 
@@ -23,7 +24,7 @@ if v.context_capped:  # as on the Memory page: a context beyond the model's maxi
 ctx, prompt = v.context_tokens, v.prompt_tokens
 if (sc.prompt is not None and sc.prompt != prompt) or (sc.out_tok is not None and sc.out_tok != v.output_tokens):
     st.info(f"A request must fit the context: showing {prompt:,} prompt and {v.output_tokens:,} output tokens.")
-c1, c2, c3 = st.columns(3)
+c1, c2, c3, *c4 = st.columns(3 if v.default_threads is None else 4)  # CPUs: a threads input
 with c1:
     bind(
         "prompt",
@@ -48,6 +49,7 @@ with c2:
     )
 with c3:
     bind("cold", st.toggle, "Cold start (load weights from disk)", key="speed_cold")
+threads_input(v, c4)
 
 m = v.facts
 with st.expander("Use my own measurement (probe)", icon=":material/network_check:"):

@@ -93,3 +93,21 @@ def test_linked_request_longer_than_the_context_is_capped_with_a_notice():
     assert not at.exception
     assert any("showing 4,095 prompt and 1 output tokens" in i.value for i in at.info)
     assert at.number_input(key="speed_prompt").value == 4095
+
+
+def test_cpu_threads_input_shows_only_for_a_catalog_cpu_and_moves_the_forecast():
+    assert "speed_threads" not in [n.key for n in speed_page().number_input]  # RTX 4090: no threads
+    assert "speed_threads" not in [n.key for n in speed_page({"hw": "laptop-ddr5-16gb"}).number_input]
+    at = speed_page({"hw": "core-i5-13600k"})
+    assert not at.exception, [e.value for e in at.exception]
+    threads = at.number_input(key="speed_threads")
+    assert threads.value == 6  # llama.cpp's own choice on a 6P + 8E part: the P-cores
+    decode_default = float(next(m for m in at.metric if m.label.startswith("Decode")).value)
+    threads.set_value(2).run()
+    assert not at.exception
+    assert float(next(m for m in at.metric if m.label.startswith("Decode")).value) < 0.85 * decode_default
+    assert any("2 threads on 14 cores" in i.value for i in at.info)
+    method = next(e for e in at.expander if "How the forecast" in e.label)
+    text = " ".join(m.value for m in method.markdown)
+    assert "CPU decode model" in text and "| Cores / hardware threads | 14 / 20 |" in text
+    assert "[source](https://www.intel.com/content/www/us/en/products/sku/230493/" in text  # each fact's source

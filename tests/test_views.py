@@ -141,6 +141,34 @@ def test_variant_rows_cover_every_model_in_the_engines_formats():
     assert {r["Quant"] for r in rows} <= {q.upper() for q in v.variant_quants} | set(v.variant_quants)
 
 
+def test_cpu_threads_reach_every_speed_figure_on_a_catalog_cpu():
+    base = Scenario(model="gemma-4-e4b", hw="core-i5-13600k")
+    default, two = build_speed_view(base, CAT), build_speed_view(base.model_copy(update={"thr": 2}), CAT)
+    assert default.default_threads == 6 and default.threads is None and default.forecast.threads == 6  # P-cores
+    assert two.threads == 2 and two.forecast.threads == 2
+    f = forecast(
+        CAT.model("gemma-4-e4b"), "Q4_K_M", "core-i5-13600k", context_tokens=8192, prompt_tokens=512,
+        output_tokens=256, threads=2,
+    )  # fmt: skip
+    assert two.forecast.decode_tokens_per_s == pytest.approx(f.decode_tokens_per_s)
+    # Two threads pull ~2 x 19.5 GB/s, below the ~52 GB/s six sustain: decode, the charts and the table all slow.
+    assert two.forecast.decode_tokens_per_s < 0.85 * default.forecast.decode_tokens_per_s
+    assert two.depth[0][1] < 0.85 * default.depth[0][1]
+    assert two.concurrency[0].aggregate_tokens_per_s < 0.85 * default.concurrency[0].aggregate_tokens_per_s
+    assert (
+        two.roofline["points"][0]["achieved_flops_per_s"] < 0.85 * default.roofline["points"][0]["achieved_flops_per_s"]
+    )
+    row = {(r["Model"], r["Quant"]): r["Decode tok/s"] for r in variant_rows(two, CAT)}[("Gemma 4 E4B", "Q4_K_M")]
+    assert row == round(two.forecast.decode_tokens_per_s, 1)
+
+
+def test_cpu_threads_are_ignored_where_there_is_no_cpu_block():
+    for hw in ("rtx-4090", "laptop-ddr5-16gb"):  # a GPU; a CPU with only a DRAM figure in the catalog
+        v, plain = build_speed_view(Scenario(hw=hw, thr=3), CAT), build_speed_view(Scenario(hw=hw), CAT)
+        assert v.error is None and v.default_threads is None and v.threads is None and v.forecast.threads is None
+        assert v.forecast.decode_tokens_per_s == plain.forecast.decode_tokens_per_s
+
+
 # ---------------------------------------------------------------- costs
 
 

@@ -29,7 +29,9 @@ scenarios = st.builds(
     ctx=st.sampled_from([2048, 8192, 32768, 131072]),
     engine=st.sampled_from(["llama.cpp", "ollama"]),
     kv=st.sampled_from(["f16", "q8_0"]),
-    hw=st.sampled_from(["rtx-4090", "rtx-3090", "m4-max-128gb", "h100-80gb-sxm", "laptop-ddr5-16gb", "phone-4gb"]),
+    hw=st.sampled_from(
+        ["rtx-4090", "rtx-3090", "m4-max-128gb", "h100-80gb-sxm", "laptop-ddr5-16gb", "phone-4gb", "core-i5-13600k"]
+    ),
     gpus=st.integers(1, 2),
     conc=st.integers(1, 16),
     text_only=st.booleans(),
@@ -38,6 +40,7 @@ scenarios = st.builds(
     prompt=st.one_of(st.none(), st.integers(0, 8000)),
     out_tok=st.one_of(st.none(), st.integers(1, 2000)),
     cold=st.booleans(),
+    thr=st.one_of(st.none(), st.integers(1, 24)),
     pue=st.sampled_from([1.0, 1.2, 1.5]),
     coc=st.sampled_from([0.0, 8.0]),
     fixed=st.sampled_from([0.0, 250.0]),

@@ -41,6 +41,7 @@ NOT_IN_SCENARIO = {PRINT_KEY}
 REVEALING_LINKS = {
     "costs": [{"tput": "typed", "api_model": "gemma-4-31b"}, {"tput": "probe"}],
     "guide": [{"tgt": "gpu-24"}],
+    "speed": [{"hw": "core-i5-13600k"}],  # a CPU with a `cpu` block: the threads input
 }
 
 

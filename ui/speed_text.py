@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ui.views.speed import SpeedView, calibration
+from ui.views.speed import SpeedView, calibration, cpu_model
 
 BOUND_LABELS = {"memory": "memory-bandwidth bound", "compute": "compute bound", "kv": "KV-cache bound"}
 
@@ -43,6 +43,9 @@ def concurrency_caption(v: SpeedView) -> str:
 def method_markdown(v: SpeedView) -> str:
     """How the forecast is made and how good it is."""
     r, f = calibration.RESIDUALS, v.forecast
+    cpu_facts = "\n" + cpu_facts_markdown(v) if v.cpu is not None else ""
+    if f.threads is not None:
+        return cpu_method_markdown(v) + cpu_facts
     if f.device_class in calibration.CLASSES:
         cp = calibration.CLASSES[f.device_class]
         cls_line = (
@@ -66,5 +69,86 @@ def method_markdown(v: SpeedView) -> str:
         f"{r['decode_gpu_holdout'][2]:.0%} on held-out published points (hardware the fit never saw). CPUs are "
         f"weaker (held-out median {r['decode_cpu_holdout'][1]:.0%}).\n"
         "- Measurements and their sources: `calculators/measurements.yaml`; refit with "
-        "`python bench/fit_throughput.py --write`."
+        "`python bench/fit_throughput.py --write`." + cpu_facts
     )
+
+
+def cpu_method_markdown(v: SpeedView) -> str:
+    """How a forecast on a CPU with a catalog `cpu` block is made (calculators/cpu.py) and how good it is."""
+    p, f, c = cpu_model.CPU_PARAMS, v.forecast, v.cpu
+    sustained = cpu_model.sustained_bandwidth_bytes_per_s(c, p) / 1e9
+    how = "measured" if c.sustained_bandwidth_gbs else f"{p.sustained_fraction:.0%} of the theoretical, fitted"
+    return (
+        f"- CPU decode model (`calculators/cpu.py`), {f.threads} threads on {c.cores} cores: a step reads the weights "
+        f"and KV cache at min(sustained bandwidth {sustained:,.1f} GB/s ({how}), threads × {p.per_thread_gbs:.1f} "
+        f"GB/s per thread), or does its int8 arithmetic at clock × SIMD width × {p.int8_ops_per_cycle:.1f} ops per "
+        f"cycle per thread, whichever is slower, plus {p.sync_s_per_layer_thread * 1e6:.1f} µs of barriers per layer "
+        "and thread; efficiency cores and SMT siblings slow the slowest thread.\n"
+        f"- Fitted on {p.n_points} published llama.cpp / Ollama runs of {p.n_devices} CPUs "
+        "(`calculators/cpu_measurements.yaml`, each with its source); the range "
+        f"({p.decode_rel_low:+.0%} … {p.decode_rel_high:+.0%}) is the p10–p90 error on CPUs left out of the fit "
+        "(`python bench/bench_cpu.py`). Prefill uses the CPU class of the fitted speed model.\n"
+    )
+
+
+# (label, CpuSpec field(s), how to show the value) of the catalog's CPU facts.
+_CPU_FACTS = (
+    ("Cores / hardware threads", ("cores", "threads"), lambda c: f"{c.cores} / {c.threads}"),
+    (
+        "Performance / efficiency cores",
+        ("performance_cores", "efficiency_cores"),
+        lambda c: None if c.performance_cores is None else f"{c.performance_cores} / {c.efficiency_cores}",
+    ),
+    (
+        "Base / boost clock",
+        ("base_clock_ghz", "boost_clock_ghz"),
+        lambda c: " / ".join(f"{x:g} GHz" if x else "unknown" for x in (c.base_clock_ghz, c.boost_clock_ghz)),
+    ),
+    ("Instruction sets", ("isa",), lambda c: ", ".join(c.isa) or None),
+    ("Widest SIMD register", ("vector_bits",), lambda c: c.vector_bits and f"{c.vector_bits} bits"),
+    (
+        "Memory",
+        ("memory_type", "memory_channels", "memory_bus_bits"),
+        lambda c: ", ".join(
+            filter(
+                None,
+                (
+                    c.memory_type,
+                    c.memory_channels and f"{c.memory_channels} channels",
+                    c.memory_bus_bits and f"{c.memory_bus_bits}-bit bus",
+                ),
+            )
+        ),
+    ),
+    (
+        "Sustained read bandwidth",
+        ("sustained_bandwidth_gbs",),
+        lambda c: c.sustained_bandwidth_gbs and f"{c.sustained_bandwidth_gbs:g} GB/s (measured)",
+    ),
+)
+
+
+def _cell(text: str) -> str:
+    """`text` safe inside a Markdown table cell; a bare URL as a `source` link."""
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return f"[source]({text})" if text.startswith("http") and " " not in text else text
+
+
+def cpu_facts_markdown(v: SpeedView) -> str:
+    """The catalog's CPU facts of the device as a Markdown table, each with its source (derived ones say so)."""
+    hw = v.hardware
+    c = hw.cpu
+    lines = [
+        f"\n**{hw.name}** (catalog, as of {hw.as_of}); theoretical DRAM bandwidth {hw.memory_bandwidth_gbs:g} GB/s "
+        f"({_cell(hw.field_sources.get('memory_bandwidth_gbs', hw.source))}).\n",
+        "| CPU | value | source |",
+        "|---|---|---|",
+    ]
+    for label, fields, show in _CPU_FACTS:
+        value = show(c)
+        if not value:
+            continue
+        sources = dict.fromkeys(c.field_sources.get(x, c.source) for x in fields)  # the record's unless a field's own
+        derived = " (derived)" if any(x in c.derived for x in fields) else ""
+        lines.append(f"| {label} | {value}{derived} | {' · '.join(_cell(s) for s in sources)} |")
+    return "\n".join(lines)

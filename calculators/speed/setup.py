@@ -158,10 +158,11 @@ def _cpu_hook(
     if why:
         if threads is not None:
             notes.append(f"threads ignored: {why}")
+        gap = "core count and sustained bandwidth are not in the catalog"
+        gap = f"the CPU decode model is not used: {why}" if cores else gap
         notes.append(
             "CPU decode: the catalog gives the DRAM peak, which many-core servers and some SoCs reach only in part "
-            f"(core count and sustained bandwidth are not in the catalog), so the range goes down to "
-            f"{1 + cls.decode_rel_low:.0%} of the forecast"
+            f"({gap}), so the range goes down to {1 + cls.decode_rel_low:.0%} of the forecast"
         )
         return None, None, cls
     n = threads or cpu_model.default_threads(cores, engine)

@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from calculators import cpu as cpu_model
 from calculators.guide import ENGINE_QUANTS
 from calculators.speed import (
     ConcurrencyPoint,
     SpeedForecast,
     calibration,  # noqa: F401 - the fit's figures the page quotes
+    class_of,
     concurrency_curve,
     decode_vs_depth,
+    device_from_hardware,
     forecast,
     implied_efficiency,
     roofline,
@@ -55,6 +58,23 @@ class SpeedView:
     forecast: SpeedForecast | None
     error: str | None
 
+    @cached_property
+    def cpu(self) -> cpu_model.CpuCores | None:
+        """The CPU the CPU decode model runs on (a CPU-only device with a catalog `cpu` block), else None."""
+        if class_of(device_from_hardware(self.hardware)) != "cpu":
+            return None
+        return cpu_model.cores_from_hardware(self.hardware)
+
+    @cached_property
+    def default_threads(self) -> int | None:
+        """Threads the engine takes by itself on this CPU (llama.cpp -t unset); None without a `cpu` block."""
+        return cpu_model.default_threads(self.cpu, self.scenario.engine) if self.cpu is not None else None
+
+    @property
+    def threads(self) -> int | None:
+        """CPU threads the forecasts are made for: the scenario's on a CPU with a `cpu` block (None = default)."""
+        return self.scenario.thr if self.cpu is not None else None
+
     @property
     def context_capped(self) -> bool:
         """Whether the scenario asked for more context than the model supports."""
@@ -70,6 +90,7 @@ class SpeedView:
             gpus=s.gpus,
             kv_dtype=s.kv,
             efficiency_override=self.efficiency_override,
+            threads=self.threads,
         )
 
     @cached_property
@@ -94,6 +115,7 @@ class SpeedView:
             kv_dtype=s.kv,
             gpus=s.gpus,
             efficiency_override=self.efficiency_override,
+            threads=self.threads,
         )
 
     @cached_property
@@ -108,6 +130,7 @@ class SpeedView:
             depth_tokens=self.prompt_tokens + self.output_tokens // 2,
             kv_dtype=s.kv,
             efficiency_override=self.efficiency_override,
+            threads=self.threads,
         )
 
 
@@ -153,13 +176,22 @@ _VARIANTS: dict[tuple, tuple] = {}
 def variant_rows(v: SpeedView, cat: Catalog) -> list[dict]:
     """Every catalog model in the view's formats on the view's device: decode, prefill, TTFT, fit (memoised)."""
     s = v.scenario
-    key = (v.hardware.id, s.engine, s.ctx, s.kv, tuple(v.variant_quants), v.prompt_tokens, v.output_tokens)
+    key = (v.hardware.id, s.engine, s.ctx, s.kv, tuple(v.variant_quants), v.prompt_tokens, v.output_tokens, v.threads)
     return memo(_VARIANTS, key, cat, lambda: _variant_rows(cat, *key))
 
 
 def _variant_rows(
-    cat: Catalog, hw_id: str, engine: str, ctx: int, kv: str, quants: tuple[str, ...], prompt: int, output: int
+    cat: Catalog,
+    hw_id: str,
+    engine: str,
+    ctx: int,
+    kv: str,
+    quants: tuple[str, ...],
+    prompt: int,
+    output: int,
+    threads: int | None,
 ) -> list[dict]:
+    """One row per model and format that the engine runs on the device (at `threads` CPU threads, if given)."""
     rows = []
     for m in cat.models.values():
         c = min(ctx, m.context_tokens)
@@ -174,6 +206,7 @@ def _variant_rows(
                     prompt_tokens=min(prompt, c // 2),
                     output_tokens=min(output, c // 4),
                     kv_dtype=kv,
+                    threads=threads,
                 )
             except ValueError:
                 continue
