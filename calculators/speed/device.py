@@ -24,8 +24,6 @@ TFLOPS_PER_GBS_FALLBACK_GPU = 0.15
 HOST_BANDWIDTH_GBS = 64.0  # host RAM read by llama.cpp for layers left on the CPU (dual-channel DDR5, assumption)
 DISK_READ_GBS = 2.0  # cold start: weights read from an NVMe SSD (assumption)
 PIPELINE_HOP_S = 20e-6  # llama.cpp layer split: one activation hand-over per GPU boundary per token
-CALIBRATED_ENGINES = ("llama.cpp", "ollama")
-SERVER_ENGINES = ("vllm", "transformers")
 FP8_QUANTS = ("FP8", "W8A8", "FP8-DYNAMIC")
 FP8_CAPABLE_TFLOPS = 500.0  # dense FP16 at or above this: a Hopper/Blackwell-class part with FP8 tensor cores
 

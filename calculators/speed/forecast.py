@@ -11,6 +11,7 @@ from calculators.memory import MemoryRequest, estimate
 
 if TYPE_CHECKING:
     from model_specs.schema import Hardware, ModelSpec
+from calculators.engines import engine as engine_record
 from calculators.speed.device import DISK_READ_GBS, GB, HOST_BANDWIDTH_GBS, Device, GiB, resolve_device
 from calculators.speed.geometry import ModelGeometry, geometry, resolve_model
 from calculators.speed.prefill import prefill_time
@@ -144,7 +145,7 @@ def _offload_fraction(est, geo: ModelGeometry, dev: Device, engine: str, notes: 
     if est is None or est.fits is None or est.fits:
         return 0.0
     short = -(est.margin_bytes or 0)
-    if engine in ("llama.cpp", "ollama") and not dev.unified_memory:
+    if engine_record(engine).offloads_layers and not dev.unified_memory:
         frac = min(1.0, short / max(geo.total_weight_bytes, 1))
         notes.append(
             f"does not fit in {dev.name} memory: about {frac:.0%} of the weights stay in host RAM "

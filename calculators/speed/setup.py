@@ -6,17 +6,15 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from calculators.memory import ENGINES
+from calculators.engines import engine as engine_record
 
 if TYPE_CHECKING:
     from model_specs.schema import ModelSpec
 from calculators.speed.calibration import CLASSES, SERVER, SHARED
 from calculators.speed.device import (
-    CALIBRATED_ENGINES,
     FP8_CAPABLE_TFLOPS,
     FP8_QUANTS,
     HBM_BANDWIDTH_GBS,
-    SERVER_ENGINES,
     Device,
     _fp16,
     class_of,
@@ -58,8 +56,7 @@ def _setup(
     notes: list[str],
 ) -> _Setup:
     """Resolve the device class, its fitted (or overridden) parameters and the model geometry; appends notes."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine '{engine}' (one of {', '.join(ENGINES)})")
+    rec = engine_record(engine)
     if gpus < 1:
         raise ValueError("gpus must be at least 1")
     cls_name = class_of(dev)
@@ -71,7 +68,7 @@ def _setup(
             f"custom NVIDIA device taken as {'an HBM datacenter part' if dev.hbm else 'a GDDR/LPDDR part'} "
             f"(bandwidth {'>=' if dev.hbm else '<'} {HBM_BANDWIDTH_GBS:g} GB/s)"
         )
-    server = engine in SERVER_ENGINES and dev.kind in ("nvidia", "amd", "intel")
+    server = rec.serving_scheduler and dev.kind in ("nvidia", "amd", "intel")
     if server:
         sp = SERVER
         cls_name = "server-gpu"
@@ -92,7 +89,7 @@ def _setup(
         )
         if not (dev.kind == "nvidia" and dev.hbm):
             notes.append("serving parameters come from NVIDIA HBM parts only")
-    elif engine not in CALIBRATED_ENGINES:
+    elif not rec.calibrated:
         notes.append(f"no published {engine} points for {dev.kind} devices: llama.cpp-fitted efficiencies used")
     if not server and cls.n_decode_points < 10:
         notes.append(f"device class '{cls_name}' rests on {cls.n_decode_points} published points: wide range")

@@ -9,8 +9,9 @@ from calculators.memory import kv_bytes_per_token_at
 
 if TYPE_CHECKING:
     pass
+from calculators.engines import engine as engine_record
 from calculators.speed.calibration import CLASSES
-from calculators.speed.device import GB, HOST_BANDWIDTH_GBS, PIPELINE_HOP_S, SERVER_ENGINES, Device
+from calculators.speed.device import GB, HOST_BANDWIDTH_GBS, PIPELINE_HOP_S, Device
 from calculators.speed.params import SERVER_STEP_OVERHEAD_S, ClassParams, ServerParams, SharedParams
 from calculators.speed.setup import _Setup
 
@@ -140,7 +141,8 @@ def step_time(s: _Setup, batch: int, depth_tokens: int) -> StepTime:
     kv = batch * kv_bytes_per_token_at(s.model, depth_tokens, s.kv_dtype)
     read = weight + kv / s.kv_read_ratio
     bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency
-    tp = s.gpus if s.engine in SERVER_ENGINES else 1
+    rec = engine_record(s.engine)
+    tp = s.gpus if rec.tensor_parallel else 1
     if s.host_fraction > 0:
         host_cls = CLASSES["cpu"]
         host_bw = HOST_BANDWIDTH_GBS * GB * host_cls.bandwidth_efficiency
@@ -148,7 +150,7 @@ def step_time(s: _Setup, batch: int, depth_tokens: int) -> StepTime:
     else:
         memory = read / (bw * tp)
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
-    if s.engine == "ollama":
+    if rec.per_token_overhead:
         overhead += sh.ollama_token_overhead_s
     if s.server:
         overhead += SERVER_STEP_OVERHEAD_S
