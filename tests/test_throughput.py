@@ -256,3 +256,49 @@ def test_cpu_range_covers_the_worst_held_out_cpu_miss():
     n, _, worst = calibration.RESIDUALS["decode_cpu_holdout"]
     assert n >= 6 and f.decode_tokens_per_s_low <= f.decode_tokens_per_s / (1 + worst)
     assert any("CPU decode" in note for note in f.notes)
+
+
+def test_the_fit_and_the_forecast_share_one_step_formula():
+    # The fit regresses decode_terms and predicts with decode_step_s; the forecast's step_time and the serving
+    # fit's server_step_s both go through decode_step_parts: one formula, so a change to it moves both.
+    from calculators.speed import device_from_hardware
+    from calculators.speed.calibration import SERVER, SHARED
+    from calculators.speed.params import SERVER_STEP_OVERHEAD_S, server_class
+    from calculators.speed.setup import _setup
+    from calculators.speed.step import attention_flops, decode_step_s, decode_terms, server_step_s, step_time
+
+    kw = dict(
+        weight_bytes=4.2e9, kv_bytes=3e8, layers=32, moe=True, bandwidth_bytes_per_s=1e12, flops=2e10,
+        fp16_flops_per_s=1.6e14, shared=SHARED, kquant=True,
+    )  # fmt: skip
+    cls = calibration.CLASSES["nvidia"]
+    x0, x1, x2 = decode_terms(**kw)
+    linear = x0 / cls.bandwidth_efficiency + x1 * cls.layer_overhead_s + x2 / cls.compute_efficiency
+    assert decode_step_s(cls=cls, **kw) == pytest.approx(linear, rel=1e-12)
+    cat = load_catalog()
+    for hw, engine, quant in (("rtx-4090", "llama.cpp", "Q4_K_M"), ("h100-80gb-sxm", "vllm", "FP8")):
+        dev = device_from_hardware(cat.device(hw))
+        s = _setup(cat.model("gemma-4-31b"), quant, dev, engine, "f16", 1, None, 0.0, [])
+        g, batch, depth = s.geo, 8, 2048
+        st = step_time(s, batch, depth)
+        flops = batch * (
+            2 * g.compute_params + attention_flops(g.q_dim, g.full_layers, g.sliding_layers, g.window, 1, depth)
+        )
+        fitted = dict(
+            weight_bytes=st.weight_bytes, kv_bytes=st.kv_bytes, bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s,
+            fp16_flops_per_s=s.fp16, cls=s.cls, kv_read_ratio=s.kv_read_ratio,
+        )  # fmt: skip
+        if not s.server:
+            same = decode_step_s(layers=g.layers, moe=g.moe, flops=flops, shared=SHARED, kquant=g.kquant, **fitted)
+            assert st.total_s == pytest.approx(same, rel=1e-12)
+            continue
+        assert s.cls == server_class(SERVER)
+        same = decode_step_s(
+            layers=0, moe=False, flops=flops, shared=SHARED, engine_overhead_s=SERVER_STEP_OVERHEAD_S, **fitted
+        )
+        served = server_step_s(
+            weight_bytes=st.weight_bytes, kv_bytes=st.kv_bytes, decode_flops=flops, prefill_flops=0.0,
+            bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s, peak_flops_per_s=s.fp16, tp=1, comm_s=0.0, sp=SERVER,
+        )  # fmt: skip
+        assert st.total_s == pytest.approx(same, rel=1e-12)
+        assert served == pytest.approx(st.total_s, rel=1e-12)

@@ -20,7 +20,7 @@ from calculators.speed.device import (
     class_of,
 )
 from calculators.speed.geometry import ModelGeometry, geometry
-from calculators.speed.params import ClassParams, SharedParams
+from calculators.speed.params import ClassParams, SharedParams, server_class
 
 
 @dataclass(frozen=True)
@@ -72,17 +72,7 @@ def _setup(
     if server:
         sp = SERVER
         cls_name = "server-gpu"
-        cls = ClassParams(
-            bandwidth_efficiency=sp.bandwidth_efficiency,
-            layer_overhead_s=0.0,
-            compute_efficiency=sp.compute_efficiency,
-            prefill_efficiency=sp.compute_efficiency,
-            decode_rel_low=sp.rel_low,
-            decode_rel_high=sp.rel_high,
-            prefill_rel_low=-0.3,
-            prefill_rel_high=0.3,
-            n_decode_points=sp.n_points,
-        )
+        cls = server_class(sp)
         notes.append(
             f"{engine}: serving-engine parameters fitted to TensorRT-LLM throughput on H100 (vLLM is usually somewhat "
             "slower); no published single-stream vLLM points"
