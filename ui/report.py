@@ -294,7 +294,7 @@ def _speed_section(sc: Scenario, cat: Catalog) -> Section:
         f = forecast(
             model,
             sc.quant,
-            sc.hw,
+            cat.device(sc.hw),
             engine=sc.engine,
             context_tokens=ctx,
             concurrency=sc.conc,
@@ -335,7 +335,7 @@ def _speed_section(sc: Scenario, cat: Catalog) -> Section:
     s.tables.append(Table("speed", "Speed forecast", rows))
     s.data = f.as_dict()
     # Same model, format, device and engine as the forecast above, so this cannot fail where that succeeded.
-    pts = decode_vs_depth(model, sc.quant, sc.hw, engine=sc.engine, kv_dtype=sc.kv, gpus=sc.gpus)
+    pts = decode_vs_depth(model, sc.quant, cat.device(sc.hw), engine=sc.engine, kv_dtype=sc.kv, gpus=sc.gpus)
     depth_rows = [{"depth_tokens": d, "tokens_per_s": v, "low": lo, "high": hi} for d, v, lo, hi in pts]
     s.tables.append(Table("speed_vs_depth", "Decode speed as the context fills", depth_rows))
     depths = [r["depth_tokens"] for r in depth_rows]

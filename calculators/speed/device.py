@@ -112,15 +112,10 @@ def _fp16(dev: Device, notes: list[str]) -> float:
     return est
 
 
-def resolve_device(hardware: Hardware | Device | str) -> Device:
-    """A Device from a Device, a catalog Hardware entry or a catalog id."""
+def resolve_device(hardware: Hardware | Device) -> Device:
+    """A Device from a Device or a catalog Hardware entry; TypeError for an id (the caller owns the catalog)."""
     if isinstance(hardware, Device):
         return hardware
     if isinstance(hardware, str):
-        from model_specs import load_catalog
-
-        try:
-            return device_from_hardware(load_catalog().device(hardware))
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
+        raise TypeError(f"pass a catalog Hardware or a Device, not the id '{hardware}'")
     return device_from_hardware(hardware)

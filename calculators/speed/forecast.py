@@ -309,9 +309,9 @@ def _result(s, model, dev, geo, step, sizes, times, max_conc, host_fraction, not
 
 
 def decode_vs_depth(
-    model: ModelSpec | str,
+    model: ModelSpec,
     quant: str,
-    hardware: Hardware | Device | str,
+    hardware: Hardware | Device,
     engine: str = "llama.cpp",
     depths: Sequence[int] | None = None,
     kv_dtype: str = "f16",
@@ -334,9 +334,9 @@ def decode_vs_depth(
 
 
 def concurrency_curve(
-    model: ModelSpec | str,
+    model: ModelSpec,
     quant: str,
-    hardware: Hardware | Device | str,
+    hardware: Hardware | Device,
     engine: str = "llama.cpp",
     context_tokens: int = 8192,
     prompt_tokens: int = 512,
