@@ -11,6 +11,7 @@ from typing import Any
 from calculators.cost import (
     HOURS_PER_MONTH,
     OPTIONS,
+    CostInputError,
     CostRequest,
     Workload,
     compare,
@@ -222,12 +223,25 @@ def _round(x: Any) -> Any:
     return x
 
 
+def flags_for(request_fields: tuple[str, ...]) -> str:
+    """The CLI flags that set these CostRequest fields: '--api-input-usd-per-mtok and --api-output-usd-per-mtok'."""
+    names = {f.name for f in FLAGS}
+    flags = [f"--{field.replace('_', '-')}" for field in request_fields]
+    return " and ".join(f for f in flags if f in names)
+
+
 def run(args: argparse.Namespace) -> dict:
     """Compare the three options for the flags' scenario; the JSON the CLI prints."""
     req = request_from_args(args)
-    plan = plan_costs(load_catalog(), req)
+    try:
+        plan = plan_costs(load_catalog(), req)
+    except CostInputError as e:  # the calculator names the input in words; the CLI adds its flags
+        raise ValueError(f"{e} ({flags_for(e.request_fields)})") from None
     result = compare(plan.inputs)
     out = result.to_dict()
+    for name, m in plan.missing.items():
+        if m.request_fields:
+            out[name]["missing"] = f"{m.reason}; pass {flags_for(m.request_fields)}"
     for name in OPTIONS:
         out[name]["label"] = plan.labels.get(name)
         if name in plan.sizing:

@@ -6,7 +6,8 @@ import argparse
 import math
 from pathlib import Path
 
-from calculators.memory import ENGINES, KV_DTYPES, GiB, MemoryRequest, estimate
+from calculators.engines import ENGINES, KV_DTYPES
+from calculators.memory import GiB, MemoryRequest, estimate
 from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_json
 from model_specs.schema import ModelSpec

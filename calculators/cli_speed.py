@@ -7,8 +7,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from calculators.memory import ENGINES, KV_DTYPES
-from calculators.speed import Device, custom_device, forecast, resolve_device, resolve_model
+from calculators.engines import ENGINES, KV_DTYPES
+from calculators.speed import Device, custom_device, forecast, resolve_device
+from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_json
 from model_specs.schema import ModelSpec
 
@@ -57,7 +58,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def _model(args: argparse.Namespace) -> ModelSpec:
     """The catalog model, or the model described by a Hugging Face config.json (ValueError when unreadable)."""
     if args.model:
-        return resolve_model(args.model)
+        return load_catalog().model(args.model)
     path = Path(args.hf_config)
     try:
         raw = path.read_bytes()
@@ -75,7 +76,7 @@ def _device(args: argparse.Namespace) -> Device:
             raise ValueError(
                 "--hardware takes no custom-device flags (--memory-bandwidth-gbs, --fp16-tflops, --memory-gib)"
             )
-        return resolve_device(args.hardware)
+        return resolve_device(load_catalog().device(args.hardware))
     if args.memory_bandwidth_gbs is None or args.fp16_tflops is None:
         raise ValueError("--hardware-kind needs --memory-bandwidth-gbs and --fp16-tflops")
     return custom_device(args.hardware_kind, args.memory_bandwidth_gbs, args.fp16_tflops, args.memory_gib)

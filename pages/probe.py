@@ -196,9 +196,9 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
     st.caption(f"Hardware from the sidebar: **{scenario.hw}** × {scenario.gpus}; engine {engine}.")
     try:
         fc = speed.forecast(
-            spec_id,
+            cat.model(spec_id),
             quant,
-            scenario.hw,
+            cat.device(scenario.hw),
             engine=engine,
             context_tokens=scenario.ctx,
             prompt_tokens=int(settings.get("prompt_tokens") or ProbeSettings.prompt_tokens),
@@ -207,7 +207,7 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
             gpus=scenario.gpus,
             kv_dtype=scenario.kv,
         )
-    except ValueError as e:  # e.g. the context does not fit this model or hardware
+    except (ValueError, KeyError) as e:  # e.g. the context does not fit this model or hardware
         st.error(f"No forecast for {spec_id} {quant} on {scenario.hw}: {e}")
         return
     rows = forecast_rows(fc.decode_tokens_per_s, fc.ttft_s, measured)
@@ -220,15 +220,15 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
     if use:
         try:
             eff = speed.implied_efficiency(
-                spec_id,
+                cat.model(spec_id),
                 quant,
-                scenario.hw,
+                cat.device(scenario.hw),
                 measured["decode_tokens_per_s"],
                 engine=engine,
                 kv_dtype=scenario.kv,
                 gpus=scenario.gpus,
             )
-        except ValueError as e:
+        except (ValueError, KeyError) as e:
             st.error(f"Cannot derive an efficiency from this measurement: {e}")
             st.session_state.pop(USE_MEASUREMENT_KEY, None)
             return

@@ -14,6 +14,7 @@ import calculators.cost as cost
 import calculators.cost.plan as cost_plan
 from calculators.__main__ import main
 from calculators.cli_cost import DOC_PATH, FLAGS, flags_markdown
+from calculators.cost import compare
 from model_specs import load_catalog
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,8 +132,9 @@ def test_catalog_prices_carry_source_and_date(capsys, fake_forecast):
 
 
 def test_missing_prices_are_reported_not_fatal(capsys, fake_forecast):
-    # No API price for E4B and no purchase price for an A100 in the catalog: the options say why.
-    code, d, _ = _run(capsys, "--model", "gemma-4-e4b", "--hardware", "a100-80gb-sxm")
+    # No API price for E4B (asked for by name, so no nearest hosted model stands in) and no purchase price for an
+    # A100 in the catalog: the options say why, and the CLI names its flags.
+    code, d, _ = _run(capsys, "--model", "gemma-4-e4b", "--hardware", "a100-80gb-sxm", "--api-model", "gemma-4-e4b")
     assert code == 0
     assert d["api"]["usd_per_month"] is None and "--api-input-usd-per-mtok" in d["api"]["missing"]
     assert d["owned"]["usd_per_month"] is None and "--hardware-price-usd" in d["owned"]["missing"]
@@ -252,3 +254,38 @@ def test_subprocess_json(tmp_path):
         [sys.executable, "-m", "calculators", "cost", "--utilization", "0"], cwd=ROOT, capture_output=True, text=True
     )
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_default_scenario_prices_all_three_options_with_the_nearest_hosted_model(capsys):
+    # Nobody hosts Gemma 4 E4B: the API column prices the nearest hosted model (same family, closest active
+    # parameter count: 26B A4B, ~3.8 B active vs ~4.7 B) and says so, rather than staying empty.
+    code, d, _ = _run(capsys, "--model", "gemma-4-e4b", "--quant", "Q4_K_M", "--hardware", "rtx-4090")
+    assert code == 0
+    for name in ("owned", "cloud", "api"):
+        assert d[name]["usd_per_month"] > 0, name
+    assert "nobody hosts Gemma 4 E4B; nearest hosted: Gemma 4 26B A4B" in d["api"]["label"]
+    cheapest = cost.api_prices_for(load_catalog(), "gemma-4-26b-a4b", cost.Workload(100e6, 20e6))[0]
+    assert d["quotes"]["api_usd_per_mtok_input"]["value"] == cheapest.usd_per_mtok_input
+
+
+def test_half_an_api_price_is_a_typed_error_the_cli_maps_to_its_flags(capsys):
+    code, _, err = _run(capsys, "--api-input-usd-per-mtok", "0.1")
+    assert code == 2
+    assert "input and output price" in err and "--api-input-usd-per-mtok and --api-output-usd-per-mtok" in err
+    with pytest.raises(cost.HalfApiPrice) as e:
+        cost.plan_costs(
+            load_catalog(), cost.CostRequest(cost.Workload(1e6, 1e6), "gemma-4-31b", api_input_usd_per_mtok=1)
+        )
+    assert "--" not in str(e.value) and e.value.request_fields == ("api_input_usd_per_mtok", "api_output_usd_per_mtok")
+
+
+def test_calculator_messages_name_the_missing_thing_never_a_flag():
+    cat = load_catalog()
+    req = cost.CostRequest(cost.Workload(1e6, 1e6), "gemma-4-e4b", hardware="a100-80gb-sxm", api_model="gemma-4-e4b")
+    plan = cost.plan_costs(cat, req)
+    assert plan.missing["api"].reason == "no hosted-API price for Gemma 4 E4B in the catalog"
+    assert plan.missing["owned"].kind == "hardware_price" and plan.api_substitute is None
+    for m in plan.missing.values():
+        assert "--" not in m.reason and "pass" not in m.reason
+        assert all(hasattr(req, f) for f in m.request_fields)
+    assert all("--" not in v for v in compare(plan.inputs).missing.values())

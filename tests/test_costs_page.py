@@ -61,10 +61,11 @@ def test_editing_a_price_changes_the_cost_and_the_link():
 
 
 def test_missing_catalog_price_is_a_message_not_an_error():
-    # No hosted-API price for E4B and no purchase price for an H100 in the catalog.
-    at = open_costs({"model": "gemma-4-e4b", "hw": "h100-80gb-sxm"})
+    # No hosted-API price for E4B (chosen by name behind the API) and no purchase price for an H100 in the catalog.
+    at = open_costs({"model": "gemma-4-e4b", "hw": "h100-80gb-sxm", "api_model": "gemma-4-e4b"})
     warnings = " ".join(w.value for w in at.warning)
     assert "no hosted-API price" in warnings and "no purchase price" in warnings
+    assert "--" not in warnings  # the page speaks of prices, never of CLI flags
     assert any(v.startswith("$") for v in _metrics(at))  # the cloud option is still priced
 
 

@@ -17,7 +17,8 @@ from model_specs.hf_import import model_from_hf_config
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "tests" / "fixtures" / "hf_configs"
-HW = load_catalog().hardware
+CAT = load_catalog()
+HW = CAT.hardware
 
 
 def hf(name: str):
@@ -25,7 +26,7 @@ def hf(name: str):
 
 
 def tps(model: str, quant: str, hw: str, threads: int | None = None, engine: str = "llama.cpp") -> float:
-    f = forecast(hf(model), quant, hw, engine=engine, prompt_tokens=0, output_tokens=128, threads=threads)
+    f = forecast(hf(model), quant, CAT.device(hw), engine=engine, prompt_tokens=0, output_tokens=128, threads=threads)
     return f.decode_tokens_per_s
 
 
@@ -51,11 +52,11 @@ def test_golden_published_cpu_points(case):
 
 
 def test_the_forecast_reports_threads_and_uses_the_default():
-    f = forecast(hf("llama-3-8b"), "Q4_0", "core-i5-13600k", prompt_tokens=0, output_tokens=128)
+    f = forecast(hf("llama-3-8b"), "Q4_0", CAT.device("core-i5-13600k"), prompt_tokens=0, output_tokens=128)
     assert f.threads == 6  # llama.cpp on an x86 hybrid: the P-cores
     assert any("6 threads on 14 cores" in n for n in f.notes)
-    assert forecast(hf("llama-3-8b"), "Q4_0", "snapdragon-x-elite").threads == 12  # Arm: all cores
-    assert forecast(hf("llama-3-8b"), "Q4_0", "rtx-4090").threads is None
+    assert forecast(hf("llama-3-8b"), "Q4_0", CAT.device("snapdragon-x-elite")).threads == 12  # Arm: all cores
+    assert forecast(hf("llama-3-8b"), "Q4_0", CAT.device("rtx-4090")).threads is None
 
 
 def test_threads_scale_until_bandwidth_saturates_then_stay_flat():
@@ -107,9 +108,9 @@ def test_bad_threads_are_rejected():
     with pytest.raises(ValueError, match="threads"):
         cpu.decode_step(c, threads=0, read_bytes=1e9, macs=1e9, layers=1, kquant=False)
     with pytest.raises(ValueError, match="CPU-only"):
-        forecast(hf("llama-3-8b"), "Q4_0", "rtx-4090", threads=4)
+        forecast(hf("llama-3-8b"), "Q4_0", CAT.device("rtx-4090"), threads=4)
     with pytest.raises(ValueError, match="positive"):
-        forecast(hf("llama-3-8b"), "Q4_0", "intel-n100", threads=-2)
+        forecast(hf("llama-3-8b"), "Q4_0", CAT.device("intel-n100"), threads=-2)
 
 
 def test_cli_threads_flag():
@@ -154,9 +155,11 @@ def test_charts_take_the_same_threads_as_the_headline():
     from calculators.speed import concurrency_curve, decode_vs_depth
 
     m = hf("llama-3-8b")
-    by_t = {t: decode_vs_depth(m, "Q4_K_M", "ryzen-9-7950x", depths=[0], threads=t)[0][1] for t in (1, 2, 4)}
+    by_t = {
+        t: decode_vs_depth(m, "Q4_K_M", CAT.device("ryzen-9-7950x"), depths=[0], threads=t)[0][1] for t in (1, 2, 4)
+    }
     assert by_t[1] < by_t[2] < by_t[4]
     assert by_t[4] == pytest.approx(tps("llama-3-8b", "Q4_K_M", "ryzen-9-7950x", threads=4), rel=0.02)
-    c1 = concurrency_curve(m, "Q4_K_M", "ryzen-9-7950x", levels=[1], threads=1)[0].aggregate_tokens_per_s
-    c8 = concurrency_curve(m, "Q4_K_M", "ryzen-9-7950x", levels=[1], threads=8)[0].aggregate_tokens_per_s
+    c1 = concurrency_curve(m, "Q4_K_M", CAT.device("ryzen-9-7950x"), levels=[1], threads=1)[0].aggregate_tokens_per_s
+    c8 = concurrency_curve(m, "Q4_K_M", CAT.device("ryzen-9-7950x"), levels=[1], threads=8)[0].aggregate_tokens_per_s
     assert c1 < c8

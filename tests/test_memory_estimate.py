@@ -343,3 +343,52 @@ def test_apple_counts_one_copy_of_a_tied_embedding():
     assert pc.total_bytes - mac.total_bytes == pc.components["output_copy"] + memory.GPU_RUNTIME_RESERVE_BYTES
     fm = memory.fit_matrix([m], [CAT.device("m4-max-128gb")], ["Q4_K_M"], (8192,), text_only=True)
     assert fm.need_bytes[0, 0, 0, 0] == mac.placement.gpu_bytes + mac.placement.host_bytes
+
+
+@pytest.mark.parametrize("engine", ["llama.cpp", "ollama", "vllm", "transformers"])
+def test_fit_matrix_is_estimate_over_the_whole_catalog(engine):
+    # One accounting: every catalog model x device x context of the ladder, in the engine's guide formats, gives
+    # the same bytes needed and the same fit as `estimate` (vLLM included: whole KV blocks against
+    # gpu_memory_utilization; before they shared it, 2 vLLM cells disagreed, e.g. gemma-3-4b BF16, phone, 16K).
+    from calculators.engines import engine as engine_record
+
+    models, hw = list(CAT.models.values()), list(CAT.hardware.values())
+    quants = list(engine_record(engine).guide_quants)
+    kv = "bf16" if engine in ("vllm", "transformers") else "f16"
+    fm = memory.fit_matrix(models, hw, quants, memory.DEFAULT_CONTEXT_LADDER, engine=engine, kv_dtype=kv)
+    checked = 0
+    for mi, m in enumerate(models):
+        for qi, q in enumerate(quants):
+            if not fm.supported[mi, qi]:
+                continue
+            for hi, h in enumerate(hw):
+                for ci, ctx in enumerate(fm.contexts):
+                    if ctx > m.context_tokens:
+                        assert not fm.fits[mi, qi, hi, ci]
+                        continue
+                    req = memory.MemoryRequest(
+                        model=m, quant=q, context_tokens=ctx, engine=engine, kv_dtype=kv, hardware=h
+                    )
+                    est = memory.estimate(req)
+                    assert (est.need_bytes, est.fits) == (fm.need_bytes[mi, qi, hi, ci], fm.fits[mi, qi, hi, ci]), (
+                        m.id,
+                        q,
+                        h.id,
+                        ctx,
+                    )
+                    checked += 1
+    assert checked > 10_000
+
+
+def test_vllm_fit_is_its_kv_pool_holding_the_batch():
+    # The shared accounting's vLLM fit is exactly vLLM's own test: the block pool holds `batch` requests.
+    m, h = CAT.model("gemma-3-4b"), CAT.device("phone-12gb")
+    for ctx in (4096, 16384, 32768):
+        for batch in (1, 3):
+            est = memory.estimate(
+                memory.MemoryRequest(
+                    model=m, quant="BF16", context_tokens=ctx, batch=batch, engine="vllm", kv_dtype="bf16", hardware=h
+                )
+            )
+            assert est.fits == (est.vllm.max_concurrency >= batch)
+            assert (est.margin_bytes >= 0) == est.fits

@@ -6,6 +6,7 @@ import pytest
 
 from bench.gguf_reference import GPT_OSS_20B, LLAMA2_7B, LLAMA3_70B, MISTRAL_7B, QWEN3_235B, spec
 from calculators import memory
+from calculators.engines import ENGINES
 from model_specs.loader import DATA_DIR, load_file
 from model_specs.schema import ModelFamily
 
@@ -139,7 +140,7 @@ def test_kv_curve_per_engine_and_global_only_line():
     ctxs = [1024, 8192, 131072]
     curves = memory.kv_curve(m, ctxs, "q8_0", n_seq=2)
     assert set(curves) == {
-        *memory.ENGINES,
+        *ENGINES,
         "global layers only",
         "sliding layers (llama.cpp)",
         "naive: every layer, full context",

@@ -90,7 +90,7 @@ def test_memory_numbers_match_the_calculator(report):
 
 
 def test_speed_numbers_match_the_forecast(report):
-    f = forecast(CAT.model(SC.model), SC.quant, SC.hw, context_tokens=SC.ctx, concurrency=SC.conc)
+    f = forecast(CAT.model(SC.model), SC.quant, CAT.device(SC.hw), context_tokens=SC.ctx, concurrency=SC.conc)
     md = report.to_markdown()
     assert f"Decode {f.decode_tokens_per_s:,.1f} tokens/s per user ({f.decode_tokens_per_s_low:,.1f}–" in md
     rows = next(t for t in report.tables if t.name == "speed").rows

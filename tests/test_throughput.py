@@ -22,6 +22,7 @@ from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_config
 
 ROOT = Path(__file__).resolve().parents[1]
+CAT = load_catalog()
 CONFIGS = ROOT / "tests" / "fixtures" / "hf_configs"
 SPARK = custom_device("nvidia", 273, 62.5, 128)  # DGX Spark (GB10): 273 GB/s LPDDR5X, 128 GB unified
 M2_ULTRA_76 = custom_device("apple", 800, 27.2, 192)
@@ -62,7 +63,8 @@ def test_golden_published_decode_points(case):
     cat = load_catalog()
     model = cat.model(model_id) if model_id in cat.models else hf(model_id)
     ctx = min(model.context_tokens, max(8192, depth + gen))
-    f = forecast(model, quant, hw, context_tokens=ctx, prompt_tokens=depth, output_tokens=gen)
+    dev = cat.device(hw) if isinstance(hw, str) else hw
+    f = forecast(model, quant, dev, context_tokens=ctx, prompt_tokens=depth, output_tokens=gen)
     assert err(f.decode_tokens_per_s, measured) <= tol, (f.decode_tokens_per_s, measured)
     assert f.decode_tokens_per_s_low < f.decode_tokens_per_s < f.decode_tokens_per_s_high
 
@@ -83,7 +85,7 @@ def test_golden_serving_throughput():
     f = forecast(
         m,
         "FP8",
-        "h200",
+        CAT.device("h200"),
         engine="vllm",
         context_tokens=2000,
         prompt_tokens=1000,
@@ -97,7 +99,7 @@ def test_golden_serving_throughput():
 
 
 def test_decode_slows_as_context_fills():
-    curve = decode_vs_depth("gemma-4-31b", "Q4_K_M", "h100-80gb-sxm")
+    curve = decode_vs_depth(CAT.model("gemma-4-31b"), "Q4_K_M", CAT.device("h100-80gb-sxm"))
     speeds = [v for _, v, _, _ in curve]
     assert speeds == sorted(speeds, reverse=True) and speeds[-1] < speeds[0]
     for _, v, lo, hi in curve:
@@ -105,72 +107,87 @@ def test_decode_slows_as_context_fills():
 
 
 def test_moe_reads_only_active_experts():
-    dense = forecast("gemma-4-31b", "Q4_K_M", "h100-80gb-sxm")
-    moe = forecast("gemma-4-26b-a4b", "Q4_K_M", "h100-80gb-sxm")
+    dense = forecast(CAT.model("gemma-4-31b"), "Q4_K_M", CAT.device("h100-80gb-sxm"))
+    moe = forecast(CAT.model("gemma-4-26b-a4b"), "Q4_K_M", CAT.device("h100-80gb-sxm"))
     assert moe.weight_bytes_per_token < dense.weight_bytes_per_token / 3
     assert moe.decode_tokens_per_s > 2 * dense.decode_tokens_per_s
 
 
 def test_concurrency_raises_aggregate_and_lowers_per_user_until_memory_runs_out():
-    curve = concurrency_curve("gemma-4-e4b", "Q4_K_M", "rtx-4090", context_tokens=8192)
+    curve = concurrency_curve(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), context_tokens=8192)
     agg = [p.aggregate_tokens_per_s for p in curve]
     user = [p.per_user_tokens_per_s for p in curve]
     assert agg[:5] == sorted(agg[:5]) and agg[-1] >= 0.95 * max(agg)  # rises, then plateaus once compute-bound
     assert user == sorted(user, reverse=True)
     assert curve[0].bound == "memory" and curve[-1].bound == "compute"
-    f = forecast("gemma-4-e4b", "Q4_K_M", "rtx-4090", concurrency=curve[-1].concurrency + 50)
+    f = forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), concurrency=curve[-1].concurrency + 50)
     assert f.bound == "kv" and any("queue" in n for n in f.notes)
     assert f.max_concurrency == curve[-1].concurrency
 
 
 def test_large_batches_become_compute_bound():
     f = forecast(
-        "gemma-4-e2b",
+        CAT.model("gemma-4-e2b"),
         "Q4_K_M",
-        "h100-80gb-sxm",
+        CAT.device("h100-80gb-sxm"),
         context_tokens=2048,
         prompt_tokens=256,
         output_tokens=128,
         concurrency=512,
     )
     assert f.bound == "compute" and f.max_concurrency >= 512  # all 512 streams fit, arithmetic is the limit
-    pts = roofline("gemma-4-e2b", "Q4_K_M", "h100-80gb-sxm", batches=(1, 1024))["points"]
+    pts = roofline(CAT.model("gemma-4-e2b"), "Q4_K_M", CAT.device("h100-80gb-sxm"), batches=(1, 1024))["points"]
     assert pts[0]["bound"] == "memory" and pts[1]["bound"] == "compute"
 
 
 def test_measured_efficiency_round_trips():
-    f = forecast("gemma-4-e4b", "Q4_K_M", "rtx-4090", prompt_tokens=0, output_tokens=2)
-    eff = implied_efficiency("gemma-4-e4b", "Q4_K_M", "rtx-4090", f.decode_tokens_per_s, depth_tokens=1)
+    f = forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), prompt_tokens=0, output_tokens=2)
+    eff = implied_efficiency(
+        CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), f.decode_tokens_per_s, depth_tokens=1
+    )
     assert eff == pytest.approx(f.bandwidth_efficiency, rel=1e-3)
-    slower = implied_efficiency("gemma-4-e4b", "Q4_K_M", "rtx-4090", f.decode_tokens_per_s * 0.8, depth_tokens=1)
-    g = forecast("gemma-4-e4b", "Q4_K_M", "rtx-4090", prompt_tokens=0, output_tokens=2, efficiency_override=slower)
+    slower = implied_efficiency(
+        CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), f.decode_tokens_per_s * 0.8, depth_tokens=1
+    )
+    g = forecast(
+        CAT.model("gemma-4-e4b"),
+        "Q4_K_M",
+        CAT.device("rtx-4090"),
+        prompt_tokens=0,
+        output_tokens=2,
+        efficiency_override=slower,
+    )
     assert g.decode_tokens_per_s == pytest.approx(f.decode_tokens_per_s * 0.8, rel=1e-3)
     assert g.efficiency_source == "override"
     with pytest.raises(ValueError):
-        implied_efficiency("gemma-4-e4b", "Q4_K_M", "rtx-4090", 1e9)
+        implied_efficiency(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), 1e9)
 
 
 def test_partial_offload_reads_host_memory():
-    f = forecast("gemma-4-31b", "BF16", "rtx-4090", context_tokens=4096)
+    f = forecast(CAT.model("gemma-4-31b"), "BF16", CAT.device("rtx-4090"), context_tokens=4096)
     assert 0.5 < f.host_fraction < 1 and any("host RAM" in n for n in f.notes)
-    fits = forecast("gemma-4-31b", "BF16", "h100-80gb-sxm", context_tokens=4096)
+    fits = forecast(CAT.model("gemma-4-31b"), "BF16", CAT.device("h100-80gb-sxm"), context_tokens=4096)
     assert f.decode_tokens_per_s < fits.decode_tokens_per_s / 5
 
 
 def test_tensor_parallel_and_layer_split():
-    one = forecast("gemma-4-31b", "BF16", "h100-80gb-sxm", engine="vllm", context_tokens=4096)
-    two = forecast("gemma-4-31b", "BF16", "h100-80gb-sxm", engine="vllm", context_tokens=4096, gpus=2)
+    one = forecast(CAT.model("gemma-4-31b"), "BF16", CAT.device("h100-80gb-sxm"), engine="vllm", context_tokens=4096)
+    two = forecast(
+        CAT.model("gemma-4-31b"), "BF16", CAT.device("h100-80gb-sxm"), engine="vllm", context_tokens=4096, gpus=2
+    )
     assert one.decode_tokens_per_s * 1.3 < two.decode_tokens_per_s < one.decode_tokens_per_s * 2
     assert two.step_comm_s > 0
-    split = forecast("gemma-4-31b", "Q8_0", "h100-80gb-sxm", context_tokens=4096, gpus=2)
-    single = forecast("gemma-4-31b", "Q8_0", "h100-80gb-sxm", context_tokens=4096)
+    split = forecast(CAT.model("gemma-4-31b"), "Q8_0", CAT.device("h100-80gb-sxm"), context_tokens=4096, gpus=2)
+    single = forecast(CAT.model("gemma-4-31b"), "Q8_0", CAT.device("h100-80gb-sxm"), context_tokens=4096)
     assert split.decode_tokens_per_s == pytest.approx(single.decode_tokens_per_s, rel=0.05)
 
 
 def test_custom_devices_and_fallbacks():
     assert class_of(custom_device("nvidia", 3350, 989)) == "nvidia-hbm"
     assert class_of(custom_device("nvidia", 1008, 165)) == "nvidia"
-    f = forecast("gemma-4-e4b", "Q4_K_M", "m4-max-128gb")  # the catalog lists no Apple FP16 TFLOPS
+    f = forecast(
+        CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("m4-max-128gb")
+    )  # the catalog lists no Apple FP16 TFLOPS
     assert any("no FP16 TFLOPS" in n for n in f.notes) and f.fp16_flops_per_s > 0
     for bad in (
         lambda: custom_device("tpu", 100, 10),
@@ -190,19 +207,24 @@ def test_bad_inputs_raise_value_error():
         {"efficiency_override": 3.0},
     ):
         with pytest.raises(ValueError):
-            forecast("gemma-4-e4b", "Q4_K_M", "rtx-4090", **kwargs)
+            forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), **kwargs)
     with pytest.raises(ValueError):
-        forecast("gemma-4-e4b", "Q9_Z", "rtx-4090")
-    with pytest.raises(ValueError):
-        forecast("no-such-model", "Q4_K_M", "rtx-4090")
-    with pytest.raises(ValueError):
-        forecast("gemma-4-e4b", "Q4_K_M", "no-such-gpu")
+        forecast(CAT.model("gemma-4-e4b"), "Q9_Z", CAT.device("rtx-4090"))
+    # Ids are the caller's catalog's business (a KeyError naming the id); the calculator never loads a catalog.
+    with pytest.raises(KeyError, match="no-such-model"):
+        CAT.model("no-such-model")
+    with pytest.raises(KeyError, match="no-such-gpu"):
+        CAT.device("no-such-gpu")
+    with pytest.raises(TypeError, match="look it up"):
+        forecast("gemma-4-e4b", "Q4_K_M", CAT.device("rtx-4090"))
+    with pytest.raises(TypeError, match="not the id 'rtx-4090'"):
+        forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", "rtx-4090")
 
 
 def test_uncalibrated_engine_and_sparse_class_say_so():
-    f = forecast("gemma-4-e4b", "BF16", "h100-80gb-sxm", engine="vllm")
+    f = forecast(CAT.model("gemma-4-e4b"), "BF16", CAT.device("h100-80gb-sxm"), engine="vllm")
     assert any("serving-engine parameters" in n for n in f.notes)
-    g = forecast("gemma-4-e4b", "Q4_K_M", "rx-7900-xtx")
+    g = forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rx-7900-xtx"))
     assert any("wide range" in n for n in g.notes)
     assert g.decode_tokens_per_s_high / g.decode_tokens_per_s_low > 1.8
 
@@ -212,7 +234,7 @@ def test_every_catalog_device_and_model_forecasts():
     for hw in cat.hardware.values():
         if not hw.memory_bandwidth_gbs:
             continue
-        f = forecast("gemma-4-e2b", "Q4_K_M", hw, context_tokens=4096)
+        f = forecast(CAT.model("gemma-4-e2b"), "Q4_K_M", hw, context_tokens=4096)
         assert 0 < f.decode_tokens_per_s_low < f.decode_tokens_per_s < f.decode_tokens_per_s_high, hw.id
         assert f.ttft_s > 0 and f.e2e_s > f.ttft_s
     for m in cat.models.values():
@@ -220,7 +242,7 @@ def test_every_catalog_device_and_model_forecasts():
             forecast(
                 m,
                 "Q4_K_M",
-                "h100-80gb-sxm",
+                CAT.device("h100-80gb-sxm"),
                 context_tokens=min(4096, m.context_tokens),
                 prompt_tokens=256,
                 output_tokens=64,
@@ -256,3 +278,49 @@ def test_cpu_range_covers_the_worst_held_out_cpu_miss():
     n, _, worst = calibration.RESIDUALS["decode_cpu_holdout"]
     assert n >= 6 and f.decode_tokens_per_s_low <= f.decode_tokens_per_s / (1 + worst)
     assert any("CPU decode" in note for note in f.notes)
+
+
+def test_the_fit_and_the_forecast_share_one_step_formula():
+    # The fit regresses decode_terms and predicts with decode_step_s; the forecast's step_time and the serving
+    # fit's server_step_s both go through decode_step_parts: one formula, so a change to it moves both.
+    from calculators.speed import device_from_hardware
+    from calculators.speed.calibration import SERVER, SHARED
+    from calculators.speed.params import SERVER_STEP_OVERHEAD_S, server_class
+    from calculators.speed.setup import _setup
+    from calculators.speed.step import attention_flops, decode_step_s, decode_terms, server_step_s, step_time
+
+    kw = dict(
+        weight_bytes=4.2e9, kv_bytes=3e8, layers=32, moe=True, bandwidth_bytes_per_s=1e12, flops=2e10,
+        fp16_flops_per_s=1.6e14, shared=SHARED, kquant=True,
+    )  # fmt: skip
+    cls = calibration.CLASSES["nvidia"]
+    x0, x1, x2 = decode_terms(**kw)
+    linear = x0 / cls.bandwidth_efficiency + x1 * cls.layer_overhead_s + x2 / cls.compute_efficiency
+    assert decode_step_s(cls=cls, **kw) == pytest.approx(linear, rel=1e-12)
+    cat = load_catalog()
+    for hw, engine, quant in (("rtx-4090", "llama.cpp", "Q4_K_M"), ("h100-80gb-sxm", "vllm", "FP8")):
+        dev = device_from_hardware(cat.device(hw))
+        s = _setup(cat.model("gemma-4-31b"), quant, dev, engine, "f16", 1, None, 0.0, [])
+        g, batch, depth = s.geo, 8, 2048
+        st = step_time(s, batch, depth)
+        flops = batch * (
+            2 * g.compute_params + attention_flops(g.q_dim, g.full_layers, g.sliding_layers, g.window, 1, depth)
+        )
+        fitted = dict(
+            weight_bytes=st.weight_bytes, kv_bytes=st.kv_bytes, bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s,
+            fp16_flops_per_s=s.fp16, cls=s.cls, kv_read_ratio=s.kv_read_ratio,
+        )  # fmt: skip
+        if not s.server:
+            same = decode_step_s(layers=g.layers, moe=g.moe, flops=flops, shared=SHARED, kquant=g.kquant, **fitted)
+            assert st.total_s == pytest.approx(same, rel=1e-12)
+            continue
+        assert s.cls == server_class(SERVER)
+        same = decode_step_s(
+            layers=0, moe=False, flops=flops, shared=SHARED, engine_overhead_s=SERVER_STEP_OVERHEAD_S, **fitted
+        )
+        served = server_step_s(
+            weight_bytes=st.weight_bytes, kv_bytes=st.kv_bytes, decode_flops=flops, prefill_flops=0.0,
+            bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s, peak_flops_per_s=s.fp16, tp=1, comm_s=0.0, sp=SERVER,
+        )  # fmt: skip
+        assert st.total_s == pytest.approx(same, rel=1e-12)
+        assert served == pytest.approx(st.total_s, rel=1e-12)

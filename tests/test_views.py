@@ -109,7 +109,7 @@ def test_speed_view_is_the_forecast_of_the_scenarios_request():
     s = Scenario(model="gemma-4-26b-a4b", hw="h100-80gb-sxm", engine="vllm", quant="FP8", conc=8, prompt=2048)
     v = build_speed_view(s, CAT)
     f = forecast(
-        CAT.model(s.model), "FP8", "h100-80gb-sxm", engine="vllm", context_tokens=8192, prompt_tokens=2048,
+        CAT.model(s.model), "FP8", CAT.device("h100-80gb-sxm"), engine="vllm", context_tokens=8192, prompt_tokens=2048,
         output_tokens=256, concurrency=8,
     )  # fmt: skip
     assert v.forecast.ttft_s == pytest.approx(f.ttft_s) and v.forecast.e2e_s == pytest.approx(f.e2e_s)
@@ -147,7 +147,7 @@ def test_cpu_threads_reach_every_speed_figure_on_a_catalog_cpu():
     assert default.default_threads == 6 and default.threads is None and default.forecast.threads == 6  # P-cores
     assert two.threads == 2 and two.forecast.threads == 2
     f = forecast(
-        CAT.model("gemma-4-e4b"), "Q4_K_M", "core-i5-13600k", context_tokens=8192, prompt_tokens=512,
+        CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("core-i5-13600k"), context_tokens=8192, prompt_tokens=512,
         output_tokens=256, threads=2,
     )  # fmt: skip
     assert two.forecast.decode_tokens_per_s == pytest.approx(f.decode_tokens_per_s)
@@ -221,10 +221,17 @@ def test_typed_and_stored_throughput_replace_the_forecast():
     assert build_cost_view(Scenario(tput="probe"), CAT).throughput_source == "forecast"
 
 
-def test_tornado_option_falls_back_to_a_priced_one():
-    v = build_cost_view(Scenario(tor="api"), CAT)  # no hosted-API price for E4B
-    assert v.comparison.options["api"] is None and v.tornado_option == "owned"
+def test_the_default_scenario_prices_all_three_options_with_a_labelled_api_substitute():
+    v = build_cost_view(Scenario(tor="api"), CAT)  # nobody hosts E4B: the API option prices the nearest hosted model
+    assert v.priced == ["owned", "cloud", "api"] and v.tornado_option == "api"
+    assert v.fallback_label.startswith("nobody hosts Gemma 4 E4B; nearest hosted: ")
     assert build_cost_view(Scenario(tor="cloud"), CAT).tornado_option == "cloud"
+
+
+def test_tornado_option_falls_back_to_a_priced_one(monkeypatch):
+    v = build_cost_view(Scenario(tor="api"), CAT)
+    monkeypatch.setattr(type(v), "priced", property(lambda self: ["owned", "cloud"]))  # as when no API is priced
+    assert v.tornado_option == "owned"
 
 
 # ---------------------------------------------------------------- guide and variants

@@ -64,8 +64,22 @@ from calculators.cost.lines import (
 )
 from calculators.cost.options import OptionCost, api_cost, cloud_cost, owned_cost
 from calculators.cost.plan import plan_costs
-from calculators.cost.prices import api_prices_for, cloud_hardware_for, cloud_prices_for, default_cloud_quant
-from calculators.cost.request import CostPlan, CostRequest, Quote
+from calculators.cost.prices import (
+    api_prices_for,
+    cloud_hardware_for,
+    cloud_prices_for,
+    default_cloud_quant,
+    nearest_hosted_model,
+)
+from calculators.cost.request import (
+    CostInputError,
+    CostPlan,
+    CostRequest,
+    HalfApiPrice,
+    HostedSubstitute,
+    MissingInput,
+    Quote,
+)
 from calculators.cost.sensitivity import SENSITIVITY_FACTORS, Sensitivity, sensitivities
 
 __all__ = [
@@ -73,6 +87,7 @@ __all__ = [
     "Capacity",
     "CloudGpu",
     "Comparison",
+    "CostInputError",
     "CostInputs",
     "CostLine",
     "CostPlan",
@@ -83,8 +98,11 @@ __all__ = [
     "ForecastAt",
     "ForecastFactory",
     "HOURS_PER_MONTH",
+    "HalfApiPrice",
     "HostedApi",
+    "HostedSubstitute",
     "MAX_BREAKEVEN_TOKENS",
+    "MissingInput",
     "OPTIONS",
     "OptionCost",
     "OwnedHardware",
@@ -112,6 +130,7 @@ __all__ = [
     "measured_efficiency",
     "measured_forecast_factory",
     "monthly_capital_usd",
+    "nearest_hosted_model",
     "option_cost",
     "owned_cost",
     "owned_line",

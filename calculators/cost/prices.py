@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from calculators import memory
 from calculators.cost.inputs import DEFAULT_INPUT_SHARE, Workload
 from calculators.cost.request import CostRequest
+from calculators.tensors import param_counts
 from model_specs.loader import Catalog
 from model_specs.schema import ApiPrice, CloudPrice, Hardware
 
@@ -87,3 +89,26 @@ def cloud_hardware_for(catalog: Catalog, req: CostRequest) -> Hardware:
         if _serves(catalog, model.id, quant, req.cloud_engine, dev, gpus, req.context_tokens):
             return dev
     return hw
+
+
+def nearest_hosted_model(catalog: Catalog, model_id: str, w: Workload | None = None) -> str | None:
+    """The catalog model nearest to `model_id` that some hosted API serves (None when no catalog model is hosted).
+
+    Rule: models of the same family first (any family when none of it is hosted); among those, the closest count of
+    active parameters per token (smallest |log| of the ratio, so 4B vs 2B counts as far as 4B vs 8B); ties go to
+    the cheaper blended price at the workload's mix, then to the id."""
+    target = catalog.model(model_id)
+    hosted = [m for m in catalog.models.values() if m.id != target.id and api_prices_for(catalog, m.id, w)]
+    same = [m for m in hosted if m.family == target.family]
+    pool = same or hosted
+    if not pool:
+        return None
+    active = param_counts(target).active_params_per_token
+    share = w.input_share if w else DEFAULT_INPUT_SHARE
+
+    def key(m):
+        p = api_prices_for(catalog, m.id, w)[0]
+        blended = share * p.usd_per_mtok_input + (1 - share) * p.usd_per_mtok_output
+        return (abs(math.log(param_counts(m).active_params_per_token / active)), blended, m.id)
+
+    return min(pool, key=key).id

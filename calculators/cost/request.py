@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
 from calculators.cost.compare import CostInputs
 from calculators.cost.inputs import Workload
@@ -72,3 +73,35 @@ class CostPlan:
     labels: dict[str, str]  # option -> "model quant on hardware"
     sizing: dict[str, str]  # option -> plain-words sizing sentence
     throughput_source: str  # of the owned option: "forecast" or "measured"
+    missing: dict[str, MissingInput] = field(default_factory=dict)  # option -> what is missing (typed)
+    api_substitute: HostedSubstitute | None = None  # set when the API prices the nearest hosted model instead
+
+
+@dataclass(frozen=True)
+class MissingInput:
+    """Why an option has no cost, in the user's words, and the CostRequest fields that would supply it."""
+
+    kind: Literal["hardware_price", "power", "owned_throughput", "cloud_price", "cloud_throughput", "api_price"]
+    reason: str  # e.g. "no hosted-API price for Gemma 4 E4B in the catalog"
+    request_fields: tuple[str, ...] = ()  # e.g. ("api_input_usd_per_mtok", "api_output_usd_per_mtok")
+
+
+@dataclass(frozen=True)
+class HostedSubstitute:
+    """The hosted model the API option prices when nobody hosts the scenario's model."""
+
+    requested_model_id: str
+    model_id: str
+    label: str  # "nobody hosts Gemma 4 E4B; nearest hosted: Gemma 4 26B A4B"
+
+
+class CostInputError(ValueError):
+    """A cost request that cannot be priced at all, in plain words; request_fields name the inputs at fault."""
+
+    def __init__(self, message: str, request_fields: tuple[str, ...] = ()):
+        super().__init__(message)
+        self.request_fields = request_fields
+
+
+class HalfApiPrice(CostInputError):
+    """Only one of the hosted API's input and output prices was given."""

@@ -217,7 +217,7 @@ def check_claim(cat: Catalog, claim: Claim) -> ClaimCheck:
         return ClaimCheck(claim, verdict, phrases[0].split(": ", 1)[1] if phrases else "", detail + ".")
     # speed_ratio
     assert claim.compare_model is not None
-    hw = claim.hardware[0]
+    hw = cat.device(claim.hardware[0])
     a = forecast(cat.model(claim.model), claim.quant, hw, engine=claim.engine, context_tokens=claim.context_tokens)
     b = forecast(
         cat.model(claim.compare_model), claim.quant, hw, engine=claim.engine, context_tokens=claim.context_tokens
@@ -227,7 +227,7 @@ def check_claim(cat: Catalog, claim: Claim) -> ClaimCheck:
     name_a, name_b = cat.model(claim.model).name, cat.model(claim.compare_model).name
     figure = f"{a.decode_tokens_per_s:,.0f} vs {b.decode_tokens_per_s:,.0f} tokens/s ({ratio:.0%})"
     detail = (
-        f"Forecast single-user decode on {cat.device(hw).name} at {claim.quant}: {name_a} "
+        f"Forecast single-user decode on {hw.name} at {claim.quant}: {name_a} "
         f"{a.decode_tokens_per_s:,.0f} tokens/s ({a.decode_tokens_per_s_low:,.0f}-"
         f"{a.decode_tokens_per_s_high:,.0f}), {name_b} {b.decode_tokens_per_s:,.0f} tokens/s "
         f"({b.decode_tokens_per_s_low:,.0f}-{b.decode_tokens_per_s_high:,.0f}): {ratio:.0%} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from calculators.engines import ENGINE_RECORDS
 from model_specs.schema import ModelSpec
 
 GB = 10**9
@@ -49,13 +50,8 @@ TARGETS: tuple[Target, ...] = (
 )
 TARGET_BY_ID = {t.id: t for t in TARGETS}
 
-# A few sensible formats per engine: 4-bit, 8-bit and the published precision.
-ENGINE_QUANTS: dict[str, tuple[str, ...]] = {
-    "llama.cpp": ("Q4_K_M", "Q8_0", "BF16"),
-    "ollama": ("Q4_K_M", "Q8_0", "BF16"),
-    "vllm": ("AWQ", "FP8", "BF16"),
-    "transformers": ("NF4", "BF16"),
-}
+# A few sensible formats per engine: 4-bit, 8-bit and the published precision (from the engine registry).
+ENGINE_QUANTS: dict[str, tuple[str, ...]] = {name: rec.guide_quants for name, rec in ENGINE_RECORDS.items()}
 
 # Which published scores speak to each workload. The catalog has no tool-use benchmark (no Tau2 / BFCL), so
 # agentic work is judged on coding and hard-question scores, the closest proxies present.

@@ -32,7 +32,6 @@ transformers (huggingface/transformers src/transformers/cache_utils.py)
 from calculators.memory.estimate import estimate
 from calculators.memory.fit import DEFAULT_CONTEXT_LADDER, FitMatrix, fit_matrix
 from calculators.memory.kv import (
-    ENGINE_KV_DTYPES,
     GLOBAL_KV_CURVE,
     NAIVE_KV_CURVE,
     SLIDING_KV_CURVE,
@@ -56,8 +55,6 @@ from calculators.memory.overhead import (
 from calculators.memory.request import MemoryEstimate, MemoryRequest, Placement
 from calculators.memory.vllm import VllmCapacity, vllm_capacity
 from calculators.memory.weights import (
-    ENGINES,
-    KV_DTYPES,
     Engine,
     GiB,
     MiB,
@@ -69,8 +66,6 @@ from calculators.memory.weights import (
 
 __all__ = [
     "DEFAULT_CONTEXT_LADDER",
-    "ENGINES",
-    "ENGINE_KV_DTYPES",
     "Engine",
     "FitMatrix",
     "GLOBAL_KV_CURVE",
@@ -78,7 +73,6 @@ __all__ = [
     "GiB",
     "KVCells",
     "KVGeometry",
-    "KV_DTYPES",
     "MemoryEstimate",
     "MemoryRequest",
     "MiB",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calculators.engines import engine as engine_record
 from calculators.memory.kv import kv_cache_bytes
 from calculators.memory.overhead import (
     GPU_RUNTIME_RESERVE_BYTES,
@@ -11,6 +12,7 @@ from calculators.memory.overhead import (
     vllm_activation_bytes,
 )
 from calculators.memory.request import MemoryRequest
+from calculators.memory.vllm import vllm_layout
 from calculators.memory.weights import WeightBreakdown, weights
 from model_specs.schema import Hardware
 
@@ -21,15 +23,31 @@ def _runtime_reserve(req: MemoryRequest) -> int:
 
 
 def _overhead(req: MemoryRequest, ctx: int, n_seq: int) -> int:
-    if req.engine in ("llama.cpp", "ollama"):
+    """Runtime memory beyond weights and KV, by the engine's overhead rule."""
+    rule = engine_record(req.engine).overhead
+    if rule == "ggml_compute":
         return llama_cpp_compute_bytes(req.model, ctx, n_seq, req.n_ubatch, req.flash_attn) + _runtime_reserve(req)
-    if req.engine == "vllm":
+    if rule == "vllm_activations":
         return (
             vllm_activation_bytes(req.model, req.max_num_batched_tokens, req.gpus) + VLLM_NON_TORCH_BYTES
         ) * req.gpus
-    # transformers: forward-pass activations of the prompt (bf16) plus the f32 logits of one position.
+    # prompt_activations (transformers): forward-pass activations of the prompt (bf16) plus one position's f32 logits.
     t = req.model.text
     return _runtime_reserve(req) + n_seq * (ctx * t.hidden_size * 2 * 4 + t.vocab_size * 4)
+
+
+def fit_usable_bytes(engine: str, usable: int, gpu_memory_utilization: float = 0.9) -> int:
+    """The part of the usable memory the engine takes (vLLM: gpu_memory_utilization of it)."""
+    return int(usable * gpu_memory_utilization) if engine_record(engine).takes_memory_fraction else usable
+
+
+def block_kv_need_bytes(req: MemoryRequest, ctx: int, n_seq: int) -> int:
+    """KV a block-paged engine must find free for n_seq requests of ctx tokens: whole blocks, all GPUs.
+
+    vLLM holds them when budget // tp // block_bytes >= n_seq x blocks_per_request, i.e. when the budget is at
+    least tp x n_seq x blocks_per_request x block_bytes: the same test as `vllm_capacity(...).max_concurrency`."""
+    lay = vllm_layout(req.model, ctx, req.kv_dtype, req.gpus, 16, req.max_num_batched_tokens)
+    return req.gpus * n_seq * lay.blocks_per_request * lay.block_bytes
 
 
 def _split(req: MemoryRequest, wb: WeightBreakdown, kv: int) -> tuple[int, int]:
@@ -37,8 +55,9 @@ def _split(req: MemoryRequest, wb: WeightBreakdown, kv: int) -> tuple[int, int]:
     comp = wb.component_bytes
     host = 0
     gpu = wb.total_bytes
-    ple_host = req.offload_ple if req.offload_ple is not None else req.engine in ("llama.cpp", "ollama")
-    if req.engine in ("llama.cpp", "ollama"):
+    rec = engine_record(req.engine)
+    ple_host = req.offload_ple if req.offload_ple is not None else rec.host_input_embeddings
+    if rec.host_input_embeddings:
         # Input token embedding lives in host memory; a tied output matrix is duplicated onto the GPU, except
         # on Apple silicon where Metal maps the mmap'd file itself (one copy serves both).
         dup = 0 if (req.hardware is not None and req.hardware.kind == "apple") else wb.tied_output_duplicate_bytes
@@ -83,7 +102,10 @@ def _usable(req: MemoryRequest) -> tuple[int | None, str]:
 
 
 def _need(req: MemoryRequest, ctx: int, n_seq: int, unified: bool) -> int:
+    """Bytes the request needs on the device(s) at ctx x n_seq; fits when <= fit_usable_bytes (one accounting)."""
     wb = weights(req.model, req.quant, req.engine, req.text_only)
+    if engine_record(req.engine).takes_memory_fraction:  # vLLM keeps everything on the GPU, KV in whole blocks
+        return wb.total_bytes + _overhead(req, ctx, n_seq) + block_kv_need_bytes(req, ctx, n_seq)
     kv = kv_cache_bytes(req.model, ctx, req.kv_dtype, req.engine, n_seq, n_ubatch=req.n_ubatch)
     gpu, host = _split(req, wb, kv)
     gpu += _overhead(req, ctx, n_seq)

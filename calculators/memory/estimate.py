@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from calculators.memory.accounting import _is_unified, _need, _overhead, _split, _usable
+from calculators.engines import engine as engine_record
+from calculators.memory.accounting import _is_unified, _need, _overhead, _split, _usable, fit_usable_bytes
 from calculators.memory.kv import kv_cache_bytes
 from calculators.memory.request import MemoryEstimate, MemoryRequest, Placement
 from calculators.memory.vllm import vllm_capacity
@@ -23,7 +24,7 @@ def estimate(req: MemoryRequest) -> MemoryEstimate:
     wb = weights(req.model, req.quant, req.engine, req.text_only)
     notes = list(wb.notes)
     usable, rule = _usable(req)
-    if req.engine == "vllm":
+    if engine_record(req.engine).takes_memory_fraction:
         return _estimate_vllm(req, wb, usable, rule, notes)
     kv = kv_cache_bytes(req.model, req.context_tokens, req.kv_dtype, req.engine, req.batch, n_ubatch=req.n_ubatch)
     over = _overhead(req, req.context_tokens, req.batch)
@@ -53,6 +54,7 @@ def estimate(req: MemoryRequest) -> MemoryEstimate:
         usable_bytes=usable,
         max_context_tokens=max_ctx,
         max_concurrency=max_conc,
+        need_bytes=need,
         notes=tuple(notes),
     )
 
@@ -101,7 +103,7 @@ def _estimate_vllm(
     kv_need = per_req * req.batch
     comps = dict(wb.component_bytes)
     cap = None
-    fits = margin = max_ctx = max_conc = None
+    fits = margin = max_ctx = max_conc = need = None
     kv_alloc = kv_need
     if usable is not None:
         budget_total = int(usable * req.gpu_memory_utilization) - wb.total_bytes - over
@@ -117,8 +119,10 @@ def _estimate_vllm(
         # vLLM preallocates the whole budget as KV blocks.
         kv_alloc = max(0, budget_total)
         max_conc = int(cap.max_concurrency)
-        fits = cap.max_concurrency >= req.batch
-        margin = budget_total - kv_need
+        # One accounting with fit_matrix: whole KV blocks against gpu_memory_utilization of the device.
+        need = _need(req, req.context_tokens, req.batch, False)
+        margin = fit_usable_bytes(req.engine, usable, req.gpu_memory_utilization) - need
+        fits = margin >= 0
         max_ctx = _vllm_max_context(req, budget)
         notes.append(f"usable memory: {rule}; vLLM takes gpu_memory_utilization={req.gpu_memory_utilization}")
     comps["kv_cache"] = kv_alloc
@@ -138,6 +142,7 @@ def _estimate_vllm(
         max_context_tokens=max_ctx,
         max_concurrency=max_conc,
         vllm=cap,
+        need_bytes=need,
         notes=tuple(notes),
     )
 

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from calculators.memory.accounting import _overhead, _split, _unified_device
+from calculators.engines import engine as engine_record
+from calculators.memory.accounting import _overhead, _split, _unified_device, block_kv_need_bytes, fit_usable_bytes
 from calculators.memory.kv import kv_cache_bytes
 from calculators.memory.overhead import GPU_RUNTIME_RESERVE_BYTES, usable_memory_bytes
 from calculators.memory.request import MemoryRequest
@@ -35,6 +36,10 @@ class FitMatrix:
     supported: np.ndarray  # bool [M, Q]
 
 
+def _cell_kv_bytes(req: MemoryRequest, ctx: int, n_seq: int) -> int:
+    return kv_cache_bytes(req.model, ctx, req.kv_dtype, req.engine, n_seq, n_ubatch=req.n_ubatch)
+
+
 def fit_matrix(
     models: Sequence[ModelSpec],
     hardware: Sequence[Hardware],
@@ -49,14 +54,14 @@ def fit_matrix(
 ) -> FitMatrix:
     """Fit of every model x quant x device x context for one engine, one numpy row of devices x contexts per pair.
 
-    GPU-resident weights + KV (the engine's cell rules) + overhead against the device's usable memory (x 0.9 for
-    vLLM); unified memory counts the host-side tensors too. Same accounting as `estimate`; contexts beyond a
-    model's maximum never fit. ValueError if the engine has no `kv_dtype` cache."""
+    GPU-resident weights + KV (the engine's cell rules) + overhead against the device's usable memory (vLLM:
+    gpu_memory_utilization of it, KV in whole blocks); unified memory counts the host-side tensors too. The
+    accounting is `estimate`'s (calculators/memory/accounting.py: `_need`, `fit_usable_bytes`), vectorised over
+    devices; contexts beyond a model's maximum never fit. ValueError if the engine has no `kv_dtype` cache."""
     ctx = np.asarray(contexts, dtype=np.int64)
     M, Q, H, C = len(models), len(quants), len(hardware), len(ctx)
-    usable = np.array([usable_memory_bytes(h, gpus)[0] for h in hardware], dtype=np.int64)
-    if engine == "vllm":  # vLLM only takes gpu_memory_utilization (default 0.9) of the device
-        usable = (usable * 0.9).astype(np.int64)
+    rec = engine_record(engine)
+    usable = np.array([fit_usable_bytes(engine, usable_memory_bytes(h, gpus)[0]) for h in hardware], dtype=np.int64)
     unified = np.array([_unified_device(h) for h in hardware], dtype=bool)
     apple = np.array([h.kind == "apple" for h in hardware], dtype=bool)
     need = np.full((M, Q, H, C), -1, dtype=np.int64)
@@ -64,11 +69,9 @@ def fit_matrix(
     for mi, m in enumerate(models):
         req = MemoryRequest(model=m, engine=engine, kv_dtype=kv_dtype, batch=batch, text_only=text_only, gpus=gpus)
         # KV + overhead per context as `estimate` counts them without a device (discrete-GPU reserve included).
+        kv = block_kv_need_bytes if rec.takes_memory_fraction else _cell_kv_bytes
         kv_over = np.array(
-            [
-                kv_cache_bytes(m, c, kv_dtype, engine, batch) + _overhead(req, c, batch)
-                for c in (min(int(c), m.context_tokens) for c in ctx)
-            ],
+            [kv(req, c, batch) + _overhead(req, c, batch) for c in (min(int(c), m.context_tokens) for c in ctx)],
             dtype=np.int64,
         )
         for qi, q in enumerate(quants):
@@ -77,13 +80,15 @@ def fit_matrix(
             except ValueError:
                 continue
             supported[mi, qi] = True
+            if rec.takes_memory_fraction:  # everything on the GPU, whatever the device
+                need[mi, qi, :, :] = (wb.total_bytes + kv_over)[None, :]
+                continue
             gpu_w, host_w = _split(req, wb, 0)
             gpu_need = gpu_w + kv_over
             need[mi, qi, :, :] = np.where(unified[:, None], (gpu_need + host_w)[None, :], gpu_need[None, :])
-            if wb.tied_output_duplicate_bytes and engine in ("llama.cpp", "ollama"):
+            if wb.tied_output_duplicate_bytes:
                 need[mi, qi, apple, :] -= wb.tied_output_duplicate_bytes  # Metal maps one copy
-            if engine != "vllm":
-                need[mi, qi, unified, :] -= GPU_RUNTIME_RESERVE_BYTES  # no discrete-GPU driver reserve
+            need[mi, qi, unified, :] -= GPU_RUNTIME_RESERVE_BYTES  # no discrete-GPU driver reserve
     too_long = np.array([[c > m.context_tokens for c in ctx] for m in models], dtype=bool)  # [M, C]
     fits = (need >= 0) & (need <= usable[None, None, :, None]) & ~too_long[:, None, None, :]
     idx = np.where(fits, ctx[None, None, None, :], 0)

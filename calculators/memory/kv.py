@@ -6,20 +6,13 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from calculators.memory.weights import ENGINES, KV_DTYPES
+from calculators.engines import ENGINES, KV_DTYPES
+from calculators.engines import engine as engine_record
 from calculators.tensors import cached_per_model
 from model_specs.schema import ModelSpec
 
 # KV cache element cost: (values per block, bytes per block).
 _KV_BLOCK = {"f16": (1, 2), "bf16": (1, 2), "fp8": (1, 1), "q8_0": (32, 34), "q4_0": (32, 18), "f32": (1, 4)}
-# Which KV dtypes each engine can allocate (llama.cpp --cache-type-k/v; Ollama OLLAMA_KV_CACHE_TYPE;
-# vLLM --kv-cache-dtype auto|fp8; transformers DynamicCache in the model dtype).
-ENGINE_KV_DTYPES: dict[str, set[str]] = {
-    "llama.cpp": {"f16", "bf16", "q8_0", "q4_0", "f32"},
-    "ollama": {"f16", "q8_0", "q4_0"},
-    "vllm": {"f16", "bf16", "fp8"},
-    "transformers": {"f16", "bf16", "f32"},
-}
 
 
 # ------------------------------------------------------------------------------------------------ KV cache
@@ -99,26 +92,47 @@ def kv_cells(
     """Token slots per full / sliding layer for `n_seq` sequences of `context_tokens` each."""
     if context_tokens < 1 or n_seq < 1:
         raise ValueError("context and batch must be positive")
-    g = kv_geometry(model)
-    w = g.window
-    if engine == "llama.cpp":
-        full = _pad(context_tokens * n_seq, 256)
-        swa = full if swa_full or not w else _pad(min(full, w * n_seq + n_ubatch), 256)
-        return KVCells(full, min(swa, full))
-    if engine == "ollama":
-        full = _pad(context_tokens * n_seq, 256)
-        if not w:
-            return KVCells(full, full)
-        mem = w + 1 if n_seq > 1 else w
-        swa = full if mem >= context_tokens else _pad(n_seq * mem + n_ubatch, 256)
-        return KVCells(full, min(swa, full))
-    if engine == "vllm":
-        full_blocks = -(-context_tokens // block_tokens)
-        swa_blocks = -(-min(w - 1 + max_num_batched_tokens, context_tokens) // block_tokens) + 1 if w else full_blocks
-        return KVCells(full_blocks * block_tokens * n_seq, min(swa_blocks, full_blocks) * block_tokens * n_seq)
-    if engine == "transformers":
-        return KVCells(context_tokens * n_seq, min(context_tokens, w or context_tokens) * n_seq)
-    raise ValueError(f"unknown engine '{engine}' (known: {', '.join(ENGINES)})")
+    rule = _CELL_RULES[engine_record(engine).cache_cells]
+    return rule(
+        kv_geometry(model).window, context_tokens, n_seq, n_ubatch, swa_full, max_num_batched_tokens, block_tokens
+    )
+
+
+def _ggml_slots(w: int, ctx: int, n_seq: int, n_ubatch: int, swa_full: bool, _mbt: int, _bt: int) -> KVCells:
+    """llama.cpp: num_ctx x n_seq cells padded to 256; sliding layers min(that, pad(window x n_seq + n_ubatch))."""
+    full = _pad(ctx * n_seq, 256)
+    swa = full if swa_full or not w else _pad(min(full, w * n_seq + n_ubatch), 256)
+    return KVCells(full, min(swa, full))
+
+
+def _ollama_slots(w: int, ctx: int, n_seq: int, n_ubatch: int, _swa_full: bool, _mbt: int, _bt: int) -> KVCells:
+    """Ollama: num_ctx x num_parallel cells; sliding layers num_parallel x (window [+1]) + num_batch, padded."""
+    full = _pad(ctx * n_seq, 256)
+    if not w:
+        return KVCells(full, full)
+    mem = w + 1 if n_seq > 1 else w
+    swa = full if mem >= ctx else _pad(n_seq * mem + n_ubatch, 256)
+    return KVCells(full, min(swa, full))
+
+
+def _paged_blocks(w: int, ctx: int, n_seq: int, _ub: int, _swa_full: bool, mbt: int, block_tokens: int) -> KVCells:
+    """vLLM: whole blocks per request; sliding groups hold window - 1 + the step's token budget, plus one block."""
+    full_blocks = -(-ctx // block_tokens)
+    swa_blocks = -(-min(w - 1 + mbt, ctx) // block_tokens) + 1 if w else full_blocks
+    return KVCells(full_blocks * block_tokens * n_seq, min(swa_blocks, full_blocks) * block_tokens * n_seq)
+
+
+def _full_cache(w: int, ctx: int, n_seq: int, _ub: int, _swa_full: bool, _mbt: int, _bt: int) -> KVCells:
+    """transformers DynamicCache: the whole context; sliding layers keep at most the window."""
+    return KVCells(ctx * n_seq, min(ctx, w or ctx) * n_seq)
+
+
+_CELL_RULES = {
+    "ggml_slots": _ggml_slots,
+    "ollama_slots": _ollama_slots,
+    "paged_blocks": _paged_blocks,
+    "full_cache": _full_cache,
+}
 
 
 def kv_cache_bytes(
@@ -130,10 +144,9 @@ def kv_cache_bytes(
     **options,
 ) -> int:
     """Bytes of KV cache the engine allocates for n_seq sequences of context_tokens (see module docstring)."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine '{engine}' (known: {', '.join(ENGINES)})")
-    if kv_dtype not in ENGINE_KV_DTYPES[engine]:
-        supported = ", ".join(sorted(ENGINE_KV_DTYPES[engine]))
+    allowed = engine_record(engine).kv_dtypes
+    if kv_dtype not in allowed:
+        supported = ", ".join(sorted(allowed))
         raise ValueError(f"{engine} has no '{kv_dtype}' KV cache (supported: {supported})")
     g = kv_geometry(model)
     cells = kv_cells(model, context_tokens, engine, n_seq, **options)
@@ -171,7 +184,7 @@ def kv_curve(model: ModelSpec, contexts: Sequence[int], kv_dtype: str = "f16", n
     """
     curves = {}
     for engine in ENGINES:
-        dtype = kv_dtype if kv_dtype in ENGINE_KV_DTYPES[engine] else "f16"
+        dtype = kv_dtype if kv_dtype in engine_record(engine).kv_dtypes else "f16"
         curves[engine] = [kv_cache_bytes(model, c, dtype, engine, n_seq) for c in contexts]
     g = kv_geometry(model)
     full_row, swa_row = _row_bytes(g, kv_dtype)

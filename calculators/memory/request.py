@@ -58,6 +58,7 @@ class MemoryEstimate:
     max_context_tokens: int | None = None
     max_concurrency: int | None = None
     vllm: VllmCapacity | None = None
+    need_bytes: int | None = None  # with a device: what the fit compares with fit_usable_bytes (as fit_matrix)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     def as_dict(self) -> dict:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from calculators.memory.kv import _KV_BLOCK, kv_geometry
+from calculators.tensors import cached_per_model
 from model_specs.schema import ModelSpec
 
 # ------------------------------------------------------------------------------------------------ vLLM
@@ -43,6 +44,33 @@ def vllm_capacity(
     """
     if kv_budget_bytes <= 0:
         return VllmCapacity(max(0, kv_budget_bytes), 0, 0, 0, 0.0, 0)
+    lay = vllm_layout(model, max_model_len, kv_dtype, tp, block_tokens, max_num_batched_tokens)
+    num_blocks = kv_budget_bytes // lay.block_bytes
+    conc = num_blocks / lay.blocks_per_request if lay.blocks_per_request else 0.0
+    tokens = num_blocks // max(1, lay.groups) * lay.min_block_tokens
+    return VllmCapacity(kv_budget_bytes, num_blocks, lay.block_bytes, lay.blocks_per_request, conc, tokens)
+
+
+@dataclass(frozen=True)
+class VllmLayout:
+    """Block geometry of one request shape: what a block costs and how many one request needs."""
+
+    block_bytes: int  # one block across a layer of every group, per GPU
+    blocks_per_request: int
+    groups: int
+    min_block_tokens: int
+
+
+@cached_per_model(maxsize=65536)
+def vllm_layout(
+    model: ModelSpec,
+    max_model_len: int,
+    kv_dtype: str = "bf16",
+    tp: int = 1,
+    block_tokens: int = 16,
+    max_num_batched_tokens: int = 8192,
+) -> VllmLayout:
+    """vLLM v1's hybrid grouping of the model's layer types into equal-page block groups (see vllm_capacity)."""
     g = kv_geometry(model)
     att = model.text.attention
     elem = _KV_BLOCK[kv_dtype][1]
@@ -57,7 +85,6 @@ def vllm_capacity(
     group_size = min(counts)
     if max(counts) < group_size * 1.5:
         group_size = max(counts)
-    num_blocks = kv_budget_bytes // (page * group_size)
     blocks_req = 0
     total_groups = 0
     min_bt = None
@@ -71,6 +98,4 @@ def vllm_capacity(
         else:
             per = -(-max_model_len // bt)
         blocks_req += n_groups * per
-    conc = num_blocks / blocks_req if blocks_req else 0.0
-    tokens = num_blocks // max(1, total_groups) * (min_bt or block_tokens)
-    return VllmCapacity(kv_budget_bytes, num_blocks, page * group_size, blocks_req, conc, tokens)
+    return VllmLayout(page * group_size, blocks_req, total_groups, min_bt or block_tokens)

@@ -7,12 +7,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from calculators import gguf
+from calculators.engines import engine as engine_record
 from calculators.tensors import cached_per_model, text_tensors
 from model_specs.schema import ModelSpec
 
 Engine = Literal["llama.cpp", "ollama", "vllm", "transformers"]
-ENGINES: tuple[str, ...] = ("llama.cpp", "ollama", "vllm", "transformers")
-KV_DTYPES: tuple[str, ...] = ("f16", "bf16", "fp8", "q8_0", "q4_0")
 GiB = 1 << 30
 MiB = 1 << 20
 
@@ -33,18 +32,6 @@ _LINEAR_BITS = {
     "NVFP4": 4.5,
 }
 _FLOAT_BITS = {"F32": 32.0, "FP32": 32.0, "BF16": 16.0, "F16": 16.0, "FP16": 16.0}
-# Engines that load each non-GGUF format (vLLM docs "Supported Hardware for Quantization Kernels";
-# transformers quantization docs). GGUF mixes run on llama.cpp and Ollama (vLLM's GGUF loader is experimental).
-_FORMAT_ENGINES = {
-    "FP8": {"vllm", "transformers"},
-    "INT8": {"vllm", "transformers"},
-    "AWQ": {"vllm", "transformers"},
-    "GPTQ": {"vllm", "transformers"},
-    "NF4": {"vllm", "transformers"},
-    "NF4_DQ": {"vllm", "transformers"},
-    "MXFP4": {"vllm", "transformers"},
-    "NVFP4": {"vllm"},
-}
 
 
 # ------------------------------------------------------------------------------------------------ weights
@@ -62,22 +49,22 @@ class QuantSpec:
 
 def resolve_quant(quant: str, engine: str = "llama.cpp") -> QuantSpec:
     """Parse a quantisation name for an engine; ValueError if unknown or the engine cannot run it."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine '{engine}' (known: {', '.join(ENGINES)})")
+    rec = engine_record(engine)
     q = quant.strip().upper().replace("-", "_")
-    if q in _FLOAT_BITS and engine in ("vllm", "transformers"):
+    if q in _FLOAT_BITS and rec.float_checkpoints:
         return QuantSpec(q, "float", bits=_FLOAT_BITS[q])
-    if q in _LINEAR_BITS and not (q == "MXFP4" and engine in ("llama.cpp", "ollama")):
-        if engine not in _FORMAT_ENGINES[q]:
+    # MXFP4 is also a GGUF type: GGUF engines read it as one.
+    if q in _LINEAR_BITS and not (q == "MXFP4" and rec.gguf_quant_mixes and not rec.float_checkpoints):
+        if q not in rec.linear_formats:
             raise ValueError(f"{q} weights are not supported by {engine} (use a GGUF type such as Q4_K_M)")
         return QuantSpec(q, "linear", bits=_LINEAR_BITS[q])
     if q.startswith("GGML_"):
         raise ValueError(f"{quant} is a ggml tensor type, not a file type; pick a mix such as Q4_K_M")
     if gguf.is_gguf_ftype(q):
         ftype = gguf.normalize_ftype(q)
-        if engine == "transformers" and ftype not in ("F16", "BF16", "F32"):
-            raise ValueError("transformers dequantises GGUF files on load; pick BF16, NF4, AWQ, GPTQ or FP8")
-        if engine == "vllm" and ftype in ("F16", "BF16", "F32"):
+        if not rec.gguf_quant_mixes and ftype not in ("F16", "BF16", "F32"):
+            raise ValueError(f"{engine} dequantises GGUF files on load; pick BF16, NF4, AWQ, GPTQ or FP8")
+        if rec.float_checkpoints and ftype in ("F16", "BF16", "F32"):
             return QuantSpec(ftype, "float", bits=_FLOAT_BITS[ftype])
         return QuantSpec(ftype, "gguf", ftype=ftype)
     raise ValueError(f"unknown quantization '{quant}'")
@@ -118,6 +105,7 @@ def _float_bytes(n_params: int, bits: float) -> int:
 def weights(model: ModelSpec, quant: str, engine: str = "llama.cpp", text_only: bool = False) -> WeightBreakdown:
     """Weight bytes per component for `quant` on `engine` (text_only drops the vision/audio encoders)."""
     qs = resolve_quant(quant, engine)
+    rec = engine_record(engine)
     comp = _zero_components()
     notes: list[str] = []
     tensors = text_tensors(model)
@@ -126,13 +114,13 @@ def weights(model: ModelSpec, quant: str, engine: str = "llama.cpp", text_only: 
     kind_bytes: dict[str, int] = {}
     k_eq_v_k_bytes = 0  # attn_k bytes on K=V layers (vLLM duplicates them into the V slot)
     if qs.kind == "gguf":
-        packager = "ollama" if engine == "ollama" and qs.ftype in gguf.OLLAMA_FTYPES else "llama.cpp"
+        packager = "ollama" if rec.packager == "ollama" and qs.ftype in gguf.OLLAMA_FTYPES else "llama.cpp"
         size = gguf.gguf_size(model, qs.ftype, packager=packager)
         for c, b in size.component_bytes.items():
             comp[c] += b
         kind_bytes = dict(size.kind_bytes)
         routed = size.routed_expert_bytes
-        if engine == "vllm":
+        if rec.duplicates_k_eq_v_weights:
             for g, _, b1 in size.group_types:
                 if g.rep.kind == "attn_k" and _is_k_eq_v_layer(model, g.rep.layer):
                     k_eq_v_k_bytes += b1 * g.count
@@ -157,7 +145,7 @@ def weights(model: ModelSpec, quant: str, engine: str = "llama.cpp", text_only: 
                 k_eq_v_k_bytes += b
         if qs.kind == "linear":
             notes.append(f"{qs.name}: embeddings, lm_head and norms stay 16-bit; linear layers at {qs.bits:.3g} bits")
-    if engine == "vllm" and k_eq_v_k_bytes:
+    if rec.duplicates_k_eq_v_weights and k_eq_v_k_bytes:
         # k_eq_v layers: vLLM loads the K weights into the V slot too (gemma4.py _weight_iterator remapping).
         comp["text"] += k_eq_v_k_bytes
         notes.append("vLLM duplicates the K projection into the V slot on K=V layers")
@@ -171,7 +159,7 @@ def weights(model: ModelSpec, quant: str, engine: str = "llama.cpp", text_only: 
                 notes.append(f"{name} encoder size is not published; counted as 0")
                 continue
             comp[name] = _float_bytes(enc.params, enc_bits)
-        if (model.vision or model.audio) and engine == "llama.cpp":
+        if (model.vision or model.audio) and rec.separate_mmproj:
             notes.append("llama.cpp loads the encoders from a separate mmproj GGUF (F16)")
     total = sum(comp.values())
     # Per-token read bytes.
@@ -189,7 +177,7 @@ def weights(model: ModelSpec, quant: str, engine: str = "llama.cpp", text_only: 
         row_bytes += b // rows  # one vocabulary row is read per token
     active = comp["text"] + comp["embedding"] + comp["output"] + comp["ple"] - routed + active_routed
     active = active - lookup + row_bytes
-    dup_out = comp["embedding"] if (tied and engine in ("llama.cpp", "ollama")) else 0
+    dup_out = comp["embedding"] if (tied and rec.duplicates_tied_output) else 0
     return WeightBreakdown(
         model_id=model.id,
         quant=qs.name,

@@ -11,7 +11,6 @@ device class (hardware kind x memory type x engine); the two shared numbers are 
 Everything is in base units: bytes, seconds, FLOP, bytes/s."""
 
 from calculators.speed.device import (
-    CALIBRATED_ENGINES,
     DISK_READ_GBS,
     FP8_CAPABLE_TFLOPS,
     FP8_QUANTS,
@@ -19,7 +18,6 @@ from calculators.speed.device import (
     HBM_BANDWIDTH_GBS,
     HOST_BANDWIDTH_GBS,
     PIPELINE_HOP_S,
-    SERVER_ENGINES,
     TFLOPS_PER_GBS_FALLBACK,
     TFLOPS_PER_GBS_FALLBACK_GPU,
     Device,
@@ -56,7 +54,6 @@ from calculators.speed.step import (
 
 __all__ = [
     "ALLREDUCE_LATENCY_S",
-    "CALIBRATED_ENGINES",
     "ClassParams",
     "ConcurrencyPoint",
     "DISK_READ_GBS",
@@ -70,7 +67,6 @@ __all__ = [
     "LINK_GBS",
     "ModelGeometry",
     "PIPELINE_HOP_S",
-    "SERVER_ENGINES",
     "SERVER_KV_MEMORY_FRACTION",
     "SERVER_MAX_BATCH",
     "SERVER_STEP_OVERHEAD_S",

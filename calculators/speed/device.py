@@ -24,8 +24,6 @@ TFLOPS_PER_GBS_FALLBACK_GPU = 0.15
 HOST_BANDWIDTH_GBS = 64.0  # host RAM read by llama.cpp for layers left on the CPU (dual-channel DDR5, assumption)
 DISK_READ_GBS = 2.0  # cold start: weights read from an NVMe SSD (assumption)
 PIPELINE_HOP_S = 20e-6  # llama.cpp layer split: one activation hand-over per GPU boundary per token
-CALIBRATED_ENGINES = ("llama.cpp", "ollama")
-SERVER_ENGINES = ("vllm", "transformers")
 FP8_QUANTS = ("FP8", "W8A8", "FP8-DYNAMIC")
 FP8_CAPABLE_TFLOPS = 500.0  # dense FP16 at or above this: a Hopper/Blackwell-class part with FP8 tensor cores
 
@@ -114,15 +112,10 @@ def _fp16(dev: Device, notes: list[str]) -> float:
     return est
 
 
-def resolve_device(hardware: Hardware | Device | str) -> Device:
-    """A Device from a Device, a catalog Hardware entry or a catalog id."""
+def resolve_device(hardware: Hardware | Device) -> Device:
+    """A Device from a Device or a catalog Hardware entry; TypeError for an id (the caller owns the catalog)."""
     if isinstance(hardware, Device):
         return hardware
     if isinstance(hardware, str):
-        from model_specs import load_catalog
-
-        try:
-            return device_from_hardware(load_catalog().device(hardware))
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
+        raise TypeError(f"pass a catalog Hardware or a Device, not the id '{hardware}'")
     return device_from_hardware(hardware)

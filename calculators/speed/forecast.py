@@ -11,6 +11,7 @@ from calculators.memory import MemoryRequest, estimate
 
 if TYPE_CHECKING:
     from model_specs.schema import Hardware, ModelSpec
+from calculators.engines import engine as engine_record
 from calculators.speed.device import DISK_READ_GBS, GB, HOST_BANDWIDTH_GBS, Device, GiB, resolve_device
 from calculators.speed.geometry import ModelGeometry, geometry, resolve_model
 from calculators.speed.prefill import prefill_time
@@ -145,7 +146,7 @@ def _offload_fraction(est, geo: ModelGeometry, dev: Device, engine: str, notes: 
     if est is None or est.fits is None or est.fits:
         return 0.0
     short = -(est.margin_bytes or 0)
-    if engine in ("llama.cpp", "ollama") and not dev.unified_memory:
+    if engine_record(engine).offloads_layers and not dev.unified_memory:
         frac = min(1.0, short / max(geo.total_weight_bytes, 1))
         notes.append(
             f"does not fit in {dev.name} memory: about {frac:.0%} of the weights stay in host RAM "
@@ -156,10 +157,58 @@ def _offload_fraction(est, geo: ModelGeometry, dev: Device, engine: str, notes: 
     return 0.0
 
 
+def _lengths(model: ModelSpec, context: int | None, prompt: int | None, output: int | None, concurrency: int):
+    """(context, prompt, output) tokens with the defaults filled in; ValueError naming the first bad one."""
+    context = min(8192, model.context_tokens) if context is None else context
+    prompt = min(512, context // 2) if prompt is None else prompt
+    output = max(1, min(256, context // 4)) if output is None else output
+    for name, v in (("context", context), ("concurrency", concurrency)):
+        if not isinstance(v, int) or v < 1:
+            raise ValueError(f"{name} must be a positive integer")
+    if prompt < 0 or output < 1:
+        raise ValueError("prompt tokens must be >= 0 and output tokens >= 1")
+    if context > model.context_tokens:
+        raise ValueError(f"context {context} exceeds {model.id}'s maximum of {model.context_tokens}")
+    if prompt + output > context:
+        raise ValueError(f"prompt + output ({prompt + output}) exceed the context ({context})")
+    return context, prompt, output
+
+
+def _e2e_s(ttft_s: float, token_s: float, output_tokens: int, waves: int, cold_s: float) -> float:
+    """End-to-end seconds: first token, the other tokens, and for queued requests the mean wait of earlier waves.
+
+    The point and both ends of its range go through this one function (with their own TTFT and token time), so
+    the range always contains the point: the queueing term used to be left out of the range."""
+    e2e = ttft_s + (output_tokens - 1) * token_s
+    if waves > 1:
+        e2e += (waves - 1) * (e2e - cold_s) / 2  # mean extra wait of queued requests
+    return e2e
+
+
+@dataclass(frozen=True)
+class _Ranges:
+    """Low / high multipliers of the rates, from the class's calibration spread (low <= 1 <= high)."""
+
+    lo: float
+    hi: float
+    plo: float
+    phi: float
+
+
+def _ranges(s: _Setup) -> _Ranges:
+    c = s.cls
+    return _Ranges(
+        min(1.0, 1 + c.decode_rel_low),
+        max(1.0, 1 + c.decode_rel_high),
+        min(1.0, 1 + c.prefill_rel_low),
+        max(1.0, 1 + c.prefill_rel_high),
+    )
+
+
 def forecast(
-    model: ModelSpec | str,
+    model: ModelSpec,
     quant: str,
-    hardware: Hardware | Device | str,
+    hardware: Hardware | Device,
     engine: str = "llama.cpp",
     context_tokens: int | None = None,
     prompt_tokens: int | None = None,
@@ -177,21 +226,9 @@ def forecast(
     the context). Decode speed is per stream at `concurrency`, at the mean depth of the answer."""
     model = resolve_model(model)
     dev = resolve_device(hardware)
-    if context_tokens is None:
-        context_tokens = min(8192, model.context_tokens)
-    if prompt_tokens is None:
-        prompt_tokens = min(512, context_tokens // 2)
-    if output_tokens is None:
-        output_tokens = max(1, min(256, context_tokens // 4))
-    for name, v in (("context", context_tokens), ("concurrency", concurrency)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name} must be a positive integer")
-    if prompt_tokens < 0 or output_tokens < 1:
-        raise ValueError("prompt tokens must be >= 0 and output tokens >= 1")
-    if context_tokens > model.context_tokens:
-        raise ValueError(f"context {context_tokens} exceeds {model.id}'s maximum of {model.context_tokens}")
-    if prompt_tokens + output_tokens > context_tokens:
-        raise ValueError(f"prompt + output ({prompt_tokens + output_tokens}) exceed the context ({context_tokens})")
+    context_tokens, prompt_tokens, output_tokens = _lengths(
+        model, context_tokens, prompt_tokens, output_tokens, concurrency
+    )
     notes: list[str] = []
     est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus)
     max_conc = est.max_concurrency if est is not None else None
@@ -201,37 +238,34 @@ def forecast(
     notes = list(s.notes)
     depth = prompt_tokens + output_tokens // 2
     running = concurrency
-    bound_kv = False
     if max_conc is not None and max_conc >= 1 and concurrency > max_conc:
         running = max_conc
-        bound_kv = True
         notes.append(f"only {max_conc} sequences of {context_tokens} tokens fit in memory: the other requests queue")
-    single = step_time(s, 1, depth)
     t_pf = prefill_time(s, prompt_tokens)
     step, sustained, ttft = _under_load(s, running, depth, prompt_tokens, output_tokens, t_pf)
-    per_user = 1.0 / sustained
-    aggregate = running / sustained
-    waves = math.ceil(concurrency / running)
     cold = geo.total_weight_bytes / (DISK_READ_GBS * GB) if cold_start else 0.0
     if cold_start:
         notes.append(f"cold start: weights read at ~{DISK_READ_GBS:g} GB/s from disk (assumed)")
-    ttft += cold
-    e2e = ttft + (output_tokens - 1) * step.total_s
-    if waves > 1:
-        e2e += (waves - 1) * (e2e - cold) / 2  # mean extra wait of queued requests
-    lo, hi = 1 + s.cls.decode_rel_low, 1 + s.cls.decode_rel_high
-    plo, phi = 1 + s.cls.prefill_rel_low, 1 + s.cls.prefill_rel_high
+    return _result(
+        s, model, dev, geo, step, (context_tokens, prompt_tokens, output_tokens, concurrency, running),
+        (t_pf, sustained, ttft + cold, cold), max_conc, host_fraction, notes,
+    )  # fmt: skip
+
+
+def _result(s, model, dev, geo, step, sizes, times, max_conc, host_fraction, notes) -> SpeedForecast:
+    """The forecast record: point figures and their ranges (each range built from the point's own formula)."""
+    context_tokens, prompt_tokens, output_tokens, concurrency, running = sizes
+    t_pf, sustained, ttft, cold = times
+    r = _ranges(s)
+    waves = math.ceil(concurrency / running)
+    aggregate = running / sustained
     pf_rate = prompt_tokens / t_pf if t_pf > 0 else 0.0  # no prompt: no prefill rate
-    ttft_lo = (ttft - cold) / phi + cold
-    ttft_hi = (ttft - cold) / plo + cold
-    dec_time = (output_tokens - 1) * step.total_s
-    e2e_lo = ttft_lo + dec_time / hi
-    e2e_hi = ttft_hi + dec_time / lo
-    bound = "kv" if bound_kv else step.bound
+    ttft_lo = (ttft - cold) / r.phi + cold
+    ttft_hi = (ttft - cold) / r.plo + cold
     return SpeedForecast(
         model_id=model.id,
         quant=geo.quant,
-        engine=engine,
+        engine=s.engine,
         hardware_id=dev.id,
         hardware_name=dev.name,
         device_class=s.cls_name,
@@ -239,26 +273,26 @@ def forecast(
         prompt_tokens=prompt_tokens,
         output_tokens=output_tokens,
         concurrency=concurrency,
-        gpus=gpus,
-        kv_dtype=kv_dtype,
+        gpus=s.gpus,
+        kv_dtype=s.kv_dtype,
         decode_tokens_per_s=1.0 / step.total_s,
-        decode_tokens_per_s_low=lo / step.total_s,
-        decode_tokens_per_s_high=hi / step.total_s,
-        single_stream_decode_tokens_per_s=1.0 / single.total_s,
+        decode_tokens_per_s_low=r.lo / step.total_s,
+        decode_tokens_per_s_high=r.hi / step.total_s,
+        single_stream_decode_tokens_per_s=1.0 / step_time(s, 1, prompt_tokens + output_tokens // 2).total_s,
         prefill_tokens_per_s=pf_rate,
-        prefill_tokens_per_s_low=pf_rate * plo,
-        prefill_tokens_per_s_high=pf_rate * phi,
+        prefill_tokens_per_s_low=pf_rate * r.plo,
+        prefill_tokens_per_s_high=pf_rate * r.phi,
         ttft_s=ttft,
         ttft_s_low=ttft_lo,
         ttft_s_high=ttft_hi,
-        e2e_s=e2e,
-        e2e_s_low=e2e_lo,
-        e2e_s_high=e2e_hi,
+        e2e_s=_e2e_s(ttft, step.total_s, output_tokens, waves, cold),
+        e2e_s_low=_e2e_s(ttft_lo, step.total_s / r.hi, output_tokens, waves, cold),
+        e2e_s_high=_e2e_s(ttft_hi, step.total_s / r.lo, output_tokens, waves, cold),
         aggregate_tokens_per_s=aggregate,
-        aggregate_tokens_per_s_low=aggregate * lo,
-        aggregate_tokens_per_s_high=aggregate * hi,
-        per_user_tokens_per_s=per_user,
-        bound=bound,
+        aggregate_tokens_per_s_low=aggregate * r.lo,
+        aggregate_tokens_per_s_high=aggregate * r.hi,
+        per_user_tokens_per_s=1.0 / sustained,
+        bound="kv" if running < concurrency else step.bound,
         max_concurrency=max_conc,
         weight_bytes_per_token=step.weight_bytes,
         kv_bytes_per_token=step.kv_bytes / running,
@@ -278,9 +312,9 @@ def forecast(
 
 
 def decode_vs_depth(
-    model: ModelSpec | str,
+    model: ModelSpec,
     quant: str,
-    hardware: Hardware | Device | str,
+    hardware: Hardware | Device,
     engine: str = "llama.cpp",
     depths: Sequence[int] | None = None,
     kv_dtype: str = "f16",
@@ -304,9 +338,9 @@ def decode_vs_depth(
 
 
 def concurrency_curve(
-    model: ModelSpec | str,
+    model: ModelSpec,
     quant: str,
-    hardware: Hardware | Device | str,
+    hardware: Hardware | Device,
     engine: str = "llama.cpp",
     context_tokens: int = 8192,
     prompt_tokens: int = 512,

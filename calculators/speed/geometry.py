@@ -86,13 +86,8 @@ def _geometry(model: ModelSpec, quant: str, engine: str) -> ModelGeometry:
     )
 
 
-def resolve_model(model: ModelSpec | str) -> ModelSpec:
-    """A catalog model from a ModelSpec or a catalog id (ValueError for an unknown id)."""
+def resolve_model(model: ModelSpec) -> ModelSpec:
+    """The model itself; TypeError for an id (the caller looks ids up in the catalog it loaded, once)."""
     if isinstance(model, str):
-        from model_specs import load_catalog
-
-        try:
-            return load_catalog().model(model)
-        except KeyError as e:
-            raise ValueError(e.args[0]) from None
+        raise TypeError(f"pass a ModelSpec, not the id '{model}': look it up in the caller's catalog")
     return model

@@ -60,3 +60,18 @@ class ServerParams:
     rel_low: float = -0.2
     rel_high: float = 0.2
     n_points: int = 0
+
+
+def server_class(sp: ServerParams) -> ClassParams:
+    """The serving engines' parameters as a device class (no per-layer overhead: the step overhead covers it)."""
+    return ClassParams(
+        bandwidth_efficiency=sp.bandwidth_efficiency,
+        layer_overhead_s=0.0,
+        compute_efficiency=sp.compute_efficiency,
+        prefill_efficiency=sp.compute_efficiency,
+        decode_rel_low=sp.rel_low,
+        decode_rel_high=sp.rel_high,
+        prefill_rel_low=-0.3,
+        prefill_rel_high=0.3,
+        n_decode_points=sp.n_points,
+    )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     pass
-from calculators.speed.device import SERVER_ENGINES
+from calculators.engines import engine as engine_record
 from calculators.speed.params import ClassParams, SharedParams
 from calculators.speed.setup import _Setup
 from calculators.speed.step import attention_flops
@@ -53,10 +53,11 @@ def prefill_time(s: _Setup, prompt_tokens: int, depth_tokens: int = 0, sequences
     expert = 2 * g.expert_compute_params * total
     dense = 2 * (g.compute_params - g.expert_compute_params) * total + attn
     q = s.shared.kquant_compute_factor if g.kquant and s.cls_name == "apple" else 1.0
-    tp = s.gpus if s.engine in SERVER_ENGINES else 1
+    rec = engine_record(s.engine)
+    tp = s.gpus if rec.tensor_parallel else 1
     if s.server:  # large batched GEMMs: the serving class's arithmetic efficiency, as in the fit
         return (dense + expert) / (s.fp16 * tp * s.cls.prefill_efficiency)
-    ubatch = 512 if s.engine in ("llama.cpp", "ollama") else 8192
+    ubatch = rec.scheduler.n_ubatch_tokens
     t = prefill_s(
         dense_flops=dense * q,
         expert_flops=expert * q,

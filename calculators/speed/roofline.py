@@ -14,9 +14,9 @@ from calculators.speed.step import attention_flops, step_time
 
 
 def roofline(
-    model: ModelSpec | str,
+    model: ModelSpec,
     quant: str,
-    hardware: Hardware | Device | str,
+    hardware: Hardware | Device,
     engine: str = "llama.cpp",
     batches: Sequence[int] = (1, 2, 4, 8, 16, 32, 64, 128, 256),
     depth_tokens: int = 1024,
@@ -58,9 +58,9 @@ def roofline(
 
 
 def implied_efficiency(
-    model: ModelSpec | str,
+    model: ModelSpec,
     quant: str,
-    hardware: Hardware | Device | str,
+    hardware: Hardware | Device,
     measured_decode_tokens_per_s: float,
     engine: str = "llama.cpp",
     depth_tokens: int = 0,

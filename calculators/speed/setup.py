@@ -7,23 +7,21 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from calculators import cpu as cpu_model
-from calculators.memory import ENGINES
+from calculators.engines import engine as engine_record
 
 if TYPE_CHECKING:
     from model_specs.schema import ModelSpec
 from calculators.speed.calibration import CLASSES, SERVER, SHARED
 from calculators.speed.device import (
-    CALIBRATED_ENGINES,
     FP8_CAPABLE_TFLOPS,
     FP8_QUANTS,
     HBM_BANDWIDTH_GBS,
-    SERVER_ENGINES,
     Device,
     _fp16,
     class_of,
 )
 from calculators.speed.geometry import ModelGeometry, geometry
-from calculators.speed.params import ClassParams, SharedParams
+from calculators.speed.params import ClassParams, SharedParams, server_class
 
 
 @dataclass(frozen=True)
@@ -62,8 +60,7 @@ def _setup(
     threads: int | None = None,
 ) -> _Setup:
     """Resolve the device class, its fitted (or overridden) parameters and the model geometry; appends notes."""
-    if engine not in ENGINES:
-        raise ValueError(f"unknown engine '{engine}' (one of {', '.join(ENGINES)})")
+    rec = engine_record(engine)
     if gpus < 1:
         raise ValueError("gpus must be at least 1")
     cls_name = class_of(dev)
@@ -75,28 +72,18 @@ def _setup(
             f"custom NVIDIA device taken as {'an HBM datacenter part' if dev.hbm else 'a GDDR/LPDDR part'} "
             f"(bandwidth {'>=' if dev.hbm else '<'} {HBM_BANDWIDTH_GBS:g} GB/s)"
         )
-    server = engine in SERVER_ENGINES and dev.kind in ("nvidia", "amd", "intel")
+    server = rec.serving_scheduler and dev.kind in ("nvidia", "amd", "intel")
     if server:
         sp = SERVER
         cls_name = "server-gpu"
-        cls = ClassParams(
-            bandwidth_efficiency=sp.bandwidth_efficiency,
-            layer_overhead_s=0.0,
-            compute_efficiency=sp.compute_efficiency,
-            prefill_efficiency=sp.compute_efficiency,
-            decode_rel_low=sp.rel_low,
-            decode_rel_high=sp.rel_high,
-            prefill_rel_low=-0.3,
-            prefill_rel_high=0.3,
-            n_decode_points=sp.n_points,
-        )
+        cls = server_class(sp)
         notes.append(
             f"{engine}: serving-engine parameters fitted to TensorRT-LLM throughput on H100 (vLLM is usually somewhat "
             "slower); no published single-stream vLLM points"
         )
         if not (dev.kind == "nvidia" and dev.hbm):
             notes.append("serving parameters come from NVIDIA HBM parts only")
-    elif engine not in CALIBRATED_ENGINES:
+    elif not rec.calibrated:
         notes.append(f"no published {engine} points for {dev.kind} devices: llama.cpp-fitted efficiencies used")
     if not server and cls.n_decode_points < 10:
         notes.append(f"device class '{cls_name}' rests on {cls.n_decode_points} published points: wide range")
@@ -154,7 +141,7 @@ def _cpu_hook(
     cores = cpu_model.cores_from_hardware(dev.hardware) if dev.hardware is not None else None
     why = "no core count in the catalog" if cores is None else None
     why = why or ("a measured efficiency overrides the fit" if efficiency_override is not None else None)
-    why = why or (f"{engine} on CPUs is not modelled per thread" if engine not in CALIBRATED_ENGINES else None)
+    why = why or (f"{engine} on CPUs is not modelled per thread" if not engine_record(engine).calibrated else None)
     if why:
         if threads is not None:
             notes.append(f"threads ignored: {why}")

@@ -89,7 +89,8 @@ class CostView:
     @property
     def fallback_label(self) -> str | None:
         """The cost plan's note when it priced a nearest hosted model instead of the scenario's (None if not)."""
-        return getattr(self.plan, "api_fallback_label", None)
+        sub = None if self.plan is None else self.plan.api_substitute
+        return None if sub is None else sub.label
 
     @property
     def throughput_sentence(self) -> str:

@@ -200,7 +200,7 @@ def _variant_rows(
                 f = forecast(
                     m,
                     q,
-                    hw_id,
+                    cat.device(hw_id),
                     engine=engine,
                     context_tokens=c,
                     prompt_tokens=min(prompt, c // 2),
