@@ -19,12 +19,13 @@ import math
 from dataclasses import dataclass
 
 from calculators.serving import adapter
-from calculators.serving.simulator import EngineConfig, llamacpp, ollama, vllm
+from calculators.serving.simulator import EngineConfig, llamacpp, ollama, tensorrt_llm, vllm
 
-# Share of ideal scaling reached by tensor parallelism (sharded GEMMs are smaller and less efficient, plus syncs),
-# fitted by `python bench/bench_serving.py --fit-tp` on TensorRT-LLM Llama 3.3 70B FP8 TP2 on H100 (10 rows,
-# calculators/measurements.yaml `serving`); the NIM TP2 rows stay held out.
-TP_EFFICIENCY = 0.80
+# Share of ideal scaling reached by tensor parallelism beyond the all-reduces modelled below (smaller sharded GEMMs,
+# syncs). Fitted by `python bench/bench_serving.py --fit-tp` on TensorRT-LLM Llama 3.3 70B FP8 TP2 on H100 (10 rows,
+# calculators/measurements.yaml `serving`): the fit runs into the physical bound 1.0 (median error -4 % there), i.e.
+# on NVLink the explicit all-reduce term is all the TP cost these rows show. The NIM TP2 rows stay held out.
+TP_EFFICIENCY = 1.0
 PIPELINE_HOP_S = 20e-6  # one activation hand-over per stage boundary per step (assumption, as in throughput.py)
 # llama.cpp multiplies quantised weights with int8 tensor-core kernels (MMQ / MMVQ) on NVIDIA GPUs: int8 runs at
 # twice the dense FP16 tensor rate the catalog lists (Turing and later).
@@ -127,7 +128,14 @@ def _kv_rates(model, kv_dtype: str) -> tuple[float, float]:
 
 
 def build_step(
-    model, quant: str, hardware, engine: str = "vllm", gpus: int = 1, kv_dtype: str = "f16", pp: int = 1
+    model,
+    quant: str,
+    hardware,
+    engine: str = "vllm",
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    pp: int = 1,
+    tp_efficiency: float = TP_EFFICIENCY,
 ) -> BatchedStep:
     """The batched step model of a catalog (or HF-config) model on a device, from today's fitted parameters."""
     if pp < 1 or gpus < 1 or gpus % pp:
@@ -136,7 +144,7 @@ def build_step(
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
     server = engine in adapter.SERVER_ENGINES
     tp = gpus // pp if server else 1
-    e_tp = TP_EFFICIENCY if tp > 1 else 1.0
+    e_tp = tp_efficiency if tp > 1 else 1.0
     bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency * tp * e_tp
     q = sh.kquant_compute_factor if g.kquant and not s.server else 1.0
     if not s.server and dev.kind == "nvidia" and not g.quant.upper().startswith(("F16", "BF16", "F32")):
@@ -179,13 +187,15 @@ def build_step(
     )
 
 
-def kv_capacity_tokens(model, quant: str, hardware, gpus: int = 1, kv_dtype: str = "f16") -> int | None:
+def kv_capacity_tokens(
+    model, quant: str, hardware, gpus: int = 1, kv_dtype: str = "f16", gpu_memory_utilization: float = 0.9
+) -> int | None:
     """vLLM's KV blocks in tokens: gpu_memory_utilization x memory - weights - reserved, over the KV per token."""
     s = adapter.setup(model, quant, hardware, "vllm", gpus, kv_dtype)
     if s.dev.memory_bytes is None:
         return None
     per_tok, swa = _kv_rates(s.model, kv_dtype)
-    free = gpus * (s.dev.memory_bytes * VLLM_GPU_MEMORY_UTILIZATION - VLLM_RESERVED_BYTES) - s.geo.total_weight_bytes
+    free = gpus * (s.dev.memory_bytes * gpu_memory_utilization - VLLM_RESERVED_BYTES) - s.geo.total_weight_bytes
     if free <= 0:
         raise ValueError(f"{s.model.id} in {quant} does not fit {gpus} x {s.dev.name} under vLLM")
     return int(free / max(per_tok + swa / 4096, 1.0))  # sliding layers: their window spread over a 4k context
@@ -200,12 +210,18 @@ def engine_config(
     kv_dtype: str = "f16",
     parallel: int | None = None,
     context_tokens: int | None = None,
+    gpu_memory_utilization: float = VLLM_GPU_MEMORY_UTILIZATION,
 ) -> EngineConfig:
     """Default scheduler knobs per engine: vLLM V1's defaults and its KV blocks; llama.cpp / Ollama slots."""
+    if engine in ("tensorrt-llm", "nim"):
+        kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization)
+        return tensorrt_llm(kv_tokens=kv)
     if engine in ("vllm", "transformers"):
         mem = adapter.resolve_device(hardware).memory_bytes if hardware is not None else None
         big = mem is not None and mem >= 70 * 2**30  # vLLM arg_utils: larger defaults on >= 70 GiB GPUs
-        kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype) if model is not None else None
+        kv = None
+        if model is not None:
+            kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization)
         return vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
     if engine == "ollama":
         n = parallel or 1

@@ -73,6 +73,12 @@ def vllm(
     return EngineConfig("vllm", max_num_seqs, max_num_batched_tokens, kv_tokens, block_size, True, None)
 
 
+def tensorrt_llm(max_batch_size: int = 2048, max_num_tokens: int = 8192, kv_tokens: int | None = None) -> EngineConfig:
+    """TensorRT-LLM (and NIM on it): in-flight batching, chunked context, GUARANTEED_NO_EVICT admission (a request
+    starts only when KV blocks for its whole prompt + max output are free, so nothing is ever preempted)."""
+    return EngineConfig("tensorrt-llm", max_batch_size, max_num_tokens, kv_tokens, 1, False, None)
+
+
 def llamacpp(n_parallel: int = 4, n_batch: int = 2048, n_ctx: int | None = None) -> EngineConfig:
     """llama-server: `n_parallel` slots over a unified KV of `n_ctx` cells, FIFO queue beyond the slots."""
     return EngineConfig("llama.cpp", n_parallel, n_batch, n_ctx, 1, False, None)
