@@ -132,3 +132,34 @@ def test_bad_load_is_a_clear_error():
         Load(rate_per_s=2.0, arrival="bursty")
     with pytest.raises(ValueError, match="cannot hold one request"):
         simulate(AffineStep(0.01), vllm(kv_tokens=100), Load(concurrency=1, prompt_tokens=512))
+
+
+def test_goodput_spec_parses_like_vllm_bench_and_rejects_bad_input():
+    from calculators.serving.forecast import parse_goodput
+
+    assert parse_goodput(["ttft:500", "tpot:50"]) == Slo(ttft_s=0.5, tpot_s=0.05)
+    assert parse_goodput("e2e:2000") == Slo(e2e_s=2.0)
+    for bad in ("ttft", "ttft:abc", "latency:5", "tpot:-1", ""):
+        with pytest.raises(ValueError):
+            parse_goodput(bad)
+
+
+def test_speed_cli_serving_fields_with_capacity_search():
+    from calculators.serving.forecast import parse_goodput, serving_fields
+
+    slo = parse_goodput("ttft:500 tpot:50")
+    r = serving_fields(
+        "gemma-4-26b-a4b", "FP8", "h100-80gb-sxm", "vllm", 8192, 1024, 256, 32,
+        goodput=slo, search="concurrency", search_max=512, requests=300,
+    )  # fmt: skip
+    assert r["ttft_s_p95"] >= r["ttft_s_p50"] > 0
+    assert 0 < r["itl_s"] <= 0.05
+    cap = r["capacity"]
+    assert cap["search"] == "concurrency" and cap["value"] >= 32
+    assert cap["first_failing_value"] == cap["value"] + 1
+    assert cap["attainment"] >= 0.95 > cap["first_failing_attainment"]
+    one = serving_fields("gemma-4-26b-a4b", "FP8", "h100-80gb-sxm", "vllm", 8192, 1024, 256, 1, requests=20)
+    # MoE: 32 sequences touch more experts than one, so the gain is well below 32x but far above 1x.
+    assert 5 < r["decode_aggregate_tokens_per_s"] / one["decode_aggregate_tokens_per_s"] < 20
+    with pytest.raises(ValueError, match="goodput"):
+        serving_fields("gemma-4-26b-a4b", "FP8", "h100-80gb-sxm", "vllm", search="rate")
