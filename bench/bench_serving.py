@@ -106,6 +106,7 @@ class Row:
     today: float | None = None
     new: float | None = None
     heldout: bool = True  # False: a fit (today's or the new one's) has seen this row
+    key: tuple[str, str] | None = None  # (device class, kernel family) of llama-bench rows
 
 
 def _serving_rows(data: dict) -> list[Row]:
@@ -206,7 +207,10 @@ def _llamabench_rows(meas: dict) -> list[Row]:
                 else:
                     today = 1 / adapter.step_time(s, 1, depth).total_s
                     new = 1 / decode_step_s(step, 1, depth)
-                rows.append(Row(quantity, "llama.cpp", hw, block["source"], val, today, new, heldout=held))
+                kernel = "f16" if quant.upper().startswith(("F16", "BF16")) else "int8"
+                rows.append(
+                    Row(quantity, "llama.cpp", hw, block["source"], val, today, new, held, (s.cls_name, kernel))
+                )
     return rows
 
 
@@ -267,13 +271,46 @@ def fit_tp(meas: dict) -> None:
     print(f"best TP_EFFICIENCY = {best[0]:.3f}")
 
 
+def fit_prefill(meas: dict) -> None:
+    """Per (class, kernel) prefill efficiency: geometric mean of measured / forecast on the non-held-out rows."""
+    import math
+
+    from calculators.serving import batched
+
+    batched.PREFILL_EFFICIENCY.clear()
+    for _ in range(3):  # the weight-streaming and overhead terms do not scale with the efficiency: iterate
+        groups: dict[tuple[str, str], list[float]] = {}
+        for r in _llamabench_rows(meas):
+            if r.quantity != "prefill" or r.heldout:
+                continue
+            groups.setdefault(r.key, []).append(math.log(r.measured / r.new))
+        for key, logs in groups.items():
+            m = _model_for_key(key)
+            current = batched.PREFILL_EFFICIENCY.get(key, m)
+            batched.PREFILL_EFFICIENCY[key] = current * math.exp(sum(logs) / len(logs))
+    for key, v in sorted(batched.PREFILL_EFFICIENCY.items()):
+        n = sum(1 for r in _llamabench_rows(meas) if r.key == key and r.quantity == "prefill" and not r.heldout)
+        print(f"    {key!r}: {v:.4f},  # {n} rows")
+
+
+def _model_for_key(key: tuple[str, str]) -> float:
+    """Today's prefill efficiency of a class (the starting point of the fit)."""
+    from calculators import calibration
+
+    return calibration.CLASSES[key[0]].prefill_efficiency
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit-tp", action="store_true")
+    ap.add_argument("--fit-prefill", action="store_true")
     args = ap.parse_args()
     meas = yaml.safe_load((ROOT / "calculators/measurements.yaml").read_text(encoding="utf-8"))
     if args.fit_tp:
         fit_tp(meas)
+        return
+    if args.fit_prefill:
+        fit_prefill(meas)
         return
     data = yaml.safe_load((ROOT / "calculators/serving_measurements.yaml").read_text(encoding="utf-8"))
     rows = _serving_rows(data) + _trt_rows(meas) + _batched_rows(meas) + _llamabench_rows(meas)

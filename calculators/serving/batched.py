@@ -31,6 +31,21 @@ PIPELINE_HOP_S = 20e-6  # one activation hand-over per stage boundary per step (
 # twice the dense FP16 tensor rate the catalog lists (Turing and later).
 INT8_KERNEL_SPEEDUP = 2.0
 VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
+# Prompt-processing efficiency (share of the dense FP16 peak) of llama.cpp per device class and kernel family:
+# "int8" = quantised weights through int8 tensor-core kernels (MMQ), "f16" = F16/BF16 GEMMs. Fitted by
+# `python bench/bench_serving.py --fit-prefill` (geometric mean of measured / forecast on the llama-bench ppN rows of
+# calculators/measurements.yaml outside its holdout_hardware); classes without rows keep today's efficiency.
+# Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments.
+PREFILL_EFFICIENCY: dict[tuple[str, str], float] = {
+    ("amd", "int8"): 0.3303,  # 2 rows
+    ("apple", "f16"): 0.8853,  # 7 rows
+    ("apple", "int8"): 0.8286,  # 9 rows
+    ("intel", "int8"): 0.0990,  # 2 rows
+    ("nvidia", "f16"): 0.7666,  # 4 rows
+    ("nvidia", "int8"): 0.6524,  # 13 rows
+    ("nvidia-hbm", "f16"): 0.2814,  # 1 row
+    ("nvidia-hbm", "int8"): 0.1919,  # 3 rows
+}
 VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory per GPU (assumption, vLLM logs ~1-3 GiB)
 
 
@@ -154,7 +169,21 @@ def build_step(
     attn_pair = 4.0 * g.q_dim * g.full_layers
     swa_tok = 4.0 * g.q_dim * g.sliding_layers * (g.window or 0)
     dec_rate = s.fp16 * cls.compute_efficiency * tp * e_tp * pp / q
-    pf_rate = s.fp16 * cls.prefill_efficiency * tp * e_tp * pp / (q if s.cls_name == "apple" else 1.0)
+    # GeForce cards: the catalog lists FP16 with FP32 accumulate, half the rate of the FP16-accumulate and int8
+    # kernels llama.cpp runs; professional and datacenter parts list the full rate.
+    geforce = dev.kind == "nvidia" and dev.id.startswith("rtx-") and not dev.id.startswith(("rtx-pro", "rtx-a"))
+    geforce = geforce and "ada" not in dev.id
+    kernel = "f16" if g.quant.upper().startswith(("F16", "BF16", "F32")) else "int8"
+    e_pf = cls.prefill_efficiency if s.server else PREFILL_EFFICIENCY.get((s.cls_name, kernel), cls.prefill_efficiency)
+    pf_rate = (
+        s.fp16
+        * (2.0 if geforce and not s.server else 1.0)
+        * e_pf
+        * tp
+        * e_tp
+        * pp
+        / (sh.kquant_compute_factor if g.kquant and s.cls_name == "apple" else 1.0)
+    )
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
     overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if engine == "ollama" else 0.0)
