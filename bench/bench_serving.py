@@ -121,7 +121,7 @@ def _serving_rows(data: dict) -> list[Row]:
         cfg = engine_config(src["engine"], m, quant, src["hardware"], gpus, kv, gpu_memory_utilization=util)
         for c, tput, ttft_ms, itl_ms in src["rows"]:
             f = adapter.forecast(m, quant, src["hardware"], "vllm", p + o, p, o, c, gpus, kv)
-            load = Load(concurrency=c, requests=max(10 * c, 100), prompt_tokens=p, output_tokens=o)
+            load = Load(concurrency=c, requests=min(max(50 * c, 200), 5000), prompt_tokens=p, output_tokens=o)
             s = summarize(simulate(step, cfg, load))
             tag = dict(engine=src["engine"], hw=src["hardware"], source=src["id"])
             rows.append(Row("aggregate under load", measured=tput, today=f.aggregate_tokens_per_s,
@@ -235,6 +235,10 @@ def report(rows: list[Row]) -> None:
                     groups.append(
                         (f"{key}={v}", [r for r in sel if (r.engine if key == "engine" else generation(r.hw)) == v])
                     )
+        if q == "prefill":  # the row set: llama-bench pp512, Llama 2 7B Q4_0, discussion #15013 (all GPUs)
+            groups.append(
+                ("#15013 all 10 (5 fitted)", [r for r in rows if r.quantity == q and r.source == "llamacpp-15013"])
+            )
         for name, rs in groups:
             te = [r.today / r.measured - 1 for r in rs if r.today]
             ne = [r.new / r.measured - 1 for r in rs if r.new]
@@ -315,6 +319,9 @@ def main() -> None:
     data = yaml.safe_load((ROOT / "calculators/serving_measurements.yaml").read_text(encoding="utf-8"))
     rows = _serving_rows(data) + _trt_rows(meas) + _batched_rows(meas) + _llamabench_rows(meas)
     report(rows)
+    print("Notes: the TensorRT-LLM rows calibrated today's serving parameters (in-sample for `today`); the H100 TP2")
+    print("rows fitted TP_EFFICIENCY and are left out above. The DGX Spark dense batched rows entered today's fit and")
+    print("are left out; the two MoE S_TG rows were never fitted.")
     print(f"1,000-request simulation: {sim_timing() * 1e3:.1f} ms (best of 5)")
 
 

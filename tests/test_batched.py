@@ -38,8 +38,8 @@ def test_dgx_spark_batched_decode_matches_llama_batched_bench(batch, measured):
 def test_weights_are_read_once_per_step_and_kv_per_sequence():
     step = build_step(_model("llama-3-8b"), "Q4_K_M", "rtx-4090", "llama.cpp")
     one, eight = decode_step_s(step, 1, 2048), decode_step_s(step, 8, 2048)
-    assert eight < 2 * one  # eight streams cost far less than eight single steps
-    assert decode_aggregate_tokens_per_s(step, 8, 2048) > 4 * decode_aggregate_tokens_per_s(step, 1, 2048)
+    assert eight < 8 * one / 2.5  # eight streams cost far less than eight single steps
+    assert decode_aggregate_tokens_per_s(step, 8, 2048) > 2.5 * decode_aggregate_tokens_per_s(step, 1, 2048)
     deeper = decode_step_s(step, 8, 8192) - eight
     assert deeper == pytest.approx(step.kv_token_s * 8 * (8192 - 2048), rel=1e-9)
 

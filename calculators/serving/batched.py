@@ -30,6 +30,7 @@ PIPELINE_HOP_S = 20e-6  # one activation hand-over per stage boundary per step (
 # llama.cpp multiplies quantised weights with int8 tensor-core kernels (MMQ / MMVQ) on NVIDIA GPUs: int8 runs at
 # twice the dense FP16 tensor rate the catalog lists (Turing and later).
 INT8_KERNEL_SPEEDUP = 2.0
+SMALL_BATCH = 8  # llama.cpp multiplies up to 8 tokens with matrix-vector kernels (MMVQ), larger batches with MMQ
 VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
 # Prompt-processing efficiency (share of the dense FP16 peak) of llama.cpp per device class and kernel family:
 # "int8" = quantised weights through int8 tensor-core kernels (MMQ), "f16" = F16/BF16 GEMMs. Fitted by
@@ -61,6 +62,7 @@ class BatchedStep:
     dense_flops_per_token: float  # 2 x non-routed active params
     expert_flops_per_token: float  # 2 x routed active params
     decode_flops_per_s: float  # effective arithmetic rate of decode tokens
+    small_batch_flops_per_s: float  # ... at <= SMALL_BATCH decoders (llama.cpp's matrix-vector kernels, no MMQ)
     prefill_flops_per_s: float  # effective arithmetic rate of prompt tokens at full saturation
     prefill_half_tokens: float  # a matrix used by m tokens at once runs at m / (m + half) of the prefill rate
     attn_flops_per_pair: float  # QK^T + AV of full-attention layers per (new token, context token)
@@ -83,7 +85,8 @@ class BatchedStep:
         """Seconds of a step with `n_decode` decoders and `prefill_tokens` prompt tokens, KV reads aside."""
         tokens = n_decode + prefill_tokens
         t = self.weights_read_bytes(tokens) / self.bandwidth_bytes_per_s
-        t += n_decode * (self.dense_flops_per_token + self.expert_flops_per_token) / self.decode_flops_per_s
+        rate = self.small_batch_flops_per_s if tokens <= SMALL_BATCH else self.decode_flops_per_s
+        t += n_decode * (self.dense_flops_per_token + self.expert_flops_per_token) / rate
         if prefill_tokens:
             m = min(tokens, self.ubatch) if self.ubatch else tokens
             s_dense = adapter.matmul_saturation(m, self.prefill_half_tokens)
@@ -162,6 +165,7 @@ def build_step(
     e_tp = tp_efficiency if tp > 1 else 1.0
     bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency * tp * e_tp
     q = sh.kquant_compute_factor if g.kquant and not s.server else 1.0
+    q_small = q
     if not s.server and dev.kind == "nvidia" and not g.quant.upper().startswith(("F16", "BF16", "F32")):
         q /= INT8_KERNEL_SPEEDUP
     routed_active = g.routed_expert_bytes * g.experts_active / g.experts if g.moe else 0.0
@@ -203,6 +207,7 @@ def build_step(
         dense_flops_per_token=2 * (g.compute_params - g.expert_compute_params),
         expert_flops_per_token=2 * g.expert_compute_params,
         decode_flops_per_s=dec_rate,
+        small_batch_flops_per_s=dec_rate * q / q_small,
         prefill_flops_per_s=pf_rate,
         prefill_half_tokens=0.0 if s.server else sh.prefill_half_tokens,
         attn_flops_per_pair=attn_pair,
