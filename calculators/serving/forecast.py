@@ -56,8 +56,15 @@ def serving_fields(
         raise ValueError("--slo-attainment must be in (0, 1]")
     m = adapter.resolve_model(model)
     step = build_step(m, quant, hardware, engine, gpus, kv_dtype)
+    notes: list[str] = []
     parallel = concurrency if engine == "llama.cpp" else (1 if engine == "ollama" else None)
-    cfg = engine_config(engine, m, quant, hardware, gpus, kv_dtype, parallel, context_tokens)
+    try:
+        cfg = engine_config(engine, m, quant, hardware, gpus, kv_dtype, parallel, context_tokens)
+    except ValueError as e:  # weights alone overflow the device: simulate without a KV limit, say so
+        cfg = engine_config(engine, None, quant, hardware, gpus, kv_dtype, parallel, None)
+        notes.append(f"{e}: the simulation assumes unlimited KV cache")
+    if engine == "ollama":
+        notes.append("Ollama: OLLAMA_NUM_PARALLEL=1 (its default), requests beyond it queue")
     load = Load(
         concurrency=concurrency,
         requests=max(requests, concurrency),
@@ -75,6 +82,7 @@ def serving_fields(
         "itl_s_p95": s["itl_s"]["p95"],
         "e2e_s_p95": s["e2e_s"]["p95"],
         "preemptions": s["preemptions"],
+        "serving_notes": notes,
     }
     if goodput is not None:
         out["goodput"] = s["goodput"]
