@@ -7,8 +7,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from calculators.memory import KV_DTYPES
-from calculators.throughput import ENGINES, Device, custom_device, forecast, resolve_device, resolve_model
+from calculators.memory import ENGINES, KV_DTYPES
+from calculators.speed import Device, custom_device, forecast, resolve_device, resolve_model
 from model_specs.hf_import import model_from_hf_json
 from model_specs.schema import ModelSpec
 

@@ -90,13 +90,14 @@ def bind(
     label: str,
     *,
     key_prefix: str = "w",
+    key: str | None = None,
     options: Sequence[Any] | None = None,
     to_value: Callable[[Any], Any] = lambda v: v,
     from_value: Callable[[Any], Any] = lambda v: v,
     **kwargs: Any,
 ) -> Any:
     """A widget showing Scenario.<field>; changing it updates the Scenario. Returns the scenario value."""
-    key = f"{key_prefix}_{field}"
+    key = key or f"{key_prefix}_{field}"
     current = from_value(getattr(get_scenario(), field))
     if options is not None and current not in options:
         current = options[0]
