@@ -7,7 +7,7 @@
 Data: calculators/serving_measurements.yaml (serving runs under load, never fitted), calculators/measurements.yaml
 (`batched`: llama-batched-bench S_TG; `serving`: TensorRT-LLM max throughput; `prefill` and `points`: llama-bench;
 their `holdout_hardware` patterns mark the rows no fit has seen). Residual = forecast / measured - 1.
-(a) today = calculators.throughput.forecast (what `python -m calculators speed ... --concurrency C --prompt-tokens P
+(a) today = calculators.speed.forecast (what `python -m calculators speed ... --concurrency C --prompt-tokens P
 --output-tokens O --context P+O` prints); (b) new = calculators.serving (simulate() over build_step()).
 """
 

@@ -1,19 +1,18 @@
-"""The one place the serving package reaches into today's speed model (calculators/throughput.py).
+"""The one place the serving package reaches into the speed model (calculators.speed).
 
-When the speed model moves (calculators/speed/...), repoint these imports; nothing else in calculators/serving
-imports it."""
+When the speed model's public names move, repoint these imports; nothing else in calculators/serving imports it."""
 
 from __future__ import annotations
 
 from calculators.memory import kv_bytes_per_token_at
-from calculators.throughput import (
+from calculators.speed import (
     ALLREDUCE_LATENCY_S,
     LINK_GBS,
-    SERVER_ENGINES,
     SERVER_STEP_OVERHEAD_S,
     Device,
     custom_device,
     forecast,
+    link_of,
     matmul_saturation,
     moe_expert_fraction,
     prefill_time,
@@ -21,14 +20,17 @@ from calculators.throughput import (
     resolve_model,
     step_time,
 )
-from calculators.throughput import _link as link_of
-from calculators.throughput import _setup as _throughput_setup
+from calculators.speed import setup_for as setup
+
+# Engines that split every layer across the GPUs (tensor parallel); llama.cpp / Ollama split by layers.
+# (The engine registry on branch `calc` carries this as `engine(name).tensor_parallel`.)
+TENSOR_PARALLEL_ENGINES = ("vllm", "transformers")
 
 __all__ = [
     "ALLREDUCE_LATENCY_S",
     "LINK_GBS",
-    "SERVER_ENGINES",
     "SERVER_STEP_OVERHEAD_S",
+    "TENSOR_PARALLEL_ENGINES",
     "Device",
     "custom_device",
     "forecast",
@@ -42,11 +44,3 @@ __all__ = [
     "setup",
     "step_time",
 ]
-
-
-def setup(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16"):
-    """Today's resolved speed-model setup (device class, fitted parameters, geometry) for one scenario."""
-    notes: list[str] = []
-    return _throughput_setup(
-        resolve_model(model), quant, resolve_device(device), engine, kv_dtype, gpus, None, 0.0, notes
-    )

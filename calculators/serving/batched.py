@@ -26,7 +26,9 @@ from calculators.serving.simulator import EngineConfig, llamacpp, ollama, tensor
 # calculators/measurements.yaml `serving`): the fit runs into the physical bound 1.0 (median error -4 % there), i.e.
 # on NVLink the explicit all-reduce term is all the TP cost these rows show. The NIM TP2 rows stay held out.
 TP_EFFICIENCY = 1.0
-PIPELINE_HOP_S = 20e-6  # one activation hand-over per stage boundary per step (assumption, as in throughput.py)
+PIPELINE_HOP_S = (
+    20e-6  # one activation hand-over per stage boundary per step (assumption, as in calculators/speed/device.py)
+)
 # llama.cpp multiplies quantised weights with int8 tensor-core kernels (MMQ / MMVQ) on NVIDIA GPUs: int8 runs at
 # twice the dense FP16 tensor rate the catalog lists (Turing and later).
 INT8_KERNEL_SPEEDUP = 2.0
@@ -160,7 +162,7 @@ def build_step(
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
     s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype)
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
-    server = engine in adapter.SERVER_ENGINES
+    server = engine in adapter.TENSOR_PARALLEL_ENGINES
     tp = gpus // pp if server else 1
     e_tp = tp_efficiency if tp > 1 else 1.0
     bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency * tp * e_tp

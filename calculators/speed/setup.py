@@ -131,3 +131,11 @@ def _setup(
         server=server,
         kv_read_ratio=1.0 if server else SHARED.kv_read_ratio,
     )
+
+
+def setup_for(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16") -> _Setup:
+    """The resolved setup (device class, fitted parameters, geometry) of one scenario, for models built on this one."""
+    from calculators.speed.device import resolve_device
+    from calculators.speed.geometry import resolve_model
+
+    return _setup(resolve_model(model), quant, resolve_device(device), engine, kv_dtype, gpus, None, 0.0, [])
