@@ -89,16 +89,26 @@ def test_concurrency_search_finds_the_slot_count():
     assert cap["value"] == 4
     assert cap["first_failing_value"] == 5
     assert cap["attainment"] >= 0.95 > cap["first_failing_attainment"]
-    assert set(cap) == {
-        "search",
-        "value",
-        "attainment",
-        "goodput_requests_per_s",
-        "goodput_output_tokens_per_s",
-        "first_failing_value",
-        "first_failing_attainment",
-        "levels",
-    }
+    assert set(cap) == CAPACITY_KEYS  # the probe's capacity object (docs/capacity.md on the capacity branch)
+    assert cap["at_least"] is False and cap["note"] is None and cap["levels_measured"] == len(cap["levels"])
+    assert [lv["passed"] for lv in cap["levels"]] == [lv["value"] <= 4 for lv in cap["levels"]]
+
+
+CAPACITY_KEYS = {
+    "search",
+    "value",
+    "at_least",
+    "target_attainment",
+    "attainment",
+    "goodput_requests_per_s",
+    "goodput_output_tokens_per_s",
+    "first_failing_value",
+    "first_failing_attainment",
+    "levels_measured",
+    "note",
+    "slo",
+    "levels",
+}
 
 
 def _md1_wait_cdf(rate: float, service_s: float, t: float) -> float:

@@ -160,13 +160,30 @@ def capacity(
     return {
         "search": search,
         "value": (int(lo) if search == "concurrency" else lo) if lo is not None else None,
+        "at_least": lo is not None and hi is None,
+        "target_attainment": attainment,
         "attainment": best["attainment"] if best else None,
         "goodput_requests_per_s": best["goodput_requests_per_s"] if best else None,
         "goodput_output_tokens_per_s": best["goodput_output_tokens_per_s"] if best else None,
         "first_failing_value": (int(hi) if search == "concurrency" else hi) if hi is not None else None,
         "first_failing_attainment": fail["attainment"] if fail else None,
-        "levels": [levels[k] for k in levels],
+        "levels_measured": len(levels),
+        "note": _note(search, lo, hi, levels),
+        "slo": {"ttft_s": slo.ttft_s, "tpot_s": slo.tpot_s, "e2e_s": slo.e2e_s, "attainment": attainment},
+        "levels": [
+            {"step": i + 1, **lv, "cut_short": False, "passed": lv["attainment"] >= attainment, "reused": False}
+            for i, lv in enumerate(levels.values())
+        ],
     }
+
+
+def _note(search: str, lo: float | None, hi: float | None, levels: dict) -> str | None:
+    """The probe's note on an open-ended search (None when the bounds are tight)."""
+    if lo is None:
+        return f"even the smallest load tried ({search} {min(levels, default=None)}) missed the SLO attainment target"
+    if hi is None:
+        return f"at least {lo:g}: the search maximum passed; raise --search-max to find the limit"
+    return None
 
 
 def _first_rate(step: StepCost, engine: EngineConfig, load: Load) -> float:
