@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-from ui.views.speed import ConcurrencyPoint
+from ui.views.speed import ConcurrencyPoint, ServingView
 
 LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, x=0)
 MARGIN = dict(l=10, r=10, t=50, b=10)
@@ -113,4 +114,48 @@ def roofline_figure(rf: dict) -> go.Figure:
         margin=MARGIN,
         legend=LEGEND_TOP,
     )
+    return fig
+
+
+def latency_load_figure(sv: ServingView) -> go.Figure:
+    """Simulated p95 TTFT and median ITL against concurrent users, with the SLO lines, the capacity at the SLO and
+    the scenario's users (and the probe's measured capacity when the view carries one). Lines and points are traces,
+    not shapes, so they sit right on the log axes and show in the legend."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    rows = {r["concurrency"]: r for r in sv.curve}
+    xs = sorted(rows)
+    series = ((1, "ttft_s_p95", "p95 TTFT"), (2, "itl_s", "ITL (median)"))
+    for row, k, name in series:
+        fig.add_scatter(x=xs, y=[rows[x][k] * 1e3 for x in xs], name=name, mode="lines+markers", row=row, col=1)
+    slo, span = sv.slo, [xs[0], xs[-1]] if xs else []
+    for row, target_s, name in ((1, slo and slo.ttft_s, "TTFT target"), (2, slo and slo.tpot_s, "per-token target")):
+        if target_s and span:
+            line = dict(dash="dash", color="#E45756")
+            fig.add_scatter(x=span, y=[target_s * 1e3] * 2, name=name, mode="lines", line=line, row=row, col=1)
+    cap = sv.capacity_users
+    marks = [(sv.concurrency, "your users", dict(size=12, symbol="circle-open", color="#444"))]
+    if cap and cap["value"] in rows:
+        label = f"capacity at the SLO: {cap['value']:,}{'+' if cap['at_least'] else ''} users"
+        marks.append((cap["value"], label, dict(size=13, symbol="diamond", color="#54A24B")))
+    for x, name, marker in marks:
+        for row, k, _ in series:
+            y = rows[x][k] * 1e3 if x in rows else None
+            fig.add_scatter(x=[x], y=[y], name=name, mode="markers", marker=marker, row=row, col=1, showlegend=row == 1)
+    measured = sv.measured_capacity  # the probe's capacity object of a stored run (a concurrency search)
+    if measured and measured.get("search") == "concurrency" and measured.get("value") and slo and slo.ttft_s:
+        star = dict(size=14, symbol="star", color="#F58518")
+        fig.add_scatter(
+            x=[measured["value"]],
+            y=[slo.ttft_s * 1e3],
+            name=f"measured capacity: {measured['value']:,} users (probe)",
+            mode="markers",
+            marker=star,
+            row=1,
+            col=1,
+        )
+    fig.update_xaxes(type="log", row=1, col=1)
+    fig.update_xaxes(type="log", title_text="concurrent users (closed loop)", row=2, col=1)
+    fig.update_yaxes(title_text="p95 TTFT (ms)", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="ITL (ms)", row=2, col=1)
+    fig.update_layout(height=480, margin=MARGIN, legend=LEGEND_TOP)
     return fig
