@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from ui.views.speed import ConcurrencyPoint, ServingView
 
@@ -120,42 +119,53 @@ def roofline_figure(rf: dict) -> go.Figure:
 def latency_load_figure(sv: ServingView) -> go.Figure:
     """Simulated p95 TTFT and median ITL against concurrent users, with the SLO lines, the capacity at the SLO and
     the scenario's users (and the probe's measured capacity when the view carries one). Lines and points are traces,
-    not shapes, so they sit right on the log axes and show in the legend."""
-    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08)
+    not shapes, so they sit right on the log axes and show in the legend; two stacked panels share the x axis."""
     rows = {r["concurrency"]: r for r in sv.curve}
     xs = sorted(rows)
-    series = ((1, "ttft_s_p95", "p95 TTFT"), (2, "itl_s", "ITL (median)"))
-    for row, k, name in series:
-        fig.add_scatter(x=xs, y=[rows[x][k] * 1e3 for x in xs], name=name, mode="lines+markers", row=row, col=1)
+    panels = (("y", "x", "ttft_s_p95", "p95 TTFT"), ("y2", "x2", "itl_s", "ITL (median)"))
+    traces: list[dict] = []
+    for y, x, k, name in panels:
+        traces.append(dict(x=xs, y=[rows[c][k] * 1e3 for c in xs], name=name, mode="lines+markers", xaxis=x, yaxis=y))
     slo, span = sv.slo, [xs[0], xs[-1]] if xs else []
-    for row, target_s, name in ((1, slo and slo.ttft_s, "TTFT target"), (2, slo and slo.tpot_s, "per-token target")):
+    for (y, x, _, _), target_s, name in zip(
+        panels, (slo and slo.ttft_s, slo and slo.tpot_s), ("TTFT target", "per-token target"), strict=True
+    ):
         if target_s and span:
             line = dict(dash="dash", color="#E45756")
-            fig.add_scatter(x=span, y=[target_s * 1e3] * 2, name=name, mode="lines", line=line, row=row, col=1)
+            traces.append(dict(x=span, y=[target_s * 1e3] * 2, name=name, mode="lines", line=line, xaxis=x, yaxis=y))
     cap = sv.capacity_users
     marks = [(sv.concurrency, "your users", dict(size=12, symbol="circle-open", color="#444"))]
     if cap and cap["value"] in rows:
         label = f"capacity at the SLO: {cap['value']:,}{'+' if cap['at_least'] else ''} users"
         marks.append((cap["value"], label, dict(size=13, symbol="diamond", color="#54A24B")))
-    for x, name, marker in marks:
-        for row, k, _ in series:
-            y = rows[x][k] * 1e3 if x in rows else None
-            fig.add_scatter(x=[x], y=[y], name=name, mode="markers", marker=marker, row=row, col=1, showlegend=row == 1)
+    for c, name, marker in marks:
+        for y, x, k, _ in panels:
+            v = rows[c][k] * 1e3 if c in rows else None
+            traces.append(
+                dict(
+                    x=[c],
+                    y=[v],
+                    name=name,
+                    mode="markers",
+                    marker=marker,
+                    xaxis=x,
+                    yaxis=y,
+                    showlegend=y == "y",
+                    legendgroup=name,
+                )
+            )
     measured = sv.measured_capacity  # the probe's capacity object of a stored run (a concurrency search)
     if measured and measured.get("search") == "concurrency" and measured.get("value") and slo and slo.ttft_s:
         star = dict(size=14, symbol="star", color="#F58518")
-        fig.add_scatter(
-            x=[measured["value"]],
-            y=[slo.ttft_s * 1e3],
-            name=f"measured capacity: {measured['value']:,} users (probe)",
-            mode="markers",
-            marker=star,
-            row=1,
-            col=1,
-        )
-    fig.update_xaxes(type="log", row=1, col=1)
-    fig.update_xaxes(type="log", title_text="concurrent users (closed loop)", row=2, col=1)
-    fig.update_yaxes(title_text="p95 TTFT (ms)", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="ITL (ms)", row=2, col=1)
-    fig.update_layout(height=480, margin=MARGIN, legend=LEGEND_TOP)
-    return fig
+        name = f"measured capacity: {measured['value']:,} users (probe)"
+        traces.append(dict(x=[measured["value"]], y=[slo.ttft_s * 1e3], name=name, mode="markers", marker=star))
+    layout = dict(
+        height=480,
+        margin=MARGIN,
+        legend=LEGEND_TOP,
+        xaxis=dict(type="log", anchor="y", matches="x2", showticklabels=False),
+        xaxis2=dict(type="log", anchor="y2", title="concurrent users (closed loop)"),
+        yaxis=dict(domain=[0.54, 1.0], type="log", title="p95 TTFT (ms)"),
+        yaxis2=dict(domain=[0.0, 0.46], title="ITL (ms)"),
+    )
+    return go.Figure(data=[go.Scatter(t) for t in traces], layout=layout)
