@@ -112,7 +112,10 @@ class SpeedView:
             s.ttft_s,
             s.user_tps,
         )
+        # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
         view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, *key[1:]))
+        # Seam for the probe's capacity runs (branch `capacity`): when SessionFacts carries a stored run's `capacity`
+        # object for this model, device and engine, return replace(view, measured_capacity=it); the chart draws it.
         if self.efficiency_override is None:
             return view
         note = "the simulation uses the fitted step model, not your measured efficiency"
