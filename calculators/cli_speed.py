@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from calculators.engines import ENGINES, KV_DTYPES
+from calculators.serving.forecast import parse_goodput, serving_fields
 from calculators.speed import Device, custom_device, forecast, resolve_device
 from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_json
@@ -53,6 +54,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-bandwidth-gbs", type=float, help="custom device: memory bandwidth, GB/s")
     p.add_argument("--fp16-tflops", type=float, help="custom device: dense FP16 TFLOPS")
     p.add_argument("--memory-gib", type=float, help="custom device: memory, GiB (enables the fit / concurrency check)")
+    p.add_argument(
+        "--goodput",
+        nargs="+",
+        metavar="KEY:MS",
+        help="SLO per request, as vLLM bench: any of ttft:MS tpot:MS e2e:MS (adds the simulated goodput)",
+    )
+    p.add_argument(
+        "--slo-attainment", type=float, default=0.95, help="share of requests that must meet the SLO (default 0.95)"
+    )
+    p.add_argument(
+        "--search",
+        choices=("concurrency", "rate"),
+        help="find the largest concurrency (closed loop) or Poisson rate that meets the SLO (needs --goodput)",
+    )
+    p.add_argument(
+        "--search-max", type=float, default=1024, help="largest concurrency or rate the search tries (default 1024)"
+    )
 
 
 def _model(args: argparse.Namespace) -> ModelSpec:
@@ -82,13 +100,26 @@ def _device(args: argparse.Namespace) -> Device:
     return custom_device(args.hardware_kind, args.memory_bandwidth_gbs, args.fp16_tflops, args.memory_gib)
 
 
+def _slo(args: argparse.Namespace):
+    """The --goodput targets (None without them), after checking the SLO flags (ValueError when bad)."""
+    if not 0 < args.slo_attainment <= 1:
+        raise ValueError(f"--slo-attainment must be in (0, 1], got {args.slo_attainment:g}")
+    if not args.search_max >= 1:
+        raise ValueError(f"--search-max must be at least 1, got {args.search_max:g}")
+    if args.search and not args.goodput:
+        raise ValueError("--search needs --goodput targets (e.g. --goodput ttft:2000 tpot:100)")
+    return parse_goodput(args.goodput) if args.goodput else None
+
+
 def run(args: argparse.Namespace) -> dict:
-    """Resolve the inputs, forecast, and return the JSON-ready result (ValueError on bad input)."""
+    """Resolve the inputs, forecast, simulate the serving scheduler, and return the JSON-ready result."""
+    slo = _slo(args)
     model = _model(args)
+    device = _device(args)
     f = forecast(
         model,
         args.quant,
-        _device(args),
+        device,
         engine=args.engine,
         context_tokens=args.context,
         prompt_tokens=args.prompt_tokens,
@@ -100,4 +131,22 @@ def run(args: argparse.Namespace) -> dict:
         cold_start=args.cold_start,
         threads=args.threads,
     )
-    return f.as_dict()
+    out = f.as_dict()
+    served = serving_fields(
+        model,
+        args.quant,
+        device,
+        engine=args.engine,
+        context_tokens=f.context_tokens,
+        prompt_tokens=f.prompt_tokens,
+        output_tokens=f.output_tokens,
+        concurrency=f.concurrency,
+        gpus=args.gpus,
+        kv_dtype=args.kv_dtype,
+        goodput=slo,
+        slo_attainment=args.slo_attainment,
+        search=args.search,
+        search_max=args.search_max,
+    )
+    out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items()})
+    return out

@@ -7,7 +7,13 @@ import streamlit as st
 
 from ui import speed_text as text
 from ui.measurements import session_facts
-from ui.speed_charts import concurrency_figure, depth_figure, roofline_figure, variants_figure
+from ui.speed_charts import (
+    concurrency_figure,
+    depth_figure,
+    latency_load_figure,
+    roofline_figure,
+    variants_figure,
+)
 from ui.speed_widgets import threads_input
 from ui.state import bind, catalog, get_scenario
 from ui.views.speed import build_speed_view, variant_rows
@@ -61,18 +67,7 @@ with st.expander("Use my own measurement (probe)", icon=":material/network_check
         from_value=lambda n: n or v.model.id,
         to_value=lambda n: None if n in ("", v.model.id) else n,
     )
-    if m.store_error:
-        st.warning(f"Stored probe runs cannot be read ({m.store_error}); the forecast uses the fitted efficiency.")
-    elif m.stored_speed is None:
-        st.caption(
-            "No stored probe run at concurrency 1 for this name. Run one on the Probe page to calibrate the "
-            "forecast to your own machine."
-        )
-    else:
-        st.caption(
-            f"Probe run {m.stored_speed.run_id} ({m.stored_speed.created_at:%Y-%m-%d %H:%M}): "
-            f"{m.stored_speed.decode_tokens_per_s:.1f} tokens/s at concurrency 1."
-        )
+    (st.warning if m.store_error else st.caption)(text.probe_note(m))
     bind(
         "use_meas",
         st.toggle,
@@ -110,6 +105,18 @@ fit_note = f" · at most {text.users(f.max_concurrency)} fit in memory" if f.max
 m5.caption(text.BOUND_LABELS[f.bound] + fit_note)
 for n in f.notes:
     st.info(n, icon=":material/info:")
+
+st.subheader("Serving under load (simulated)")
+sv = v.serving
+if sv.error:
+    st.warning(f"No serving simulation for this scenario: {sv.error}")
+else:
+    for col, (label, value) in zip(st.columns(4), text.serving_metrics(sv), strict=True):
+        col.metric(label, value)
+    st.caption(text.serving_caption(sv, sc.engine, v.prompt_tokens, v.output_tokens))
+    st.plotly_chart(latency_load_figure(sv), width="stretch", key="speed_load_chart")
+    for n in sv.notes:
+        st.info(n, icon=":material/info:")
 
 st.subheader(f"Every variant on {v.hardware.name}")
 table = pd.DataFrame(variant_rows(v, cat))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from ui.views.speed import ConcurrencyPoint
+from ui.views.speed import ConcurrencyPoint, ServingView
 
 LEGEND_TOP = dict(orientation="h", yanchor="bottom", y=1.02, x=0)
 MARGIN = dict(l=10, r=10, t=50, b=10)
@@ -114,3 +114,58 @@ def roofline_figure(rf: dict) -> go.Figure:
         legend=LEGEND_TOP,
     )
     return fig
+
+
+def latency_load_figure(sv: ServingView) -> go.Figure:
+    """Simulated p95 TTFT and median ITL against concurrent users, with the SLO lines, the capacity at the SLO and
+    the scenario's users (and the probe's measured capacity when the view carries one). Lines and points are traces,
+    not shapes, so they sit right on the log axes and show in the legend; two stacked panels share the x axis."""
+    rows = {r["concurrency"]: r for r in sv.curve}
+    xs = sorted(rows)
+    panels = (("y", "x", "ttft_s_p95", "p95 TTFT"), ("y2", "x2", "itl_s", "ITL (median)"))
+    traces: list[dict] = []
+    for y, x, k, name in panels:
+        traces.append(dict(x=xs, y=[rows[c][k] * 1e3 for c in xs], name=name, mode="lines+markers", xaxis=x, yaxis=y))
+    slo, span = sv.slo, [xs[0], xs[-1]] if xs else []
+    for (y, x, _, _), target_s, name in zip(
+        panels, (slo and slo.ttft_s, slo and slo.tpot_s), ("TTFT target", "per-token target"), strict=True
+    ):
+        if target_s and span:
+            line = dict(dash="dash", color="#E45756")
+            traces.append(dict(x=span, y=[target_s * 1e3] * 2, name=name, mode="lines", line=line, xaxis=x, yaxis=y))
+    cap = sv.capacity_users
+    marks = [(sv.concurrency, "your users", dict(size=12, symbol="circle-open", color="#444"))]
+    if cap and cap["value"] in rows:
+        label = f"capacity at the SLO: {cap['value']:,}{'+' if cap['at_least'] else ''} users"
+        marks.append((cap["value"], label, dict(size=13, symbol="diamond", color="#54A24B")))
+    for c, name, marker in marks:
+        for y, x, k, _ in panels:
+            v = rows[c][k] * 1e3 if c in rows else None
+            traces.append(
+                dict(
+                    x=[c],
+                    y=[v],
+                    name=name,
+                    mode="markers",
+                    marker=marker,
+                    xaxis=x,
+                    yaxis=y,
+                    showlegend=y == "y",
+                    legendgroup=name,
+                )
+            )
+    measured = sv.measured_capacity  # the probe's capacity object of a stored run (a concurrency search)
+    if measured and measured.get("search") == "concurrency" and measured.get("value") and slo and slo.ttft_s:
+        star = dict(size=14, symbol="star", color="#F58518")
+        name = f"measured capacity: {measured['value']:,} users (probe)"
+        traces.append(dict(x=[measured["value"]], y=[slo.ttft_s * 1e3], name=name, mode="markers", marker=star))
+    layout = dict(
+        height=480,
+        margin=MARGIN,
+        legend=LEGEND_TOP,
+        xaxis=dict(type="log", anchor="y", matches="x2", showticklabels=False),
+        xaxis2=dict(type="log", anchor="y2", title="concurrent users (closed loop)"),
+        yaxis=dict(domain=[0.54, 1.0], type="log", title="p95 TTFT (ms)"),
+        yaxis2=dict(domain=[0.0, 0.46], title="ITL (ms)"),
+    )
+    return go.Figure(data=[go.Scatter(t) for t in traces], layout=layout)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ui.views.speed import SpeedView, calibration, cpu_model
+from ui.views.facts import SessionFacts
+from ui.views.speed import SLO_ATTAINMENT, ServingView, SpeedView, calibration, cpu_model
 
 BOUND_LABELS = {"memory": "memory-bandwidth bound", "compute": "compute bound", "kv": "KV-cache bound"}
 
@@ -152,3 +153,66 @@ def cpu_facts_markdown(v: SpeedView) -> str:
         derived = " (derived)" if any(x in c.derived for x in fields) else ""
         lines.append(f"| {label} | {value}{derived} | {' · '.join(_cell(s) for s in sources)} |")
     return "\n".join(lines)
+
+
+def probe_note(m: SessionFacts) -> str:
+    """What the session's probe store holds for this model (a warning when it cannot be read)."""
+    if m.store_error:
+        return f"Stored probe runs cannot be read ({m.store_error}); the forecast uses the fitted efficiency."
+    if m.stored_speed is None:
+        return (
+            "No stored probe run at concurrency 1 for this name. Run one on the Probe page to calibrate the "
+            "forecast to your own machine."
+        )
+    r = m.stored_speed
+    return (
+        f"Probe run {r.run_id} ({r.created_at:%Y-%m-%d %H:%M}): {r.decode_tokens_per_s:.1f} tokens/s at concurrency 1."
+    )
+
+
+def slo_words(sv: ServingView) -> str:
+    """The scenario's latency targets in words ('' without any)."""
+    slo = sv.slo
+    if slo is None:
+        return ""
+    parts = [f"time to first token <= {slo.ttft_s * 1e3:,.0f} ms"] if slo.ttft_s else []
+    parts += [f">= {1 / slo.tpot_s:,.1f} tokens/s per user"] if slo.tpot_s else []
+    return " and ".join(parts) + f" for {SLO_ATTAINMENT:.0%} of requests"
+
+
+def serving_metrics(sv: ServingView) -> list[tuple[str, str]]:
+    """(label, value) of the simulated serving figures the page shows in a row."""
+    f = sv.fields
+    return [
+        ("TTFT p50 / p95 (simulated)", f"{f['ttft_s_p50'] * 1e3:,.0f} / {f['ttft_s_p95'] * 1e3:,.0f} ms"),
+        ("Inter-token latency", f"{f['itl_s'] * 1e3:,.1f} ms"),
+        (f"Aggregate decode ({users(sv.concurrency)})", f"{f['decode_aggregate_tokens_per_s']:,.0f} tokens/s"),
+        ("Capacity at the SLO", capacity_value(sv)),
+    ]
+
+
+def capacity_value(sv: ServingView) -> str:
+    """'N users / R req/s' at the SLO ('no target' without one, '< 1 user' when even one misses)."""
+    by_users, by_rate = sv.capacity_users, sv.capacity_rate
+    if by_users is None:
+        return "no target"
+    if not by_users["value"]:
+        return "< 1 user"
+    n = ("at least " if by_users["at_least"] else "") + users(by_users["value"])
+    return n + (f" / {by_rate['value']:,.2f} req/s" if by_rate and by_rate["value"] else "")
+
+
+def serving_caption(sv: ServingView, engine: str, prompt_tokens: int, output_tokens: int) -> str:
+    """How the serving figures were simulated, and the SLO the capacity is measured against."""
+    slots = {
+        "llama.cpp": f" with {sv.concurrency:,} slots (-np {sv.concurrency})",
+        "ollama": " (one slot, its default)",
+    }
+    text = (
+        f"Simulated {engine} scheduler{slots.get(engine, ': continuous batching, chunked prefill, paged KV')}; "
+        f"{users(sv.concurrency)} in a closed loop, {prompt_tokens:,} prompt + {output_tokens:,} output tokens each, "
+        "1,000 requests. Aggregate decode: all sequences decoding together, prefill excluded."
+    )
+    if sv.slo is None:
+        return text + " Set a latency target on the Costs page to see the capacity at it."
+    return text + f" Capacity: the most users (or Poisson requests/s) with {slo_words(sv)}."

@@ -39,6 +39,7 @@ from calculators.speed.params import (
 )
 from calculators.speed.prefill import matmul_saturation, prefill_s, prefill_time
 from calculators.speed.roofline import implied_efficiency, roofline
+from calculators.speed.setup import setup_for
 from calculators.speed.step import (
     ALLREDUCE_LATENCY_S,
     LINK_GBS,
@@ -46,6 +47,7 @@ from calculators.speed.step import (
     attention_flops,
     decode_step_s,
     decode_terms,
+    link_of,
     moe_expert_fraction,
     server_step_s,
     step_time,
@@ -88,6 +90,7 @@ __all__ = [
     "geometry",
     "implied_efficiency",
     "is_kquant",
+    "link_of",
     "matmul_saturation",
     "moe_expert_fraction",
     "prefill_s",
@@ -96,6 +99,7 @@ __all__ = [
     "resolve_model",
     "roofline",
     "server_step_s",
+    "setup_for",
     "step_time",
     "tp_comm_s",
 ]

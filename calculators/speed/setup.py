@@ -162,3 +162,11 @@ def _cpu_hook(
         notes.append(f"{n} threads exceed the {cores.threads} hardware threads: they time-share")
     # the range of a CPU forecast is the CPU model's held-out spread
     return cores, n, replace(cls, decode_rel_low=p.decode_rel_low, decode_rel_high=p.decode_rel_high)
+
+
+def setup_for(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16") -> _Setup:
+    """The resolved setup (device class, fitted parameters, geometry) of one scenario, for models built on this one."""
+    from calculators.speed.device import resolve_device
+    from calculators.speed.geometry import resolve_model
+
+    return _setup(resolve_model(model), quant, resolve_device(device), engine, kv_dtype, gpus, None, 0.0, [])

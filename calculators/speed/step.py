@@ -228,3 +228,8 @@ def step_time(s: _Setup, batch: int, depth_tokens: int) -> StepTime:
     elif s.gpus > 1:
         comm = (s.gpus - 1) * PIPELINE_HOP_S
     return StepTime(batch, depth_tokens, memory, overhead, compute, comm, weight, kv)
+
+
+def link_of(dev: Device) -> str:
+    """The GPU-to-GPU link the speed model assumes for tensor parallelism on `dev` ('nvlink' or 'pcie')."""
+    return _link(dev)

@@ -6,12 +6,15 @@ as `SessionFacts`, gathered by the page; Home and the report pass the same, so t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import Any
 
 from calculators import cpu as cpu_model
 from calculators.guide import ENGINE_QUANTS
+from calculators.serving.forecast import latency_curve, serving_fields, serving_setup
+from calculators.serving.metrics import capacity
+from calculators.serving.simulator import Slo
 from calculators.speed import (
     ConcurrencyPoint,
     SpeedForecast,
@@ -32,6 +35,8 @@ from ui.views.facts import SessionFacts
 
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_OUTPUT_TOKENS = 256
+SLO_ATTAINMENT = 0.95  # the scenario's TTFT target is a p95: 95 % of requests must meet every target
+SEARCH_MAX_USERS = 1024
 
 
 def request_tokens(s: Scenario, ctx: int) -> tuple[int, int]:
@@ -40,6 +45,23 @@ def request_tokens(s: Scenario, ctx: int) -> tuple[int, int]:
     rest = max(1, ctx - prompt)
     output = min(s.out_tok if s.out_tok is not None else min(DEFAULT_OUTPUT_TOKENS, rest), rest)
     return prompt, output
+
+
+@dataclass(frozen=True)
+class ServingView:
+    """The scheduler simulation of the scenario: latency at its concurrency, against load, and capacity at its SLO."""
+
+    concurrency: int
+    slo: Slo | None  # from the scenario's latency targets (p95 TTFT, tokens/s per user); None: no target set
+    fields: dict  # serving_fields() at the scenario's concurrency (ttft_s_p50/p95, itl_s, decode_aggregate...)
+    capacity_users: dict | None  # the probe's capacity object, concurrency search (None without an SLO)
+    capacity_rate: dict | None  # the same, Poisson-rate search
+    curve: list[dict]  # latency_curve(): p95 TTFT and ITL per number of users
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+    # Seam for the probe's capacity runs (they land from another branch): the measured `capacity` object of a stored
+    # run for this model/device, drawn on the same chart. Fill it from SessionFacts in build_speed_view.
+    measured_capacity: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +114,33 @@ class SpeedView:
             efficiency_override=self.efficiency_override,
             threads=self.threads,
         )
+
+    @cached_property
+    def serving(self) -> ServingView:
+        """The scheduler simulation at the scenario's concurrency and SLO (memoised per scenario)."""
+        s = self.scenario
+        key = (
+            s.model,
+            s.quant,
+            s.hw,
+            s.engine,
+            self.context_tokens,
+            self.prompt_tokens,
+            self.output_tokens,
+            s.conc,
+            s.gpus,
+            s.kv,
+            s.ttft_s,
+            s.user_tps,
+        )
+        # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
+        view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, *key[1:]))
+        # Seam for the probe's capacity runs (branch `capacity`): when SessionFacts carries a stored run's `capacity`
+        # object for this model, device and engine, return replace(view, measured_capacity=it); the chart draws it.
+        if self.efficiency_override is None:
+            return view
+        note = "the simulation uses the fitted step model, not your measured efficiency"
+        return replace(view, notes=(*view.notes, note))
 
     @cached_property
     def variant_quants(self) -> list[str]:
@@ -171,6 +220,33 @@ def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = Non
 
 
 _VARIANTS: dict[tuple, tuple] = {}
+_SERVING: dict[tuple, tuple] = {}
+
+
+def scenario_slo(ttft_s: float | None, user_tps: float | None) -> Slo | None:
+    """The scenario's latency targets as a per-request SLO: TTFT, and time per output token = 1 / tokens/s."""
+    if ttft_s is None and user_tps is None:
+        return None
+    return Slo(ttft_s=ttft_s, tpot_s=1 / user_tps if user_tps else None)
+
+
+def _serving(model, hw, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, kv, ttft_s, user_tps) -> ServingView:
+    slo = scenario_slo(ttft_s, user_tps)
+    try:
+        su = serving_setup(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv)
+        fields = serving_fields(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, goodput=slo)
+        users = rate = None
+        if slo is not None:
+            users = capacity(su.step, su.engine, su.load, slo, SLO_ATTAINMENT, "concurrency", SEARCH_MAX_USERS)
+            rate = capacity(su.step, su.engine, su.load, slo, SLO_ATTAINMENT, "rate", SEARCH_MAX_USERS)
+        top = max(2 * conc, 2 * ((users or {}).get("value") or 0), 16)
+        ladder = [2**i for i in range(11) if 2**i <= min(top, SEARCH_MAX_USERS)] + [conc]
+        if users and users["value"]:
+            ladder += [users["value"], users["value"] + 1]
+        curve = latency_curve(su, ladder, slo)
+    except ValueError as e:
+        return ServingView(conc, slo, {}, None, None, [], error=str(e))
+    return ServingView(conc, slo, fields, users, rate, curve, tuple(fields["serving_notes"]))
 
 
 def variant_rows(v: SpeedView, cat: Catalog) -> list[dict]:

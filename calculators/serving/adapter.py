@@ -1,0 +1,79 @@
+"""The one place the serving package reaches into the speed model (calculators.speed).
+
+When the speed model's public names move, repoint these imports; nothing else in calculators/serving imports it.
+Catalog ids (the bench and tests name models and devices by id) are resolved here, against the packaged catalog,
+so the speed model is always handed objects (branch `calc` makes it refuse ids)."""
+
+from __future__ import annotations
+
+from calculators.memory import kv_bytes_per_token_at
+from calculators.speed import (
+    ALLREDUCE_LATENCY_S,
+    LINK_GBS,
+    SERVER_STEP_OVERHEAD_S,
+    Device,
+    custom_device,
+    link_of,
+    matmul_saturation,
+    moe_expert_fraction,
+    prefill_time,
+    setup_for,
+    step_time,
+)
+from calculators.speed import forecast as _forecast
+from calculators.speed import resolve_device as _resolve_device
+from calculators.speed import resolve_model as _resolve_model
+from model_specs import load_catalog
+
+# Engines that split every layer across the GPUs (tensor parallel); llama.cpp / Ollama split by layers.
+# (The engine registry on branch `calc` carries this as `engine(name).tensor_parallel`.)
+TENSOR_PARALLEL_ENGINES = ("vllm", "transformers")
+
+__all__ = [
+    "ALLREDUCE_LATENCY_S",
+    "LINK_GBS",
+    "SERVER_STEP_OVERHEAD_S",
+    "TENSOR_PARALLEL_ENGINES",
+    "Device",
+    "custom_device",
+    "forecast",
+    "kv_bytes_per_token_at",
+    "link_of",
+    "matmul_saturation",
+    "moe_expert_fraction",
+    "prefill_time",
+    "resolve_device",
+    "resolve_model",
+    "setup",
+    "step_time",
+]
+
+
+def resolve_model(model):
+    """A ModelSpec from a ModelSpec or a packaged-catalog id or alias (ValueError for an unknown id)."""
+    if isinstance(model, str):
+        try:
+            return load_catalog().model(model)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
+    return _resolve_model(model)
+
+
+def resolve_device(hardware) -> Device:
+    """A Device from a Device, a catalog Hardware entry or a packaged-catalog id (ValueError for an unknown id)."""
+    if isinstance(hardware, str):
+        try:
+            hardware = load_catalog().device(hardware)
+        except KeyError as e:
+            raise ValueError(e.args[0]) from None
+    return _resolve_device(hardware)
+
+
+def setup(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16"):
+    """The speed model's resolved setup (device class, fitted parameters, geometry) for one scenario."""
+    return setup_for(resolve_model(model), quant, resolve_device(device), engine, gpus, kv_dtype)
+
+
+def forecast(model, quant: str, hardware, *args, **kwargs):
+    """calculators.speed.forecast with catalog ids resolved first."""
+    return _forecast(resolve_model(model), quant, resolve_device(hardware), *args, **kwargs)

@@ -1,0 +1,266 @@
+"""The batched step model: seconds of one engine step holding decoding sequences and prompt chunks together.
+
+    t = weights read once / (bandwidth x e_bw x tp x e_tp)            MoE: experts touched by the step's tokens,
+                                                                      E x (1 - (1 - k/E)^T) per layer
+      + each decoder's KV at its own depth / (bandwidth x e_bw x kv_read_ratio x tp x e_tp)
+      + decode tokens x 2 active params / (peak x e_compute x tp x e_tp)
+      + prompt tokens x 2 params (+ attention's quadratic term) / (peak x e_prefill x saturation(tokens) x tp x e_tp)
+      + per-step overhead (layer launches, scheduler) + tensor-parallel all-reduces (2 per layer)
+
+The efficiencies are today's fitted class parameters (calculators/calibration.py, through adapter.py); the new
+ones are few and physical: e_tp (share of ideal tensor-parallel scaling, fitted on published multi-GPU runs by
+bench/bench_serving.py) and the all-reduce latency / link bandwidth. Pipeline parallel (pp stages) divides the
+arithmetic and multiplies the KV room, not the weight read (every token still crosses every layer in turn).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from calculators.serving import adapter
+from calculators.serving.simulator import EngineConfig, llamacpp, ollama, tensorrt_llm, vllm
+
+# Share of ideal scaling reached by tensor parallelism beyond the all-reduces modelled below (smaller sharded GEMMs,
+# syncs). Fitted by `python bench/bench_serving.py --fit-tp` on TensorRT-LLM Llama 3.3 70B FP8 TP2 on H100 (10 rows,
+# calculators/measurements.yaml `serving`): the fit runs into the physical bound 1.0 (median error -4 % there), i.e.
+# on NVLink the explicit all-reduce term is all the TP cost these rows show. The NIM TP2 rows stay held out.
+TP_EFFICIENCY = 1.0
+PIPELINE_HOP_S = (
+    20e-6  # one activation hand-over per stage boundary per step (assumption, as in calculators/speed/device.py)
+)
+# llama.cpp multiplies quantised weights with int8 tensor-core kernels (MMQ / MMVQ) on NVIDIA GPUs: int8 runs at
+# twice the dense FP16 tensor rate the catalog lists (Turing and later).
+INT8_KERNEL_SPEEDUP = 2.0
+SMALL_BATCH = 8  # llama.cpp multiplies up to 8 tokens with matrix-vector kernels (MMVQ), larger batches with MMQ
+VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
+# Prompt-processing efficiency (share of the dense FP16 peak) of llama.cpp per device class and kernel family:
+# "int8" = quantised weights through int8 tensor-core kernels (MMQ), "f16" = F16/BF16 GEMMs. Fitted by
+# `python bench/bench_serving.py --fit-prefill` (geometric mean of measured / forecast on the llama-bench ppN rows of
+# calculators/measurements.yaml outside its holdout_hardware); classes without rows keep today's efficiency.
+# Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments.
+PREFILL_EFFICIENCY: dict[tuple[str, str], float] = {
+    ("amd", "int8"): 0.3303,  # 2 rows
+    ("apple", "f16"): 0.8853,  # 7 rows
+    ("apple", "int8"): 0.8286,  # 9 rows
+    ("intel", "int8"): 0.0990,  # 2 rows
+    ("nvidia", "f16"): 0.7666,  # 4 rows
+    ("nvidia", "int8"): 0.6524,  # 13 rows
+    ("nvidia-hbm", "f16"): 0.2814,  # 1 row
+    ("nvidia-hbm", "int8"): 0.1919,  # 3 rows
+}
+VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory per GPU (assumption, vLLM logs ~1-3 GiB)
+
+
+@dataclass(frozen=True)
+class BatchedStep:
+    """A step-time model for the simulator (calculators.serving.simulator.StepCost)."""
+
+    dense_weight_bytes: float  # read every step (attention, dense MLP, shared experts, output head)
+    expert_bytes: float  # all routed experts
+    experts: int
+    experts_active: int
+    bandwidth_bytes_per_s: float  # effective, all GPUs together
+    dense_flops_per_token: float  # 2 x non-routed active params
+    expert_flops_per_token: float  # 2 x routed active params
+    decode_flops_per_s: float  # effective arithmetic rate of decode tokens
+    small_batch_flops_per_s: float  # ... at <= SMALL_BATCH decoders (llama.cpp's matrix-vector kernels, no MMQ)
+    prefill_flops_per_s: float  # effective arithmetic rate of prompt tokens at full saturation
+    prefill_half_tokens: float  # a matrix used by m tokens at once runs at m / (m + half) of the prefill rate
+    attn_flops_per_pair: float  # QK^T + AV of full-attention layers per (new token, context token)
+    swa_flops_per_token: float  # sliding-window layers per prompt token (window reached)
+    overhead_s: float  # per step
+    per_seq_s: float  # per decoding sequence: its sliding-window KV read, engine per-token costs
+    comm_fixed_s: float  # tensor-parallel all-reduce latency per step
+    comm_per_token_s: float  # ... and per token in the step
+    kv_token_s: float  # per cached full-attention token read by a decoder
+    ubatch: int = 0  # prompt chunks larger than this are split (llama.cpp n_ubatch); 0 = no split
+
+    def weights_read_bytes(self, tokens: int) -> float:
+        """Weight bytes one step of `tokens` tokens reads: the dense part plus the experts its tokens touch."""
+        if not self.experts or tokens <= 0:
+            return self.dense_weight_bytes + (self.expert_bytes if not self.experts else 0.0)
+        frac = adapter.moe_expert_fraction(self.experts, self.experts_active, tokens)
+        return self.dense_weight_bytes + self.expert_bytes * frac
+
+    def base_s(self, n_decode: int, prefill_tokens: int, prefill_pairs: float) -> float:
+        """Seconds of a step with `n_decode` decoders and `prefill_tokens` prompt tokens, KV reads aside."""
+        tokens = n_decode + prefill_tokens
+        t = self.weights_read_bytes(tokens) / self.bandwidth_bytes_per_s
+        rate = self.small_batch_flops_per_s if tokens <= SMALL_BATCH else self.decode_flops_per_s
+        t += n_decode * (self.dense_flops_per_token + self.expert_flops_per_token) / rate
+        if prefill_tokens:
+            m = min(tokens, self.ubatch) if self.ubatch else tokens
+            s_dense = adapter.matmul_saturation(m, self.prefill_half_tokens)
+            dense = prefill_tokens * self.dense_flops_per_token + prefill_pairs * self.attn_flops_per_pair
+            dense += prefill_tokens * self.swa_flops_per_token
+            t += dense / (self.prefill_flops_per_s * s_dense)
+            if self.expert_flops_per_token:
+                per_expert = m * self.experts_active / max(self.experts, 1)
+                s_exp = adapter.matmul_saturation(per_expert, self.prefill_half_tokens)
+                t += prefill_tokens * self.expert_flops_per_token / (self.prefill_flops_per_s * s_exp)
+            if self.ubatch and prefill_tokens > self.ubatch:  # weights streamed again for every ubatch
+                t += (
+                    (math.ceil(prefill_tokens / self.ubatch) - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s
+                )
+        comm = self.comm_fixed_s + self.comm_per_token_s * tokens if self.comm_fixed_s else 0.0
+        return t + comm + self.overhead_s + self.per_seq_s * n_decode
+
+
+def decode_step_s(step: BatchedStep, batch: int, depth_tokens: int) -> float:
+    """One decode step of `batch` sequences each at `depth_tokens` of context."""
+    return step.base_s(batch, 0, 0.0) + step.kv_token_s * batch * depth_tokens
+
+
+def decode_aggregate_tokens_per_s(step: BatchedStep, batch: int, depth_tokens: int) -> float:
+    """C sequences decoding together at a depth, prefill excluded (llama-batched-bench's S_TG)."""
+    return batch / decode_step_s(step, batch, depth_tokens)
+
+
+def prefill_s(step: BatchedStep, prompt_tokens: int, chunk_tokens: int = 0) -> float:
+    """Seconds to process one prompt alone, in chunks of `chunk_tokens` (0 = the engine's ubatch or all at once)."""
+    chunk = chunk_tokens or step.ubatch or prompt_tokens
+    t, done = 0.0, 0
+    while done < prompt_tokens:
+        c = min(chunk, prompt_tokens - done)
+        done += c
+        t += step.base_s(0, c, c * (done - c / 2))
+    return t
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A serving scenario's step model and scheduler knobs."""
+
+    step: BatchedStep
+    engine: EngineConfig
+    kv_bytes_per_token: float
+    notes: tuple[str, ...]
+
+
+def _kv_rates(model, kv_dtype: str) -> tuple[float, float]:
+    """(bytes per cached full-attention token, sliding-window bytes per sequence once past the window)."""
+    d1, d2 = 1 << 22, 1 << 23
+    a = adapter.kv_bytes_per_token_at(model, d1, kv_dtype)
+    b = adapter.kv_bytes_per_token_at(model, d2, kv_dtype)
+    per_token = (b - a) / (d2 - d1)
+    return per_token, a - per_token * d1
+
+
+def build_step(
+    model,
+    quant: str,
+    hardware,
+    engine: str = "vllm",
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    pp: int = 1,
+    tp_efficiency: float = TP_EFFICIENCY,
+) -> BatchedStep:
+    """The batched step model of a catalog (or HF-config) model on a device, from today's fitted parameters."""
+    if pp < 1 or gpus < 1 or gpus % pp:
+        raise ValueError("gpus must be a positive multiple of the pipeline stages")
+    s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype)
+    g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
+    server = engine in adapter.TENSOR_PARALLEL_ENGINES
+    tp = gpus // pp if server else 1
+    e_tp = tp_efficiency if tp > 1 else 1.0
+    bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency * tp * e_tp
+    q = sh.kquant_compute_factor if g.kquant and not s.server else 1.0
+    q_small = q
+    if not s.server and dev.kind == "nvidia" and not g.quant.upper().startswith(("F16", "BF16", "F32")):
+        q /= INT8_KERNEL_SPEEDUP
+    routed_active = g.routed_expert_bytes * g.experts_active / g.experts if g.moe else 0.0
+    kv_tok, kv_swa = _kv_rates(s.model, kv_dtype)
+    attn_pair = 4.0 * g.q_dim * g.full_layers
+    swa_tok = 4.0 * g.q_dim * g.sliding_layers * (g.window or 0)
+    dec_rate = s.fp16 * cls.compute_efficiency * tp * e_tp * pp / q
+    # GeForce cards: the catalog lists FP16 with FP32 accumulate, half the rate of the FP16-accumulate and int8
+    # kernels llama.cpp runs; professional and datacenter parts list the full rate.
+    geforce = dev.kind == "nvidia" and dev.id.startswith("rtx-") and not dev.id.startswith(("rtx-pro", "rtx-a"))
+    geforce = geforce and "ada" not in dev.id
+    kernel = "f16" if g.quant.upper().startswith(("F16", "BF16", "F32")) else "int8"
+    e_pf = cls.prefill_efficiency if s.server else PREFILL_EFFICIENCY.get((s.cls_name, kernel), cls.prefill_efficiency)
+    pf_rate = (
+        s.fp16
+        * (2.0 if geforce and not s.server else 1.0)
+        * e_pf
+        * tp
+        * e_tp
+        * pp
+        / (sh.kquant_compute_factor if g.kquant and s.cls_name == "apple" else 1.0)
+    )
+    overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
+    overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
+    per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if engine == "ollama" else 0.0)
+    comm_fixed = comm_tok = 0.0
+    if tp > 1:
+        link = adapter.link_of(dev)
+        comm_fixed = 2 * g.layers * adapter.ALLREDUCE_LATENCY_S[link]
+        hidden = s.model.text.hidden_size
+        comm_tok = 2 * g.layers * 2 * (tp - 1) / tp * hidden * 2 / (adapter.LINK_GBS[link] * 1e9)
+    overhead += (pp - 1) * PIPELINE_HOP_S
+    return BatchedStep(
+        dense_weight_bytes=g.active_weight_bytes - routed_active,
+        expert_bytes=g.routed_expert_bytes if g.moe else 0.0,
+        experts=g.experts,
+        experts_active=g.experts_active,
+        bandwidth_bytes_per_s=bw,
+        dense_flops_per_token=2 * (g.compute_params - g.expert_compute_params),
+        expert_flops_per_token=2 * g.expert_compute_params,
+        decode_flops_per_s=dec_rate,
+        small_batch_flops_per_s=dec_rate * q / q_small,
+        prefill_flops_per_s=pf_rate,
+        prefill_half_tokens=0.0 if s.server else sh.prefill_half_tokens,
+        attn_flops_per_pair=attn_pair,
+        swa_flops_per_token=swa_tok,
+        overhead_s=overhead,
+        per_seq_s=per_seq,
+        comm_fixed_s=comm_fixed,
+        comm_per_token_s=comm_tok,
+        kv_token_s=kv_tok / (bw * s.kv_read_ratio) + attn_pair / dec_rate,
+        ubatch=512 if engine in ("llama.cpp", "ollama") else 0,
+    )
+
+
+def kv_capacity_tokens(
+    model, quant: str, hardware, gpus: int = 1, kv_dtype: str = "f16", gpu_memory_utilization: float = 0.9
+) -> int | None:
+    """vLLM's KV blocks in tokens: gpu_memory_utilization x memory - weights - reserved, over the KV per token."""
+    s = adapter.setup(model, quant, hardware, "vllm", gpus, kv_dtype)
+    if s.dev.memory_bytes is None:
+        return None
+    per_tok, swa = _kv_rates(s.model, kv_dtype)
+    free = gpus * (s.dev.memory_bytes * gpu_memory_utilization - VLLM_RESERVED_BYTES) - s.geo.total_weight_bytes
+    if free <= 0:
+        raise ValueError(f"{s.model.id} in {quant} does not fit {gpus} x {s.dev.name} under vLLM")
+    return int(free / max(per_tok + swa / 4096, 1.0))  # sliding layers: their window spread over a 4k context
+
+
+def engine_config(
+    engine: str,
+    model=None,
+    quant: str = "",
+    hardware=None,
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    parallel: int | None = None,
+    context_tokens: int | None = None,
+    gpu_memory_utilization: float = VLLM_GPU_MEMORY_UTILIZATION,
+) -> EngineConfig:
+    """Default scheduler knobs per engine: vLLM V1's defaults and its KV blocks; llama.cpp / Ollama slots."""
+    if engine in ("tensorrt-llm", "nim"):
+        kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization)
+        return tensorrt_llm(kv_tokens=kv)
+    if engine in ("vllm", "transformers"):
+        mem = adapter.resolve_device(hardware).memory_bytes if hardware is not None else None
+        big = mem is not None and mem >= 70 * 2**30  # vLLM arg_utils: larger defaults on >= 70 GiB GPUs
+        kv = None
+        if model is not None:
+            kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization)
+        return vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
+    if engine == "ollama":
+        n = parallel or 1
+        return ollama(num_parallel=n, n_ctx=(context_tokens * n) if context_tokens else None)
+    n = parallel or 4
+    return llamacpp(n_parallel=n, n_ctx=(context_tokens * n) if context_tokens else None)

@@ -1,0 +1,153 @@
+"""The serving fields the speed CLI adds (issue 13, items 6-7): aggregate decode of C sequences, TTFT / ITL
+distributions under a closed loop of C users from the scheduler simulator, and capacity at an SLO."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from calculators.serving import adapter
+from calculators.serving.batched import BatchedStep, build_step, decode_aggregate_tokens_per_s, engine_config
+from calculators.serving.metrics import capacity, summarize
+from calculators.serving.simulator import EngineConfig, Load, Slo, simulate
+
+GOODPUT_KEYS = {"ttft": "ttft_s", "tpot": "tpot_s", "e2e": "e2e_s"}
+
+
+def parse_goodput(specs: list[str] | str) -> Slo:
+    """`ttft:MS tpot:MS e2e:MS` (any subset, as vLLM bench --goodput) -> Slo in seconds (ValueError when bad)."""
+    items = specs.split() if isinstance(specs, str) else [p for s in specs for p in s.split()]
+    if not items:
+        raise ValueError("--goodput needs at least one of ttft:MS tpot:MS e2e:MS")
+    out: dict[str, float] = {}
+    for item in items:
+        key, _, val = item.partition(":")
+        if key not in GOODPUT_KEYS:
+            raise ValueError(f"unknown goodput target '{item}' (ttft:MS, tpot:MS, e2e:MS)")
+        try:
+            ms = float(val)
+        except ValueError:
+            raise ValueError(f"goodput target '{item}' needs a number of milliseconds") from None
+        if not ms > 0:
+            raise ValueError(f"goodput target '{item}' must be positive")
+        out[GOODPUT_KEYS[key]] = ms / 1e3
+    return Slo(**out)
+
+
+@dataclass(frozen=True)
+class ServingSetup:
+    """One scenario bound to the simulator: step model, engine scheduler, closed-loop load, and notes."""
+
+    step: BatchedStep
+    engine: EngineConfig
+    load: Load
+    notes: tuple[str, ...]
+
+
+def serving_setup(
+    model,
+    quant: str,
+    hardware,
+    engine: str = "llama.cpp",
+    context_tokens: int = 8192,
+    prompt_tokens: int = 512,
+    output_tokens: int = 256,
+    concurrency: int = 1,
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    requests: int = 1000,
+) -> ServingSetup:
+    """The batched step model and the engine's scheduler for a closed loop of `concurrency` users (ValueError)."""
+    m = adapter.resolve_model(model)
+    step = build_step(m, quant, hardware, engine, gpus, kv_dtype)
+    notes: list[str] = []
+    parallel = concurrency if engine == "llama.cpp" else (1 if engine == "ollama" else None)
+    try:
+        cfg = engine_config(engine, m, quant, hardware, gpus, kv_dtype, parallel, context_tokens)
+    except ValueError as e:  # weights alone overflow the device: simulate without a KV limit, say so
+        cfg = engine_config(engine, None, quant, hardware, gpus, kv_dtype, parallel, None)
+        notes.append(f"{e}: the simulation assumes unlimited KV cache")
+    if engine == "ollama":
+        notes.append("Ollama: OLLAMA_NUM_PARALLEL=1 (its default), requests beyond it queue")
+    load = Load(
+        concurrency=concurrency,
+        requests=max(requests, concurrency),
+        prompt_tokens=prompt_tokens,
+        output_tokens=output_tokens,
+    )
+    return ServingSetup(step, cfg, load, tuple(notes))
+
+
+def serving_fields(
+    model,
+    quant: str,
+    hardware,
+    engine: str = "llama.cpp",
+    context_tokens: int = 8192,
+    prompt_tokens: int = 512,
+    output_tokens: int = 256,
+    concurrency: int = 1,
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    goodput: Slo | None = None,
+    slo_attainment: float = 0.95,
+    search: str | None = None,
+    search_max: float = 1024,
+    requests: int = 1000,
+) -> dict:
+    """JSON-ready fields: decode_aggregate_tokens_per_s, ttft_s_p50/p95, itl_s, e2e_s_p95, simulated aggregate
+    throughput and, with an SLO and a search, the probe's `capacity` object (ValueError on bad input)."""
+    if search is not None and goodput is None:
+        raise ValueError("--search needs --goodput targets")
+    if not 0 < slo_attainment <= 1:
+        raise ValueError("--slo-attainment must be in (0, 1]")
+    su = serving_setup(
+        model,
+        quant,
+        hardware,
+        engine,
+        context_tokens,
+        prompt_tokens,
+        output_tokens,
+        concurrency,
+        gpus,
+        kv_dtype,
+        requests,
+    )
+    s = summarize(simulate(su.step, su.engine, su.load), goodput)
+    depth = prompt_tokens + output_tokens // 2
+    out = {
+        "decode_aggregate_tokens_per_s": decode_aggregate_tokens_per_s(su.step, concurrency, depth),
+        "simulated_output_tokens_per_s": s["output_tokens_per_s"],
+        "ttft_s_p50": s["ttft_s"]["p50"],
+        "ttft_s_p95": s["ttft_s"]["p95"],
+        "itl_s": s["itl_s"]["p50"],
+        "itl_s_p95": s["itl_s"]["p95"],
+        "e2e_s_p95": s["e2e_s"]["p95"],
+        "preemptions": s["preemptions"],
+        "serving_notes": list(su.notes),
+    }
+    if goodput is not None:
+        out["goodput"] = s["goodput"]
+    if search is not None:
+        out["capacity"] = capacity(su.step, su.engine, su.load, goodput, slo_attainment, search, search_max)
+    return out
+
+
+def latency_curve(su: ServingSetup, concurrencies: list[int], slo: Slo | None = None) -> list[dict]:
+    """Closed-loop latency per number of users: p50/p95 TTFT, median and p95 ITL, output tokens/s, attainment."""
+    rows = []
+    for c in sorted(set(concurrencies)):
+        load = replace(su.load, concurrency=c, requests=max(su.load.requests, 2 * c))
+        s = summarize(simulate(su.step, su.engine, load), slo)
+        rows.append(
+            {
+                "concurrency": c,
+                "ttft_s_p50": s["ttft_s"]["p50"],
+                "ttft_s_p95": s["ttft_s"]["p95"],
+                "itl_s": s["itl_s"]["p50"],
+                "itl_s_p95": s["itl_s"]["p95"],
+                "output_tokens_per_s": s["output_tokens_per_s"],
+                "attainment": s["goodput"]["attainment"],
+            }
+        )
+    return rows
