@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from calculators import memory
+from calculators.engines import engine
 from calculators.tensors import param_counts
 from model_specs.hf_import import model_from_hf_json
 from ui.state import bind, catalog, get_scenario
@@ -84,7 +85,7 @@ req = memory.MemoryRequest(
     text_only=s.text_only,
     hardware=hardware,
     gpus=s.gpus,
-    offload_ple=offload_ple if s.engine in ("llama.cpp", "ollama") else None,
+    offload_ple=offload_ple if engine(s.engine).host_input_embeddings else None,
     offload_experts=offload_experts,
 )
 try:
