@@ -54,11 +54,10 @@ from calculators.memory.overhead import (
 )
 from calculators.memory.request import MemoryEstimate, MemoryRequest, Placement
 from calculators.memory.vllm import VllmCapacity, VllmLayout, vllm_capacity, vllm_layout
-from calculators.memory.weights import Engine, GiB, MiB, QuantSpec, WeightBreakdown, resolve_quant, weights
+from calculators.memory.weights import GiB, MiB, QuantSpec, WeightBreakdown, resolve_quant, weights
 
 __all__ = [
     "DEFAULT_CONTEXT_LADDER",
-    "Engine",
     "FitMatrix",
     "GLOBAL_KV_CURVE",
     "GPU_RUNTIME_RESERVE_BYTES",

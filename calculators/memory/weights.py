@@ -11,7 +11,6 @@ from calculators.engines import engine as engine_record
 from calculators.tensors import cached_per_model, text_tensors
 from model_specs.schema import ModelSpec
 
-Engine = Literal["llama.cpp", "ollama", "vllm", "transformers"]
 GiB = 1 << 30
 MiB = 1 << 20
 
