@@ -20,6 +20,7 @@ from calculators.cost import (
     default_cloud_quant,
     measured_efficiency,
     measured_forecast_factory,
+    nearest_hosted_model,
     plan_costs,
     sensitivities,
 )
@@ -268,7 +269,10 @@ request = replace(
 
 # Provider choices (page-local): the chosen provider's catalog price seeds the editable price.
 c_hw = cloud_hardware_for(cat, request)
-a_model = request.api_model or sc.model
+# Nobody hosts the model: the plan prices the nearest hosted one, so offer that model's providers.
+a_model = request.api_model or (
+    sc.model if api_prices_for(cat, sc.model) else (nearest_hosted_model(cat, sc.model) or sc.model)
+)
 with col_c:
     offers = cloud_prices_for(cat, c_hw.id)
     seed = None

@@ -113,3 +113,12 @@ def test_a_measurement_taken_with_another_quantization_is_not_claimed():
     at.run()
     assert not at.exception
     assert not any("probe run r1" in i.value for i in at.info)
+
+
+def test_default_scenario_prices_the_api_with_the_nearest_hosted_model():
+    # Nobody hosts Gemma 4 E4B: the API column is priced with the nearest hosted model and says so.
+    at = open_costs({"model": "gemma-4-e4b", "quant": "Q4_K_M", "hw": "rtx-4090"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "nearest hosted model (nobody hosts Gemma 4 E4B)" in text
+    assert sum(v.startswith("$") for v in _metrics(at)) >= 6  # USD/month and USD/Mtok for all three options
+    assert "No hosted-API price" not in " ".join(i.value for i in at.info)
