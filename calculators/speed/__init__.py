@@ -36,6 +36,7 @@ from calculators.speed.params import (
     ClassParams,
     ServerParams,
     SharedParams,
+    server_class,
 )
 from calculators.speed.prefill import matmul_saturation, prefill_s, prefill_time
 from calculators.speed.roofline import implied_efficiency, roofline
@@ -44,6 +45,7 @@ from calculators.speed.step import (
     LINK_GBS,
     StepTime,
     attention_flops,
+    decode_step_parts,
     decode_step_s,
     decode_terms,
     moe_expert_fraction,
@@ -80,6 +82,7 @@ __all__ = [
     "class_of",
     "concurrency_curve",
     "custom_device",
+    "decode_step_parts",
     "decode_step_s",
     "decode_terms",
     "decode_vs_depth",
@@ -95,6 +98,7 @@ __all__ = [
     "resolve_device",
     "resolve_model",
     "roofline",
+    "server_class",
     "server_step_s",
     "step_time",
     "tp_comm_s",
