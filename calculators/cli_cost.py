@@ -247,6 +247,8 @@ def run(args: argparse.Namespace) -> dict:
         if name in plan.sizing:
             out[name]["sizing"] = plan.sizing[name]
     out["throughput_source"] = plan.throughput_source
+    if plan.api_substitute is not None:  # the API column prices the nearest hosted model
+        out["api_substitute"] = asdict(plan.api_substitute)
     out["quotes"] = {k: asdict(q) for k, q in plan.quotes.items()}
     w = req.workload
     out["workload"] = {

@@ -108,6 +108,9 @@ def arch_style(model: ModelSpec) -> ArchStyle:
     return ArchStyle()
 
 
+_Add = Callable[[str, tuple[int, ...], "int | None", Component, str], None]
+
+
 def _build_text_tensors(model: ModelSpec) -> tuple[TensorSpec, ...]:
     t = model.text
     att = t.attention
@@ -131,73 +134,12 @@ def _build_text_tensors(model: ModelSpec) -> tuple[TensorSpec, ...]:
         add("per_layer_proj_norm.weight", (ple.dim,), None, "text", "norm")
 
     inter = t.intermediate_sizes()
-    moe = t.moe
     full_rope_added = False
     for i, lt in enumerate(att.layer_types):
-        geom = att.sliding if lt == "S" else att.full
-        assert geom is not None  # validated by the schema
-        q_dim = att.num_heads * geom.head_dim
-        kv_dim = geom.kv_heads * geom.head_dim
+        full_rope_added = _attention_tensors(add, model, st, i, lt, full_rope_added)
         p = f"blk.{i}."
-        add(p + "attn_norm.weight", (h,), i, "text", "norm")
-        if st.fused_qkv:
-            add(p + "attn_qkv.weight", (h, q_dim + 2 * kv_dim), i, "text", "attn_qkv")
-        else:
-            add(p + "attn_q.weight", (h, q_dim), i, "text", "attn_q")
-            add(p + "attn_k.weight", (h, kv_dim), i, "text", "attn_k")
-            if not geom.k_eq_v:
-                add(p + "attn_v.weight", (h, kv_dim), i, "text", "attn_v")
-        add(p + "attn_output.weight", (q_dim, h), i, "text", "attn_output")
-        if st.qkv_bias or st.all_bias:
-            add(p + "attn_q.bias", (q_dim,), i, "text", "bias")
-            add(p + "attn_k.bias", (kv_dim,), i, "text", "bias")
-            add(p + "attn_v.bias", (kv_dim,), i, "text", "bias")
-        if st.all_bias:
-            add(p + "attn_output.bias", (h,), i, "text", "bias")
-            add(p + "attn_sinks.weight", (att.num_heads,), i, "text", "other")
-        if st.qk_norm:
-            add(p + "attn_q_norm.weight", (geom.head_dim,), i, "text", "norm")
-            add(p + "attn_k_norm.weight", (geom.head_dim,), i, "text", "norm")
-        if st.sandwich_norms:
-            add(p + "post_attention_norm.weight", (h,), i, "text", "norm")
-        if st.layer_out_scale:
-            add(p + "layer_output_scale.weight", (1,), i, "text", "other")
-        if st.layer_out_scale and lt == "F" and not full_rope_added:
-            # Gemma 4 proportional RoPE: one rope_freqs tensor shared by the full-attention layers.
-            add("rope_freqs.weight", (geom.head_dim // 2,), None, "text", "other")
-            full_rope_added = True
-
         add(p + "ffn_norm.weight", (h,), i, "text", "norm")
-        ff = inter[i]
-        if ff:
-            if st.fused_gate_up:
-                add(p + "ffn_up.weight", (h, 2 * ff), i, "text", "ffn_gate_up")
-            else:
-                add(p + "ffn_gate.weight", (h, ff), i, "text", "ffn_gate")
-                add(p + "ffn_up.weight", (h, ff), i, "text", "ffn_up")
-            add(p + "ffn_down.weight", (ff, h), i, "text", "ffn_down")
-        if moe is not None:
-            e, fe = moe.num_experts, moe.expert_intermediate_size
-            add(p + "ffn_gate_inp.weight", (h, e), i, "text", "ffn_gate_inp")
-            add(p + "ffn_gate_exps.weight", (h, fe, e), i, "text", "ffn_gate_exps")
-            add(p + "ffn_up_exps.weight", (h, fe, e), i, "text", "ffn_up_exps")
-            add(p + "ffn_down_exps.weight", (fe, h, e), i, "text", "ffn_down_exps")
-            if st.all_bias:
-                add(p + "ffn_gate_inp.bias", (e,), i, "text", "bias")
-                add(p + "ffn_gate_exps.bias", (fe, e), i, "text", "bias")
-                add(p + "ffn_up_exps.bias", (fe, e), i, "text", "bias")
-                add(p + "ffn_down_exps.bias", (h, e), i, "text", "bias")
-            if moe.shared_experts:
-                fs = moe.shared_expert_intermediate_size * moe.shared_experts
-                sfx = "" if st.shared_expert_plain_names else "_shexp"
-                add(p + f"ffn_gate{sfx}.weight", (h, fs), i, "text", "ffn_gate_shexp")
-                add(p + f"ffn_up{sfx}.weight", (h, fs), i, "text", "ffn_up_shexp")
-                add(p + f"ffn_down{sfx}.weight", (fs, h), i, "text", "ffn_down_shexp")
-            if st.shared_expert_plain_names:  # Gemma 4 MoE block norms and router scale
-                for nm in ("pre_ffw_norm_2", "post_ffw_norm_1", "post_ffw_norm_2"):
-                    add(p + f"{nm}.weight", (h,), i, "text", "norm")
-                add(p + "ffn_gate_inp.scale", (h,), i, "text", "other")
-                add(p + "ffn_down_exps.scale", (e,), i, "text", "other")
+        _ffn_tensors(add, model, st, i, inter[i])
         if st.sandwich_norms:
             add(p + "post_ffw_norm.weight", (h,), i, "text", "norm")
         if ple is not None:
@@ -208,6 +150,80 @@ def _build_text_tensors(model: ModelSpec) -> tuple[TensorSpec, ...]:
         # Parameters outside the layer formulas (AltUp, LAuReL, ...): small matrices kept unquantised.
         add("other.weight", (t.other_params,), None, "text", "other")
     return tuple(out)
+
+
+def _attention_tensors(add: _Add, model: ModelSpec, st: ArchStyle, i: int, lt: str, full_rope_added: bool) -> bool:
+    """Layer i's attention block, in GGUF order; returns whether the shared rope_freqs tensor is added by now."""
+    att, h = model.text.attention, model.text.hidden_size
+    geom = att.sliding if lt == "S" else att.full
+    assert geom is not None  # validated by the schema
+    q_dim = att.num_heads * geom.head_dim
+    kv_dim = geom.kv_heads * geom.head_dim
+    p = f"blk.{i}."
+    add(p + "attn_norm.weight", (h,), i, "text", "norm")
+    if st.fused_qkv:
+        add(p + "attn_qkv.weight", (h, q_dim + 2 * kv_dim), i, "text", "attn_qkv")
+    else:
+        add(p + "attn_q.weight", (h, q_dim), i, "text", "attn_q")
+        add(p + "attn_k.weight", (h, kv_dim), i, "text", "attn_k")
+        if not geom.k_eq_v:
+            add(p + "attn_v.weight", (h, kv_dim), i, "text", "attn_v")
+    add(p + "attn_output.weight", (q_dim, h), i, "text", "attn_output")
+    if st.qkv_bias or st.all_bias:
+        add(p + "attn_q.bias", (q_dim,), i, "text", "bias")
+        add(p + "attn_k.bias", (kv_dim,), i, "text", "bias")
+        add(p + "attn_v.bias", (kv_dim,), i, "text", "bias")
+    if st.all_bias:
+        add(p + "attn_output.bias", (h,), i, "text", "bias")
+        add(p + "attn_sinks.weight", (att.num_heads,), i, "text", "other")
+    if st.qk_norm:
+        add(p + "attn_q_norm.weight", (geom.head_dim,), i, "text", "norm")
+        add(p + "attn_k_norm.weight", (geom.head_dim,), i, "text", "norm")
+    if st.sandwich_norms:
+        add(p + "post_attention_norm.weight", (h,), i, "text", "norm")
+    if st.layer_out_scale:
+        add(p + "layer_output_scale.weight", (1,), i, "text", "other")
+    if st.layer_out_scale and lt == "F" and not full_rope_added:
+        # Gemma 4 proportional RoPE: one rope_freqs tensor shared by the full-attention layers.
+        add("rope_freqs.weight", (geom.head_dim // 2,), None, "text", "other")
+        return True
+    return full_rope_added
+
+
+def _ffn_tensors(add: _Add, model: ModelSpec, st: ArchStyle, i: int, ff: int) -> None:
+    """Layer i's dense feed-forward and MoE experts, in GGUF order."""
+    h, moe = model.text.hidden_size, model.text.moe
+    p = f"blk.{i}."
+    if ff:
+        if st.fused_gate_up:
+            add(p + "ffn_up.weight", (h, 2 * ff), i, "text", "ffn_gate_up")
+        else:
+            add(p + "ffn_gate.weight", (h, ff), i, "text", "ffn_gate")
+            add(p + "ffn_up.weight", (h, ff), i, "text", "ffn_up")
+        add(p + "ffn_down.weight", (ff, h), i, "text", "ffn_down")
+    if moe is None:
+        return
+    e, fe = moe.num_experts, moe.expert_intermediate_size
+    add(p + "ffn_gate_inp.weight", (h, e), i, "text", "ffn_gate_inp")
+    add(p + "ffn_gate_exps.weight", (h, fe, e), i, "text", "ffn_gate_exps")
+    add(p + "ffn_up_exps.weight", (h, fe, e), i, "text", "ffn_up_exps")
+    add(p + "ffn_down_exps.weight", (fe, h, e), i, "text", "ffn_down_exps")
+    if st.all_bias:
+        add(p + "ffn_gate_inp.bias", (e,), i, "text", "bias")
+        add(p + "ffn_gate_exps.bias", (fe, e), i, "text", "bias")
+        add(p + "ffn_up_exps.bias", (fe, e), i, "text", "bias")
+        add(p + "ffn_down_exps.bias", (h, e), i, "text", "bias")
+    if moe.shared_experts:
+        fs = moe.shared_expert_intermediate_size * moe.shared_experts
+        sfx = "" if st.shared_expert_plain_names else "_shexp"
+        add(p + f"ffn_gate{sfx}.weight", (h, fs), i, "text", "ffn_gate_shexp")
+        add(p + f"ffn_up{sfx}.weight", (h, fs), i, "text", "ffn_up_shexp")
+        add(p + f"ffn_down{sfx}.weight", (fs, h), i, "text", "ffn_down_shexp")
+    if st.shared_expert_plain_names:  # Gemma 4 MoE block norms and router scale
+        for nm in ("pre_ffw_norm_2", "post_ffw_norm_1", "post_ffw_norm_2"):
+            add(p + f"{nm}.weight", (h,), i, "text", "norm")
+        add(p + "ffn_gate_inp.scale", (h,), i, "text", "other")
+        add(p + "ffn_down_exps.scale", (e,), i, "text", "other")
 
 
 def cached_per_model(maxsize: int = 256) -> Callable[[Callable[..., T]], Callable[..., T]]:

@@ -114,8 +114,8 @@ def _encoder_params(vc: dict[str, Any]) -> int | None:
     return n * (4 * h * h + 2 * h * ffn)
 
 
-def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
-    """Build a ModelSpec from a parsed config.json; ValueError names what is missing or wrong."""
+def _text_config(config: Any) -> tuple[dict[str, Any], str]:
+    """The text part of a config (nested text_config or the whole), with type defaults; ValueError if unsizable."""
     if not isinstance(config, dict):
         raise ValueError("config.json must be a JSON object")
     text = config.get("text_config") if isinstance(config.get("text_config"), dict) else config
@@ -129,13 +129,14 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
     bad = [k for k in OPTIONAL_INTS if text.get(k) is not None and not (_positive_int(text[k]) or text[k] == 0)]
     if bad:
         raise ValueError(f"config.json: {', '.join(bad)} must be positive integers")
-    n_layers, hidden, heads = text["num_hidden_layers"], text["hidden_size"], text["num_attention_heads"]
-    kv_heads = text.get("num_key_value_heads") or heads
-    head_dim = text.get("head_dim") or hidden // heads
-    layer_types, notes = _layer_types(text, n_layers, mtype)
-    if mtype and mtype not in KNOWN_TYPES:
-        notes.append(f"model_type '{mtype}' is not one the importer knows; sized with the Llama layout")
+    return text, mtype
 
+
+def _attention(text: dict[str, Any], layer_types: str) -> dict[str, Any]:
+    """The attention block: heads, layer pattern, full and sliding geometry, KV sharing."""
+    heads = text["num_attention_heads"]
+    kv_heads = text.get("num_key_value_heads") or heads
+    head_dim = text.get("head_dim") or text["hidden_size"] // heads
     full = {
         "kv_heads": text.get("num_global_key_value_heads") or kv_heads,
         "head_dim": text.get("global_head_dim") or head_dim,
@@ -152,7 +153,12 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
             raise ValueError("config.json: layer_types has sliding layers but sliding_window is not set")
         attention["sliding"] = {"kv_heads": kv_heads, "head_dim": head_dim}
         attention["sliding_window_tokens"] = text["sliding_window"]
+    return attention
 
+
+def _ffn(text: dict[str, Any], mtype: str, kv_shared_layers: int) -> tuple[Any, dict[str, Any] | None]:
+    """(intermediate size or per-layer sizes, MoE block or None)."""
+    n_layers = text["num_hidden_layers"]
     inter = text.get("intermediate_size", 0)
     n_experts = text.get("num_experts") or text.get("num_local_experts") or text.get("n_routed_experts")
     moe = None
@@ -173,18 +179,14 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
         }
         if mtype in ("mixtral", "gpt_oss", "qwen3_moe", "qwen2_moe"):
             inter = 0  # every layer is sparse (decoder_sparse_step=1); intermediate_size is the expert width
-    if isinstance(inter, int) and text.get("use_double_wide_mlp") and attention["kv_shared_layers"]:
-        first_shared = n_layers - attention["kv_shared_layers"]
+    if isinstance(inter, int) and text.get("use_double_wide_mlp") and kv_shared_layers:
+        first_shared = n_layers - kv_shared_layers
         inter = [inter if i < first_shared else 2 * inter for i in range(n_layers)]
+    return inter, moe
 
-    ple = None
-    if text.get("hidden_size_per_layer_input"):
-        ple = {
-            "dim": text["hidden_size_per_layer_input"],
-            "vocab_size": text.get("vocab_size_per_layer_input") or text["vocab_size"],
-        }
-    tied = text.get("tie_word_embeddings", config.get("tie_word_embeddings", mtype in TIED_BY_DEFAULT))
 
+def _encoders(config: dict[str, Any]) -> tuple[list[str], dict | None, dict | None]:
+    """(modalities, vision encoder, audio encoder) from vision_config / audio_config."""
     modalities = ["text"]
     vision = audio = None
     if isinstance(config.get("vision_config"), dict):
@@ -203,6 +205,26 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
             "source": "config.json",
             "note": "parameter count derived from audio_config (approximate)",
         }
+    return modalities, vision, audio
+
+
+def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
+    """Build a ModelSpec from a parsed config.json; ValueError names what is missing or wrong."""
+    text, mtype = _text_config(config)
+    n_layers = text["num_hidden_layers"]
+    layer_types, notes = _layer_types(text, n_layers, mtype)
+    if mtype and mtype not in KNOWN_TYPES:
+        notes.append(f"model_type '{mtype}' is not one the importer knows; sized with the Llama layout")
+    attention = _attention(text, layer_types)
+    inter, moe = _ffn(text, mtype, attention["kv_shared_layers"])
+    ple = None
+    if text.get("hidden_size_per_layer_input"):
+        ple = {
+            "dim": text["hidden_size_per_layer_input"],
+            "vocab_size": text.get("vocab_size_per_layer_input") or text["vocab_size"],
+        }
+    tied = text.get("tie_word_embeddings", config.get("tie_word_embeddings", mtype in TIED_BY_DEFAULT))
+    modalities, vision, audio = _encoders(config)
     name = model_id or config.get("_name_or_path") or mtype or "custom model"
     data = {
         "id": _slug(str(name).split("/")[-1]),
@@ -212,7 +234,7 @@ def model_from_hf_config(config: Any, model_id: str | None = None) -> ModelSpec:
         "context_tokens": text.get("max_position_embeddings") or config.get("max_position_embeddings") or 4096,
         "text": {
             "num_layers": n_layers,
-            "hidden_size": hidden,
+            "hidden_size": text["hidden_size"],
             "intermediate_size": inter,
             "vocab_size": text["vocab_size"],
             "tie_word_embeddings": bool(tied),

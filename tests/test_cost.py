@@ -435,3 +435,16 @@ def test_default_rented_gpu_serves_the_model():
         memory.MemoryRequest(model=cat.model("gemma-4-31b"), quant="AWQ", engine="vllm", hardware=dev, gpus=1)
     )
     assert est.fits
+
+
+def test_nearest_hosted_model_same_family_first_then_closest_active_parameters():
+    from calculators.cost import nearest_hosted_model
+    from model_specs import load_catalog
+
+    cat = load_catalog()
+    # Gemma 4 E4B (~4.7 B active): hosted Gemma 4 models are E2B (~2.3 B), 26B A4B (~3.8 B) and 31B: 26B A4B.
+    assert nearest_hosted_model(cat, "gemma-4-e4b") == "gemma-4-26b-a4b"
+    # No Gemma 3n is hosted: any family, closest active count to ~4.5 B is Gemma 3 4B (~3.9 B).
+    assert nearest_hosted_model(cat, "gemma-3n-e4b") == "gemma-3-4b"
+    # A hosted model's nearest is another model, never itself.
+    assert nearest_hosted_model(cat, "gemma-4-31b") != "gemma-4-31b"

@@ -263,7 +263,10 @@ def test_default_scenario_prices_all_three_options_with_the_nearest_hosted_model
     assert code == 0
     for name in ("owned", "cloud", "api"):
         assert d[name]["usd_per_month"] > 0, name
-    assert "nobody hosts Gemma 4 E4B; nearest hosted: Gemma 4 26B A4B" in d["api"]["label"]
+    assert d["api"]["label"].startswith("Gemma 4 26B A4B") and "nearest hosted model" in d["api"]["label"]
+    assert d["api_substitute"]["requested_model_id"] == "gemma-4-e4b"
+    assert d["api_substitute"]["model_id"] == "gemma-4-26b-a4b"
+    assert d["api_substitute"]["label"].startswith("nobody hosts Gemma 4 E4B; nearest hosted: Gemma 4 26B A4B")
     cheapest = cost.api_prices_for(load_catalog(), "gemma-4-26b-a4b", cost.Workload(100e6, 20e6))[0]
     assert d["quotes"]["api_usd_per_mtok_input"]["value"] == cheapest.usd_per_mtok_input
 

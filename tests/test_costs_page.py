@@ -125,3 +125,12 @@ def test_automatic_choices_show_as_chosen_not_as_empty_boxes():
     ]:
         box = at.selectbox(key=key)
         assert box.index == 0 and box.options[0].startswith(text), (key, box.index, box.options[:2])
+
+
+def test_default_scenario_prices_the_api_with_the_nearest_hosted_model():
+    # Nobody hosts Gemma 4 E4B: the API column is priced with the nearest hosted model and says so.
+    at = open_costs({"model": "gemma-4-e4b", "quant": "Q4_K_M", "hw": "rtx-4090"})
+    text = " ".join(m.value for m in at.markdown)
+    assert "nearest hosted model (nobody hosts Gemma 4 E4B)" in text
+    assert sum(v.startswith("$") for v in _metrics(at)) >= 6  # USD/month and USD/Mtok for all three options
+    assert "No hosted-API price" not in " ".join(i.value for i in at.info)

@@ -9,6 +9,7 @@ import pytest
 from calculators import memory
 from calculators.engines import ENGINE_RECORDS, ENGINES, KV_DTYPES, UnknownEngine, engine, kv_dtypes_for
 from model_specs import load_catalog
+from model_specs.schema import Engine as SchemaEngine
 from ui.scenario import Scenario
 
 CAT = load_catalog()
@@ -16,6 +17,7 @@ CAT = load_catalog()
 
 def test_scenario_offers_exactly_the_registry_engines_and_kv_types():
     assert tuple(typing.get_args(Scenario.model_fields["engine"].annotation)) == ENGINES
+    assert tuple(typing.get_args(SchemaEngine)) == ENGINES  # the catalog's quant formats name the same engines
     assert set(typing.get_args(Scenario.model_fields["kv"].annotation)) == set(KV_DTYPES)
 
 

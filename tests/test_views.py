@@ -224,7 +224,7 @@ def test_typed_and_stored_throughput_replace_the_forecast():
 def test_the_default_scenario_prices_all_three_options_with_a_labelled_api_substitute():
     v = build_cost_view(Scenario(tor="api"), CAT)  # nobody hosts E4B: the API option prices the nearest hosted model
     assert v.priced == ["owned", "cloud", "api"] and v.tornado_option == "api"
-    assert v.fallback_label.startswith("nobody hosts Gemma 4 E4B; nearest hosted: ")
+    assert "nobody hosts Gemma 4 E4B" in v.fallback_label
     assert build_cost_view(Scenario(tor="cloud"), CAT).tornado_option == "cloud"
 
 

@@ -206,7 +206,7 @@ def _api(catalog: Catalog, req: CostRequest, model, d: _Draft) -> HostedApi | No
             a_model, prices = sub, api_prices_for(catalog, sub.id, w)
     ap = _pick(prices, req.api_provider, f"API {a_model.id}")
     via = f"{a_model.name} via {ap.provider}" if ap and typed[0] is None else f"{a_model.name} via a hosted API"
-    d.labels["api"] = f"{via} ({d.substitute.label})" if d.substitute else via
+    d.labels["api"] = f"{via}: nearest hosted model (nobody hosts {model.name})" if d.substitute else via
     if typed[0] is not None:
         cached = req.api_cached_input_usd_per_mtok
         d.quotes["api_usd_per_mtok_input"] = Quote(typed[0], "typed in")

@@ -166,12 +166,7 @@ def evaluate(
         quality_detail=quality[1],
         bits_per_weight=bits,
     )
-    problems: list[str] = []
-    missing = sorted(set(req.modalities) - set(model.modalities))
-    if missing:
-        problems.append(f"no {' or '.join(missing)} input")
-    if ctx > model.context_tokens:
-        problems.append(f"context {_fmt_tokens(ctx)} exceeds its maximum of {_fmt_tokens(model.context_tokens)}")
+    problems = _input_problems(req, model)
     if problems:
         return replace(base, problems=tuple(problems), sentence=f"Ruled out: {'; '.join(problems)}.")
     mreq = memory.MemoryRequest(
@@ -193,7 +188,7 @@ def evaluate(
         fits=est.fits,
         margin_bytes=est.margin_bytes,
         usable_bytes=est.usable_bytes,
-        need_bytes=(est.usable_bytes or 0) - (est.margin_bytes or 0),
+        need_bytes=est.need_bytes,
         max_context_tokens=est.max_context_tokens,
     )
     if not est.fits:
@@ -202,6 +197,26 @@ def evaluate(
         if est.max_context_tokens:
             msg += f" (fits only up to {_fmt_tokens(est.max_context_tokens)} tokens)"
         return replace(base, problems=(msg,), sentence=f"Ruled out: {msg}.")
+    return _fitting(cat, req, model, quant, hw, est, base)
+
+
+def _input_problems(req: GuideRequest, model: ModelSpec) -> list[str]:
+    """What rules a model out before any calculation: a missing modality, too long a context."""
+    problems = []
+    missing = sorted(set(req.modalities) - set(model.modalities))
+    if missing:
+        problems.append(f"no {' or '.join(missing)} input")
+    if req.context_tokens > model.context_tokens:
+        problems.append(
+            f"context {_fmt_tokens(req.context_tokens)} exceeds its maximum of {_fmt_tokens(model.context_tokens)}"
+        )
+    return problems
+
+
+def _fitting(cat: Catalog, req: GuideRequest, model: ModelSpec, quant: str, hw, est, base: Candidate) -> Candidate:
+    """A variant that fits: its speed, its monthly cost, and what keeps it from being recommended."""
+    problems: list[str] = []
+    ctx = req.context_tokens
     try:
         # The forecast's default prompt and answer (512 and 256 tokens, capped to the context).
         f = forecast(
@@ -216,7 +231,7 @@ def evaluate(
         )
     except ValueError as e:
         problems.append(f"no speed forecast ({e})")
-    usd, option, api_usd, why_no_cost = _monthly_cost(cat, req, model, quant, hw_id, ctx)
+    usd, option, api_usd, why_no_cost = _monthly_cost(cat, req, model, quant, hw.id, ctx)
     base = replace(base, usd_per_month=usd, cost_option=option, api_usd_per_month=api_usd)
     margin_share = (est.margin_bytes or 0) / est.usable_bytes if est.usable_bytes else 0.0
     if margin_share < req.min_margin_share:

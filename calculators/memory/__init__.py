@@ -53,20 +53,11 @@ from calculators.memory.overhead import (
     vllm_activation_bytes,
 )
 from calculators.memory.request import MemoryEstimate, MemoryRequest, Placement
-from calculators.memory.vllm import VllmCapacity, vllm_capacity
-from calculators.memory.weights import (
-    Engine,
-    GiB,
-    MiB,
-    QuantSpec,
-    WeightBreakdown,
-    resolve_quant,
-    weights,
-)
+from calculators.memory.vllm import VllmCapacity, VllmLayout, vllm_capacity, vllm_layout
+from calculators.memory.weights import GiB, MiB, QuantSpec, WeightBreakdown, resolve_quant, weights
 
 __all__ = [
     "DEFAULT_CONTEXT_LADDER",
-    "Engine",
     "FitMatrix",
     "GLOBAL_KV_CURVE",
     "GPU_RUNTIME_RESERVE_BYTES",
@@ -82,6 +73,7 @@ __all__ = [
     "SLIDING_KV_CURVE",
     "VLLM_NON_TORCH_BYTES",
     "VllmCapacity",
+    "VllmLayout",
     "WeightBreakdown",
     "estimate",
     "fit_matrix",
@@ -97,5 +89,6 @@ __all__ = [
     "usable_memory_bytes",
     "vllm_activation_bytes",
     "vllm_capacity",
+    "vllm_layout",
     "weights",
 ]

@@ -98,7 +98,7 @@ def _estimate_vllm(
     tp = req.gpus
     over = _overhead(req, req.context_tokens, req.batch)
     per_req = kv_cache_bytes(
-        req.model, req.context_tokens, req.kv_dtype, "vllm", 1, max_num_batched_tokens=req.max_num_batched_tokens
+        req.model, req.context_tokens, req.kv_dtype, req.engine, 1, max_num_batched_tokens=req.max_num_batched_tokens
     )
     kv_need = per_req * req.batch
     comps = dict(wb.component_bytes)

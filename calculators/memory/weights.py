@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from calculators import gguf
@@ -11,7 +11,6 @@ from calculators.engines import engine as engine_record
 from calculators.tensors import cached_per_model, text_tensors
 from model_specs.schema import ModelSpec
 
-Engine = Literal["llama.cpp", "ollama", "vllm", "transformers"]
 GiB = 1 << 30
 MiB = 1 << 20
 
@@ -101,93 +100,115 @@ def _float_bytes(n_params: int, bits: float) -> int:
     return math.ceil(n_params * bits / 8)
 
 
+@dataclass
+class _Tally:
+    """Bytes per component and per tensor kind while the tensors are counted."""
+
+    comp: dict[str, int] = field(default_factory=_zero_components)
+    kind_bytes: dict[str, int] = field(default_factory=dict)
+    routed: int = 0
+    k_eq_v_k_bytes: int = 0  # attn_k bytes on K=V layers (vLLM duplicates them into the V slot)
+    notes: list[str] = field(default_factory=list)
+
+
+def _gguf_tally(model: ModelSpec, qs: QuantSpec, rec) -> _Tally:
+    """Bytes of a GGUF file by the packager's per-tensor type rules."""
+    tally = _Tally()
+    packager = "ollama" if rec.packager == "ollama" and qs.ftype in gguf.OLLAMA_FTYPES else "llama.cpp"
+    size = gguf.gguf_size(model, qs.ftype, packager=packager)
+    for c, b in size.component_bytes.items():
+        tally.comp[c] += b
+    tally.kind_bytes = dict(size.kind_bytes)
+    tally.routed = size.routed_expert_bytes
+    if rec.duplicates_k_eq_v_weights:
+        for g, _, b1 in size.group_types:
+            if g.rep.kind == "attn_k" and _is_k_eq_v_layer(model, g.rep.layer):
+                tally.k_eq_v_k_bytes += b1 * g.count
+    if packager == "ollama" and model.text.per_layer_embedding is not None:
+        tally.notes.append("Ollama keeps the per-layer-embedding table unquantised (server/quantization.go)")
+    return tally
+
+
+def _checkpoint_tally(model: ModelSpec, qs: QuantSpec) -> _Tally:
+    """Bytes of a float or quantised-linear checkpoint: which tensor classes keep 16 bits."""
+    tally = _Tally()
+    for ts in text_tensors(model):
+        if qs.kind == "float" or ts.kind in ("token_embd", "output", "per_layer_token_embd"):
+            bits = qs.bits if qs.kind == "float" else 16.0
+        elif ts.n_dims < 2 or ts.kind in ("ffn_gate_inp", "norm", "bias", "other", "other_matrix"):
+            bits = 16.0 if qs.kind == "linear" else qs.bits
+        elif qs.name == "MXFP4" and ts.n_dims < 3:
+            bits = 16.0  # MXFP4 checkpoints (gpt-oss) quantise only the routed experts
+        else:
+            bits = qs.bits
+        b = _float_bytes(ts.n_params, bits)
+        tally.comp[ts.component] += b
+        tally.kind_bytes[ts.kind] = tally.kind_bytes.get(ts.kind, 0) + b
+        if ts.kind.endswith("_exps"):
+            tally.routed += b
+        if ts.kind == "attn_k" and _is_k_eq_v_layer(model, ts.layer):
+            tally.k_eq_v_k_bytes += b
+    if qs.kind == "linear":
+        tally.notes.append(f"{qs.name}: embeddings, lm_head and norms stay 16-bit; linear layers at {qs.bits:.3g} bits")
+    return tally
+
+
+def _encoders(model: ModelSpec, qs: QuantSpec, rec, tally: _Tally) -> None:
+    """Vision / audio encoder bytes (16-bit unless the whole checkpoint is float), added to the tally."""
+    enc_bits = 16.0 if qs.kind != "float" else qs.bits
+    for name, enc in (("vision", model.vision), ("audio", model.audio)):
+        if enc is None:
+            continue
+        if enc.params is None:
+            tally.notes.append(f"{name} encoder size is not published; counted as 0")
+            continue
+        tally.comp[name] = _float_bytes(enc.params, enc_bits)
+    if (model.vision or model.audio) and rec.separate_mmproj:
+        tally.notes.append("llama.cpp loads the encoders from a separate mmproj GGUF (F16)")
+
+
+def _active_bytes(model: ModelSpec, tally: _Tally) -> int:
+    """Bytes read per decoded token: all layers but the unrouted experts, one row of each lookup table."""
+    t, comp = model.text, tally.comp
+    moe = t.moe
+    active_routed = tally.routed * moe.experts_per_token // moe.num_experts if moe else 0
+    lookup = 0
+    row_bytes = 0
+    lookup_kinds = [("per_layer_token_embd", t.per_layer_embedding.vocab_size if t.per_layer_embedding else 1)]
+    if not t.tie_word_embeddings:
+        lookup_kinds.append(("token_embd", t.vocab_size))
+    for kind, rows in lookup_kinds:
+        b = tally.kind_bytes.get(kind, 0)
+        lookup += b
+        row_bytes += b // rows  # one vocabulary row is read per token
+    active = comp["text"] + comp["embedding"] + comp["output"] + comp["ple"] - tally.routed + active_routed
+    return active - lookup + row_bytes
+
+
 @cached_per_model(maxsize=8192)  # the fit matrix asks for every model x quant on every page rerun
 def weights(model: ModelSpec, quant: str, engine: str = "llama.cpp", text_only: bool = False) -> WeightBreakdown:
     """Weight bytes per component for `quant` on `engine` (text_only drops the vision/audio encoders)."""
     qs = resolve_quant(quant, engine)
     rec = engine_record(engine)
-    comp = _zero_components()
-    notes: list[str] = []
-    tensors = text_tensors(model)
-    t = model.text
-    routed = 0
-    kind_bytes: dict[str, int] = {}
-    k_eq_v_k_bytes = 0  # attn_k bytes on K=V layers (vLLM duplicates them into the V slot)
-    if qs.kind == "gguf":
-        packager = "ollama" if rec.packager == "ollama" and qs.ftype in gguf.OLLAMA_FTYPES else "llama.cpp"
-        size = gguf.gguf_size(model, qs.ftype, packager=packager)
-        for c, b in size.component_bytes.items():
-            comp[c] += b
-        kind_bytes = dict(size.kind_bytes)
-        routed = size.routed_expert_bytes
-        if rec.duplicates_k_eq_v_weights:
-            for g, _, b1 in size.group_types:
-                if g.rep.kind == "attn_k" and _is_k_eq_v_layer(model, g.rep.layer):
-                    k_eq_v_k_bytes += b1 * g.count
-        if packager == "ollama" and t.per_layer_embedding is not None:
-            notes.append("Ollama keeps the per-layer-embedding table unquantised (server/quantization.go)")
-    else:
-        for ts in tensors:
-            if qs.kind == "float" or ts.kind in ("token_embd", "output", "per_layer_token_embd"):
-                bits = qs.bits if qs.kind == "float" else 16.0
-            elif ts.n_dims < 2 or ts.kind in ("ffn_gate_inp", "norm", "bias", "other", "other_matrix"):
-                bits = 16.0 if qs.kind == "linear" else qs.bits
-            elif qs.name == "MXFP4" and ts.n_dims < 3:
-                bits = 16.0  # MXFP4 checkpoints (gpt-oss) quantise only the routed experts
-            else:
-                bits = qs.bits
-            b = _float_bytes(ts.n_params, bits)
-            comp[ts.component] += b
-            kind_bytes[ts.kind] = kind_bytes.get(ts.kind, 0) + b
-            if ts.kind.endswith("_exps"):
-                routed += b
-            if ts.kind == "attn_k" and _is_k_eq_v_layer(model, ts.layer):
-                k_eq_v_k_bytes += b
-        if qs.kind == "linear":
-            notes.append(f"{qs.name}: embeddings, lm_head and norms stay 16-bit; linear layers at {qs.bits:.3g} bits")
-    if rec.duplicates_k_eq_v_weights and k_eq_v_k_bytes:
+    tally = _gguf_tally(model, qs, rec) if qs.kind == "gguf" else _checkpoint_tally(model, qs)
+    comp = tally.comp
+    if rec.duplicates_k_eq_v_weights and tally.k_eq_v_k_bytes:
         # k_eq_v layers: vLLM loads the K weights into the V slot too (gemma4.py _weight_iterator remapping).
-        comp["text"] += k_eq_v_k_bytes
-        notes.append("vLLM duplicates the K projection into the V slot on K=V layers")
-    # Encoders.
+        comp["text"] += tally.k_eq_v_k_bytes
+        tally.notes.append("vLLM duplicates the K projection into the V slot on K=V layers")
     if not text_only:
-        enc_bits = 16.0 if qs.kind != "float" else qs.bits
-        for name, enc in (("vision", model.vision), ("audio", model.audio)):
-            if enc is None:
-                continue
-            if enc.params is None:
-                notes.append(f"{name} encoder size is not published; counted as 0")
-                continue
-            comp[name] = _float_bytes(enc.params, enc_bits)
-        if (model.vision or model.audio) and rec.separate_mmproj:
-            notes.append("llama.cpp loads the encoders from a separate mmproj GGUF (F16)")
-    total = sum(comp.values())
-    # Per-token read bytes.
-    moe = t.moe
-    active_routed = routed * moe.experts_per_token // moe.num_experts if moe else 0
-    tied = t.tie_word_embeddings
-    lookup = 0
-    row_bytes = 0
-    lookup_kinds = [("per_layer_token_embd", t.per_layer_embedding.vocab_size if t.per_layer_embedding else 1)]
-    if not tied:
-        lookup_kinds.append(("token_embd", t.vocab_size))
-    for kind, rows in lookup_kinds:
-        b = kind_bytes.get(kind, 0)
-        lookup += b
-        row_bytes += b // rows  # one vocabulary row is read per token
-    active = comp["text"] + comp["embedding"] + comp["output"] + comp["ple"] - routed + active_routed
-    active = active - lookup + row_bytes
-    dup_out = comp["embedding"] if (tied and rec.duplicates_tied_output) else 0
+        _encoders(model, qs, rec, tally)
+    dup_out = comp["embedding"] if (model.text.tie_word_embeddings and rec.duplicates_tied_output) else 0
     return WeightBreakdown(
         model_id=model.id,
         quant=qs.name,
         engine=engine,
         component_bytes=comp,
-        total_bytes=total,
-        active_bytes_per_token=active,
-        routed_expert_bytes=routed,
+        total_bytes=sum(comp.values()),
+        active_bytes_per_token=_active_bytes(model, tally),
+        routed_expert_bytes=tally.routed,
         tied_output_duplicate_bytes=dup_out,
-        notes=tuple(notes),
+        notes=tuple(tally.notes),
     )
 
 

@@ -36,6 +36,7 @@ from calculators.speed.params import (
     ClassParams,
     ServerParams,
     SharedParams,
+    server_class,
 )
 from calculators.speed.prefill import matmul_saturation, prefill_s, prefill_time
 from calculators.speed.roofline import implied_efficiency, roofline
@@ -45,6 +46,7 @@ from calculators.speed.step import (
     LINK_GBS,
     StepTime,
     attention_flops,
+    decode_step_parts,
     decode_step_s,
     decode_terms,
     link_of,
@@ -82,6 +84,7 @@ __all__ = [
     "class_of",
     "concurrency_curve",
     "custom_device",
+    "decode_step_parts",
     "decode_step_s",
     "decode_terms",
     "decode_vs_depth",
@@ -98,6 +101,7 @@ __all__ = [
     "resolve_device",
     "resolve_model",
     "roofline",
+    "server_class",
     "server_step_s",
     "setup_for",
     "step_time",

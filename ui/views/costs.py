@@ -22,6 +22,7 @@ from calculators.cost import (
     default_cloud_quant,
     measured_efficiency,
     measured_forecast_factory,
+    nearest_hosted_model,
     plan_costs,
     sensitivities,
 )
@@ -164,7 +165,10 @@ def build_cost_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = None
     c_hw = cloud_hardware_for(cat, req)
     c_offers = cloud_prices_for(cat, c_hw.id)
     c_prov = _provider(c_offers, s.cloud_prov)
-    a_model = req.api_model or s.model
+    # Nobody hosts the model: the plan prices the nearest hosted one, so offer that model's providers.
+    a_model = req.api_model or (
+        s.model if api_prices_for(cat, s.model) else (nearest_hosted_model(cat, s.model) or s.model)
+    )
     a_offers = api_prices_for(cat, a_model, req.workload)
     a_prov = _provider(a_offers, s.api_prov)
     req = replace(req, cloud_provider=c_prov, api_provider=a_prov)
