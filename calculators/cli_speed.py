@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from calculators.cli_sources import add_source_arguments, resolve
 from calculators.memory import KV_DTYPES
 from calculators.throughput import ENGINES, Device, custom_device, forecast, resolve_device, resolve_model
 from model_specs.hf_import import model_from_hf_json
@@ -20,7 +21,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="catalog model id or alias")
     src.add_argument("--hf-config", metavar="PATH", help="a Hugging Face config.json")
-    p.add_argument("--quant", required=True, help="quantisation (Q4_K_M, Q8_0, F16, MXFP4, FP8, ...)")
+    add_source_arguments(src, p)
+    p.add_argument("--quant", help="quantisation (Q4_K_M, Q8_0, F16, MXFP4, FP8, ...; --gguf: the file's)")
     p.add_argument("--engine", default="llama.cpp", choices=ENGINES)
     p.add_argument(
         "--context",
@@ -77,10 +79,14 @@ def _device(args: argparse.Namespace) -> Device:
 
 def run(args: argparse.Namespace) -> dict:
     """Resolve the inputs, forecast, and return the JSON-ready result (ValueError on bad input)."""
-    model = _model(args)
+    source = resolve(args, args.engine, text_only=True)  # --gguf / --hf-model: the artifact's exact weights
+    model = source.model if source else _model(args)
+    quant = source.quant if source else args.quant
+    if not quant:
+        raise ValueError("--quant is required (except with --gguf or --hf-model)")
     f = forecast(
         model,
-        args.quant,
+        quant,
         _device(args),
         engine=args.engine,
         context_tokens=args.context,
@@ -91,5 +97,6 @@ def run(args: argparse.Namespace) -> dict:
         kv_dtype=args.kv_dtype,
         efficiency_override=args.efficiency,
         cold_start=args.cold_start,
+        weights_override=source.weights if source else None,
     )
-    return f.as_dict()
+    return {**f.as_dict(), **(source.info if source else {})}

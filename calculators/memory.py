@@ -578,6 +578,8 @@ class MemoryRequest:
     flash_attn: bool = True
     gpu_memory_utilization: float = 0.9
     max_num_batched_tokens: int = 8192
+    # Exact weights of an actual file (calculators/gguf_file.py, from its header) instead of the recipe's estimate.
+    weights_override: WeightBreakdown | None = None
 
 
 @dataclass(frozen=True)
@@ -701,7 +703,7 @@ def estimate(req: MemoryRequest) -> MemoryEstimate:
         raise ValueError("batch and gpus must be at least 1")
     if req.context_tokens > req.model.context_tokens:
         raise ValueError(f"context {req.context_tokens} exceeds {req.model.id}'s maximum of {req.model.context_tokens}")
-    wb = weights(req.model, req.quant, req.engine, req.text_only)
+    wb = req.weights_override or weights(req.model, req.quant, req.engine, req.text_only)
     notes = list(wb.notes)
     usable, rule = _usable(req)
     if req.engine == "vllm":
@@ -758,7 +760,7 @@ def _usable(req: MemoryRequest) -> tuple[int | None, str]:
 
 
 def _need(req: MemoryRequest, ctx: int, n_seq: int, unified: bool) -> int:
-    wb = weights(req.model, req.quant, req.engine, req.text_only)
+    wb = req.weights_override or weights(req.model, req.quant, req.engine, req.text_only)
     kv = kv_cache_bytes(req.model, ctx, req.kv_dtype, req.engine, n_seq, n_ubatch=req.n_ubatch)
     gpu, host = _split(req, wb, kv)
     gpu += _overhead(req, ctx, n_seq)

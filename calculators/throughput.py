@@ -320,21 +320,21 @@ class ModelGeometry:
 _GEOMETRY_CACHE: dict[tuple, tuple[ModelSpec, ModelGeometry]] = {}
 
 
-def geometry(model: ModelSpec, quant: str, engine: str = "llama.cpp") -> ModelGeometry:
+def geometry(model: ModelSpec, quant: str, engine: str = "llama.cpp", weights_override=None) -> ModelGeometry:
     """Bytes and FLOPs per token for `model` in `quant` on `engine` (ValueError for an unknown format); cached."""
-    key = (id(model), quant, engine)
+    key = (id(model), quant, engine, id(weights_override))
     hit = _GEOMETRY_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
-    geo = _geometry(model, quant, engine)
+    geo = _geometry(model, quant, engine, weights_override)
     if len(_GEOMETRY_CACHE) > 4096:
         _GEOMETRY_CACHE.clear()
     _GEOMETRY_CACHE[key] = (model, geo)
     return geo
 
 
-def _geometry(model: ModelSpec, quant: str, engine: str) -> ModelGeometry:
-    wb = weights(model, quant, engine, text_only=True)
+def _geometry(model: ModelSpec, quant: str, engine: str, weights_override=None) -> ModelGeometry:
+    wb = weights_override or weights(model, quant, engine, text_only=True)
     pc = param_counts(model)
     t = model.text
     moe = t.moe
@@ -436,6 +436,7 @@ def _setup(
     efficiency_override: float | None,
     host_fraction: float,
     notes: list[str],
+    weights_override=None,
 ) -> _Setup:
     """Resolve the device class, its fitted (or overridden) parameters and the model geometry; appends notes."""
     if engine not in ENGINES:
@@ -490,7 +491,7 @@ def _setup(
         cls = replace(cls, bandwidth_efficiency=efficiency_override, decode_rel_low=-0.08, decode_rel_high=0.08)
         source = "override"
         notes.append(f"bandwidth efficiency {efficiency_override:.3f} taken from a measurement instead of the fit")
-    geo = geometry(model, quant, engine)
+    geo = geometry(model, quant, engine, weights_override)
     fp16 = _fp16(dev, notes)
     if server and dev.kind == "nvidia" and fp16 >= FP8_CAPABLE_TFLOPS * 1e12 and geo.quant.upper() in FP8_QUANTS:
         fp16 *= 2  # FP8 tensor cores (Hopper and later) run twice the FP16 rate
@@ -698,22 +699,24 @@ def resolve_model(model: ModelSpec | str) -> ModelSpec:
 _MEMORY_CACHE: dict[tuple, tuple[ModelSpec, object]] = {}
 
 
-def _memory(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int):
+def _memory(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int, wo=None):
     """The memory calculator's estimate on this device (None without a memory size); cached per input."""
     if dev.memory_bytes is None:
         return None
-    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus)
+    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus, id(wo))
     hit = _MEMORY_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
-    est = _memory_uncached(model, quant, dev, engine, context, kv_dtype, gpus)
+    est = _memory_uncached(model, quant, dev, engine, context, kv_dtype, gpus, wo)
     if len(_MEMORY_CACHE) > 4096:
         _MEMORY_CACHE.clear()
     _MEMORY_CACHE[key] = (model, est)
     return est
 
 
-def _memory_uncached(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int):
+def _memory_uncached(
+    model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int, wo=None
+):
     """The memory calculator's estimate for one sequence of `context` tokens on this device."""
     return estimate(
         MemoryRequest(
@@ -727,6 +730,7 @@ def _memory_uncached(model: ModelSpec, quant: str, dev: Device, engine: str, con
             hardware=dev.hardware,
             memory_bytes=None if dev.hardware is not None else dev.memory_bytes,
             gpus=gpus,
+            weights_override=wo,
         )
     )
 
@@ -760,6 +764,7 @@ def forecast(
     kv_dtype: str = "f16",
     efficiency_override: float | None = None,
     cold_start: bool = False,
+    weights_override=None,
 ) -> SpeedForecast:
     """Decode / prefill speed, TTFT, end-to-end latency and aggregate throughput, each with a low-high range.
 
@@ -783,11 +788,12 @@ def forecast(
     if prompt_tokens + output_tokens > context_tokens:
         raise ValueError(f"prompt + output ({prompt_tokens + output_tokens}) exceed the context ({context_tokens})")
     notes: list[str] = []
-    est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus)
+    wo = weights_override  # exact weights of a GGUF file (calculators/gguf_file.py)
+    est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus, wo)
     max_conc = est.max_concurrency if est is not None else None
-    geo = geometry(model, quant, engine)
+    geo = geometry(model, quant, engine, wo)
     host_fraction = _offload_fraction(est, geo, dev, engine, notes)
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, host_fraction, notes)
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, host_fraction, notes, wo)
     notes = list(s.notes)
     depth = prompt_tokens + output_tokens // 2
     running = concurrency
