@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from huggingface_hub import HfApi, get_token, hf_hub_download, hf_hub_url
 from huggingface_hub import constants as hf_constants
 from huggingface_hub.errors import (
@@ -32,6 +31,11 @@ from huggingface_hub.errors import (
 from huggingface_hub.utils import build_hf_headers
 
 from model_specs.gguf_header import GGUFError, GGUFFile
+
+try:  # network failures surface as the HTTP client's own errors: httpx2 under huggingface_hub 2.x, httpx under 1.x
+    from httpx2 import HTTPError as _NetError
+except ImportError:  # pragma: no cover - huggingface_hub 1.x
+    from httpx import HTTPError as _NetError
 from model_specs.hf_import import model_from_hf_json
 from model_specs.remote import open_gguf
 from model_specs.schema import ModelSpec
@@ -80,7 +84,7 @@ def _hub_error(repo_id: str, e: Exception) -> HubError:
     return HubError(f"cannot reach the Hugging Face Hub at {endpoint()} (offline?); local paths still work")
 
 
-_HUB_ERRORS = (HfHubHTTPError, OfflineModeIsEnabled, NotASafetensorsRepoError, SafetensorsParsingError, httpx.HTTPError)
+_HUB_ERRORS = (HfHubHTTPError, OfflineModeIsEnabled, NotASafetensorsRepoError, SafetensorsParsingError, _NetError)
 
 
 def open_location(location: str) -> GGUFFile:

@@ -79,7 +79,9 @@ class HttpRangeSource:
                     "download the file and give its path instead"
                 )
             if r.status_code in (401, 403):
-                raise GGUFError(f"{self.name}: access denied (HTTP {r.status_code}); a private file needs a token")
+                raise GGUFError(
+                    f"{self.name}: access denied (HTTP {r.status_code}); a private or gated file needs a token (HF_TOKEN for the Hub)"
+                )
             if r.status_code != 206:
                 raise GGUFError(f"{self.name}: HTTP {r.status_code} {r.reason}")
             m = _CONTENT_RANGE.match(r.headers.get("Content-Range", ""))
