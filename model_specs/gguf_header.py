@@ -91,6 +91,23 @@ class LocalSource:
         os.close(self._fd)
 
 
+class BytesSource:
+    """A file already in memory (an upload): only its header is parsed."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.name = name
+        self.bytes_read = 0
+        self._data = data
+
+    def size_bytes(self) -> int | None:
+        return len(self._data)
+
+    def read(self, offset: int, length: int) -> bytes:
+        out = self._data[offset : offset + length]
+        self.bytes_read += len(out)
+        return out
+
+
 @dataclass(frozen=True)
 class ArrayInfo:
     """A metadata array too long to keep (vocabulary, merges, scores): its element type and length."""

@@ -8,6 +8,7 @@ import streamlit as st
 from calculators import memory
 from calculators.tensors import param_counts
 from model_specs.hf_import import model_from_hf_json
+from ui import byo_model
 from ui.state import bind, catalog, get_scenario
 from ui.widgets import KV_DTYPES, gib
 
@@ -70,6 +71,8 @@ if uploaded is not None:
                 "- Conversion rules: model_specs/hf_import.py."
             )
 
+byo = byo_model.render(s.engine, s.text_only)  # a GGUF path/URL, Hub id or upload (ui/byo_model.py)
+model = byo.model if byo else model
 hardware = cat.device(s.hw)
 ctx = min(s.ctx, model.context_tokens)
 if ctx < s.ctx:
@@ -86,6 +89,7 @@ req = memory.MemoryRequest(
     gpus=s.gpus,
     offload_ple=offload_ple if s.engine in ("llama.cpp", "ollama") else None,
     offload_experts=offload_experts,
+    weights_override=byo.weights if byo else None,
 )
 try:
     est = memory.estimate(req)

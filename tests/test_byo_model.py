@@ -1,0 +1,82 @@
+"""Memory page, "Bring your own model": GGUF path, upload, bad input as a notice (AppTest), and its view-model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bench.gguf_reference import spec
+from model_specs.gguf_header import read_local
+from tests.gguf_files import model_metadata, recipe, write_gguf
+from ui.byo_model import from_gguf, from_upload
+from ui.widgets import gib
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = spec("byo-llama", "llama", layers=4, hidden=256, ff=512, vocab=1000, heads=4, kv=2, ctx=4096)
+CUSTOM = {"blk.0.ffn_down.weight": "Q8_0", "blk.3.attn_q.weight": "IQ4_XS"}
+
+
+@pytest.fixture(scope="module")
+def gguf_path(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("byo") / "byo-llama-Q4_K_M.gguf"
+    write_gguf(p, "llama", model_metadata(TINY, "llama"), recipe(TINY, "Q4_K_M", CUSTOM), ftype="Q4_K_M")
+    return p
+
+
+def test_view_model_table_and_exact_weights(gguf_path):
+    f = read_local(gguf_path)
+    byo = from_gguf(f, "llama.cpp")
+    assert byo.weights.total_bytes == f.tensor_bytes
+    t = byo.table
+    assert len(t) == len(f.tensors) and t["bytes"].sum() == f.tensor_bytes
+    assert set(t["tensor"][: len(CUSTOM)]) == set(CUSTOM)  # the differing tensors come first
+    assert t["differs"].sum() == len(CUSTOM)
+    assert any("2 of" in n and "Q4_K_M recipe" in n for n in byo.notes)
+    # the same bytes from an upload of the file
+    up = from_upload(gguf_path.read_bytes(), gguf_path.name, "llama.cpp")
+    assert up.weights.total_bytes == f.tensor_bytes and up.model.text == byo.model.text
+    with pytest.raises(ValueError, match="llama.cpp or ollama"):
+        from_gguf(f, "vllm")
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["model"] = "gemma-4-e4b"
+    at.run()
+    at.switch_page("pages/memory.py")
+    at.run()
+    return at
+
+
+def test_page_sizes_a_gguf_path_exactly(gguf_path):
+    at = _page()
+    at.text_input(key="byo_gguf").set_value(str(gguf_path)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    weights = next(m for m in at.metric if m.label == "Weights")
+    assert weights.value == gib(read_local(gguf_path).tensor_bytes)
+    assert any("byo-llama" in s.value for s in at.success)
+    assert len(at.dataframe) >= 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"definitely not a model", "not a GGUF file"), (b"GGUF\x03\x00\x00\x00", "truncated GGUF header")],
+)
+def test_page_bad_file_is_a_notice(tmp_path, content, reason):
+    p = tmp_path / "bad.gguf"
+    p.write_bytes(content)
+    at = _page()
+    at.text_input(key="byo_gguf").set_value(str(p)).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(reason in w.value for w in at.warning)
+    assert any(m.label == "Weights" for m in at.metric)  # the page still sizes the sidebar's model
+
+
+def test_page_unreachable_hub_is_a_notice(monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing answers
+    at = _page()
+    at.text_input(key="byo_hub").set_value("org/none").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("cannot reach the Hugging Face Hub" in w.value for w in at.warning)
