@@ -26,6 +26,7 @@ from gguf.constants import GGML_QUANT_SIZES, GGUF_MAGIC, GGMLQuantizationType, G
 
 GGUF_DEFAULT_ALIGNMENT = 32
 _FIRST_CHUNK_BYTES = 64 * 1024  # enough for a small header in one read; larger headers double the request
+_MAX_STEP_BYTES = 2 << 20  # ... up to this step, so a read overshoots the header by at most 2 MiB
 ARRAY_KEEP_MAX = 4096  # arrays up to this length keep their values (per-layer lists); longer ones only a count
 _MAX_STRING_BYTES = 64 << 20  # sanity limits: a corrupt length must not allocate gigabytes
 _MAX_ARRAY_LEN = 1 << 31
@@ -163,10 +164,10 @@ class _Walker:
         self.e = "<"
 
     def ensure(self, n: int) -> None:
-        """Make bytes [pos, pos + n) available, fetching at least as much again as is held (doubling)."""
+        """Make bytes [pos, pos + n) available, fetching as much again as is held (doubling, capped per step)."""
         end = self.pos + n
         while len(self.buf) < end:
-            want = max(self.chunk, end - len(self.buf), len(self.buf))
+            want = max(self.chunk, end - len(self.buf), min(len(self.buf), _MAX_STEP_BYTES))
             data = self.src.read(len(self.buf), want)
             if not data:
                 raise _Truncated(

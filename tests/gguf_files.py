@@ -111,3 +111,51 @@ def model_metadata(model: ModelSpec, arch: str) -> dict:
     if t.per_layer_embedding is not None:
         md[f"{a}.embedding_length_per_layer_input"] = t.per_layer_embedding.dim
     return md
+
+
+def write_sparse_gguf(
+    path: Path, arch: str, metadata: dict, tensors: list[tuple[str, tuple, str]], *, ftype: str, vocab: list[bytes]
+) -> int:
+    """A full-size GGUF whose tensor data is a sparse hole (no disk used): real header, real layout, zero weights.
+
+    For benchmarks of multi-gigabyte files; returns the file size."""
+    import os
+
+    from model_specs.gguf_header import LocalSource, read_header
+
+    w = gguf.GGUFWriter(path, arch)
+    for key, value in metadata.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            w.add_uint32(key, value)
+        elif isinstance(value, str):
+            w.add_string(key, value)
+        else:
+            w.add_array(key, list(value))
+    w.add_file_type(FTYPE_IDS[ftype])
+    w.add_token_list(vocab)
+    w.add_token_scores([0.0] * len(vocab))
+    w.add_token_types([1] * len(vocab))
+    for name, shape, gtype in tensors:
+        qt = gguf.GGMLQuantizationType[gtype]
+        blk, size = gguf.GGML_QUANT_SIZES[qt]
+        rows = 1
+        for d in shape[1:]:
+            rows *= d
+        w.add_tensor_info(
+            name, tuple(reversed(shape)), np.dtype(np.float32), rows * shape[0] // blk * size, raw_dtype=qt
+        )
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+
+    class _NoSize(LocalSource):
+        def size_bytes(self) -> int | None:
+            return None
+
+    src = _NoSize(path)
+    h = read_header(src)
+    src.close()
+    end = h.data_offset_bytes + max(t.offset + t.n_bytes for t in h.tensors)
+    os.truncate(path, end)
+    return end
