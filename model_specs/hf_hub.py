@@ -91,7 +91,9 @@ def open_location(location: str) -> GGUFFile:
     """A GGUF header from a path, an http(s) URL or hf://ORG/NAME[@REV]/FILE.gguf (token in the header only)."""
     m = _HF_URI.match(location.strip())
     if not m:
-        return open_gguf(location)
+        # the token goes to the Hub endpoint only, never to another host
+        same_host = location.strip().startswith(endpoint() + "/")
+        return open_gguf(location, headers=build_hf_headers(token=get_token()) if same_host else None)
     repo_id, rev, filename = m.group(1), m.group(2), m.group(3)
     url = hf_hub_url(repo_id, filename, revision=rev, endpoint=endpoint())
     return open_gguf(url, headers=build_hf_headers(token=get_token()))

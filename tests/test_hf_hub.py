@@ -15,6 +15,7 @@ import pytest
 from huggingface_hub import constants as hf_constants
 
 from bench.gguf_reference import spec
+from model_specs.gguf_header import GGUFError
 from model_specs.hf_hub import HubError, inspect_repo, open_location, parse_repo_id
 from tests.gguf_files import model_metadata, recipe, write_gguf
 from tests.http_files import FileServer
@@ -100,6 +101,7 @@ def hub(tmp_path_factory):
     private.mkdir(parents=True)
     (private / "config.json").write_text(json.dumps(CONFIG))
     write_safetensors(private / "model.safetensors", ts)
+    (private / "tiny-Q8_0.gguf").write_bytes((single / "tiny-Q8_0.gguf").read_bytes())
     with FileServer(root) as srv:
         srv.state.private_repos["org/private"] = TOKEN
         yield srv
@@ -208,3 +210,18 @@ def test_cli_private_repo(hub, tmp_path):
     r = _cli(hub, *args, token=TOKEN, home=tmp_path)
     assert r.returncode == 0, r.stderr
     assert TOKEN not in r.stdout + r.stderr
+
+
+def test_private_gguf_needs_the_token_which_goes_to_the_hub_only(env, monkeypatch):
+    with pytest.raises(GGUFError, match="HF_TOKEN") as e:
+        open_location("hf://org/private/tiny-Q8_0.gguf")
+    assert "\n" not in str(e.value)
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    assert open_location("hf://org/private/tiny-Q8_0.gguf").file_type == "Q8_0"
+    assert open_location(f"{env.url}/org/private/resolve/main/tiny-Q8_0.gguf").file_type == "Q8_0"
+    # another host (same server, other name) never receives the token
+    other = env.url.replace("127.0.0.1", "localhost")
+    before = len(env.state.auth_headers)
+    with pytest.raises(GGUFError, match="HTTP 401"):
+        open_location(f"{other}/org/private/resolve/main/tiny-Q8_0.gguf")
+    assert all(h is None for h in env.state.auth_headers[before:])
