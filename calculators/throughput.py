@@ -320,9 +320,16 @@ class ModelGeometry:
 _GEOMETRY_CACHE: dict[tuple, tuple[ModelSpec, ModelGeometry]] = {}
 
 
+def _wo_key(wo) -> tuple | None:
+    """Cache key of a weights override, by value (the id of a short-lived object can be reused)."""
+    if wo is None:
+        return None
+    return (wo.quant, wo.total_bytes, wo.active_bytes_per_token, wo.routed_expert_bytes, *wo.component_bytes.values())
+
+
 def geometry(model: ModelSpec, quant: str, engine: str = "llama.cpp", weights_override=None) -> ModelGeometry:
     """Bytes and FLOPs per token for `model` in `quant` on `engine` (ValueError for an unknown format); cached."""
-    key = (id(model), quant, engine, id(weights_override))
+    key = (id(model), quant, engine, _wo_key(weights_override))
     hit = _GEOMETRY_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
@@ -703,7 +710,7 @@ def _memory(model: ModelSpec, quant: str, dev: Device, engine: str, context: int
     """The memory calculator's estimate on this device (None without a memory size); cached per input."""
     if dev.memory_bytes is None:
         return None
-    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus, id(wo))
+    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus, _wo_key(wo))
     hit = _MEMORY_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]

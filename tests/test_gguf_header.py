@@ -303,3 +303,17 @@ def test_cli_memory_and_speed_from_a_url(files):
     assert s.returncode == 0, s.stderr
     sp = json.loads(s.stdout)
     assert sp["gguf"]["tensor_bytes"] == f.tensor_bytes and sp["decode_tokens_per_s"] > 0
+
+
+def test_speed_forecast_reads_the_files_bytes(files):
+    from calculators.throughput import forecast, geometry
+
+    f = read_local(files["llama"])
+    m = model_from_gguf(f)
+    wb = file_weights(f, m)
+    assert geometry(m, "Q4_K_M", "llama.cpp", wb).active_weight_bytes == wb.active_bytes_per_token
+    recipe_geo = geometry(m, "Q4_K_M", "llama.cpp")
+    assert recipe_geo.active_weight_bytes != wb.active_bytes_per_token  # the custom recipe differs from the default
+    exact = forecast(m, "Q4_K_M", "rtx-4090", weights_override=wb)
+    default = forecast(m, "Q4_K_M", "rtx-4090")
+    assert exact.weight_bytes_per_token != default.weight_bytes_per_token
