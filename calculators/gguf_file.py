@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 from calculators import gguf
 from calculators.memory import WeightBreakdown
-from calculators.tensors import text_tensors
 from model_specs.gguf_arch import is_audio_tensor
 from model_specs.gguf_header import GGUFFile, GGUFTensor
 from model_specs.schema import ModelSpec
@@ -142,6 +141,4 @@ def recipe_diff(f: GGUFFile, model: ModelSpec) -> RecipeDiff:
     names = {t.name for t in f.tensors}
     missing = tuple(n for n in default if n not in names)
     default_total = sum(b for _, b in default.values()) if default else None
-    if default and len(text_tensors(model)) != len(default):  # guard: the diff walks the same inventory
-        note = "default inventory and recipe disagree in length"
     return RecipeDiff(ftype, rows, f.tensor_bytes, default_total, missing, note)
