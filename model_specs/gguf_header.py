@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -70,8 +71,8 @@ class ByteSource(Protocol):
 class LocalSource:
     """A local file read with pread (no memory map, nothing beyond the header is touched)."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.name = str(path)
+    def __init__(self, path: str | os.PathLike[str], name: str | None = None) -> None:
+        self.name = name or str(path)
         self.bytes_read = 0
         try:
             self._fd = os.open(path, os.O_RDONLY)
@@ -389,10 +390,13 @@ def read_shards(sources: list[ByteSource]) -> GGUFFile:
     return GGUFFile(tuple(shards))
 
 
-def read_local(path: str | os.PathLike[str]) -> GGUFFile:
-    """Read a local .gguf file, or every shard of a split model given any one shard's path."""
+def read_local(path: str | os.PathLike[str], check: Callable[[str], str] | None = None) -> GGUFFile:
+    """Read a local .gguf file, or every shard of a split model given any one shard's path.
+
+    `check` maps each shard's path to the path to open, or raises (the page's MODEL_DIR guard)."""
     locs = shard_locations(str(path))
-    missing = [p for p in locs if not Path(p).is_file()]
+    paths = [check(p) for p in locs] if check else locs
+    missing = [loc for loc, p in zip(locs, paths, strict=True) if not Path(p).is_file()]
     if missing:
         raise GGUFError(f"cannot read {missing[0]}: no such file")
-    return read_shards([LocalSource(p) for p in locs])
+    return read_shards([LocalSource(p, loc) for loc, p in zip(locs, paths, strict=True)])

@@ -10,14 +10,17 @@ URL, a message, a log line or a result. Every failure becomes a HubError with on
 
 from __future__ import annotations
 
+import contextvars
 import json
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from huggingface_hub import HfApi, get_token, hf_hub_download, hf_hub_url
 from huggingface_hub import constants as hf_constants
+from huggingface_hub.constants import SAFETENSORS_INDEX_FILE, SAFETENSORS_SINGLE_FILE
 from huggingface_hub.errors import (
     EntryNotFoundError,
     GatedRepoError,
@@ -28,8 +31,10 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
     SafetensorsParsingError,
 )
-from huggingface_hub.utils import build_hf_headers
+from huggingface_hub.utils import SafetensorsFileMetadata, build_hf_headers
 
+from model_specs import hub_guard
+from model_specs.fetch_guard import FetchGuard
 from model_specs.gguf_header import GGUFError, GGUFFile
 
 try:  # network failures surface as the HTTP client's own errors: httpx2 under huggingface_hub 2.x, httpx under 1.x
@@ -87,16 +92,18 @@ def _hub_error(repo_id: str, e: Exception) -> HubError:
 _HUB_ERRORS = (HfHubHTTPError, OfflineModeIsEnabled, NotASafetensorsRepoError, SafetensorsParsingError, _NetError)
 
 
-def open_location(location: str) -> GGUFFile:
-    """A GGUF header from a path, an http(s) URL or hf://ORG/NAME[@REV]/FILE.gguf (token in the header only)."""
+def open_location(location: str, guard: FetchGuard | None = None) -> GGUFFile:
+    """A GGUF header from a path, an http(s) URL or hf://ORG/NAME[@REV]/FILE.gguf (token in the header only).
+
+    `guard` (the Memory page) limits hosts and paths; the CLI passes none."""
     m = _HF_URI.match(location.strip())
     if not m:
         # the token goes to the Hub endpoint only, never to another host
         same_host = location.strip().startswith(endpoint() + "/")
-        return open_gguf(location, headers=build_hf_headers(token=get_token()) if same_host else None)
+        return open_gguf(location, headers=build_hf_headers(token=get_token()) if same_host else None, guard=guard)
     repo_id, rev, filename = m.group(1), m.group(2), m.group(3)
     url = hf_hub_url(repo_id, filename, revision=rev, endpoint=endpoint())
-    return open_gguf(url, headers=build_hf_headers(token=get_token()))
+    return open_gguf(url, headers=build_hf_headers(token=get_token()), guard=guard)
 
 
 @dataclass(frozen=True)
@@ -183,29 +190,59 @@ def _config(api: HfApi, repo_id: str, rev: str | None, cache_dir: Path | None) -
     return model, str(method) if method else None
 
 
-def _safetensors(api: HfApi, repo_id: str, rev: str | None) -> tuple[HubTensor, ...]:
-    meta = api.get_safetensors_metadata(repo_id, revision=rev)
+def _safetensors_files(
+    api: HfApi, repo_id: str, rev: str | None, files: list[str], cache_dir: Path | None
+) -> list[str]:
+    """model.safetensors, else the shards the index names (as HfApi.get_safetensors_metadata picks them)."""
+    if SAFETENSORS_SINGLE_FILE in files:
+        return [SAFETENSORS_SINGLE_FILE]
+    if SAFETENSORS_INDEX_FILE not in files:
+        raise NotASafetensorsRepoError(f"{repo_id} has neither {SAFETENSORS_SINGLE_FILE} nor {SAFETENSORS_INDEX_FILE}")
+    path = hf_hub_download(
+        repo_id, SAFETENSORS_INDEX_FILE, revision=rev, endpoint=api.endpoint, token=api.token, cache_dir=cache_dir
+    )
+    return sorted(set(json.loads(Path(path).read_bytes()).get("weight_map", {}).values()))
+
+
+def _safetensors(
+    api: HfApi, repo_id: str, rev: str | None, files: list[str], cache_dir: Path | None
+) -> tuple[HubTensor, ...]:
+    """Every tensor of the safetensors headers; shards read in parallel, each thread in the caller's context
+    (so the page's fetch guard, a ContextVar, holds there too; HfApi's own thread map would drop it)."""
+    shards = _safetensors_files(api, repo_id, rev, files, cache_dir)
+    ctx = contextvars.copy_context()
+
+    def parse(f: str) -> SafetensorsFileMetadata:
+        return ctx.copy().run(api.parse_safetensors_file_metadata, repo_id, f, revision=rev)
+
+    with ThreadPoolExecutor(max_workers=min(8, len(shards))) as pool:
+        metas = list(pool.map(parse, shards))
     out = []
-    for fm in meta.files_metadata.values():
+    for fm in metas:
         for name, ti in fm.tensors.items():
             start, end = ti.data_offsets
             out.append(HubTensor(name, str(ti.dtype), tuple(ti.shape), end - start))
     return tuple(sorted(out, key=lambda t: t.name))
 
 
-def inspect_repo(text: str, *, cache_dir: Path | None = None) -> HubModel:
-    """config.json, safetensors headers and GGUF file list of a Hub model; HubError with one line on failure."""
+def inspect_repo(text: str, *, cache_dir: Path | None = None, guard: FetchGuard | None = None) -> HubModel:
+    """config.json, safetensors headers and GGUF file list of a Hub model; HubError with one line on failure.
+
+    `guard` (the Memory page): the Hub endpoint and every host it redirects to must be allowed."""
     repo_id, rev = parse_repo_id(text)
+    if guard is not None:
+        guard.check_url(endpoint())  # a refused endpoint says so before any request
     api = HfApi(endpoint=endpoint(), token=get_token())
     try:
-        info = api.model_info(repo_id, revision=rev)
-        files = [s.rfilename for s in (info.siblings or [])]
-        model = method = None
-        if "config.json" in files:
-            model, method = _config(api, repo_id, rev, cache_dir)
-        tensors: tuple[HubTensor, ...] = ()
-        if any(f.endswith(".safetensors") for f in files):
-            tensors = _safetensors(api, repo_id, rev)
+        with hub_guard.guarded(guard):
+            info = api.model_info(repo_id, revision=rev)
+            files = [s.rfilename for s in (info.siblings or [])]
+            model = method = None
+            if "config.json" in files:
+                model, method = _config(api, repo_id, rev, cache_dir)
+            tensors: tuple[HubTensor, ...] = ()
+            if any(f.endswith(".safetensors") for f in files):
+                tensors = _safetensors(api, repo_id, rev, files, cache_dir)
     except _HUB_ERRORS as e:
         raise _hub_error(repo_id, e) from None
     return HubModel(repo_id, rev, info.sha, model, tensors, _gguf_files(files), method)

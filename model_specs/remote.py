@@ -2,21 +2,30 @@
 
 Each read asks for `Range: bytes=a-b` and must get 206 Partial Content; a server that answers 200 (the whole file)
 is refused on the spot, before its body is read, so a multi-gigabyte download never starts. Bytes received are
-counted, so callers can report what a read cost. Tokens travel in headers only (never the URL); source names
-printed in messages drop the query string, which may hold a signed-URL credential.
+counted, so callers can report what a read cost. Tokens travel in headers only (never the URL), and never past a
+redirect to another origin; source names printed in messages drop the query string, which may hold a signed-URL
+credential. Redirects are followed here, hop by hop, so that with a FetchGuard (the Memory page) every hop's host
+is checked, and the guarded session connects only to the addresses the guard approved (model_specs/fetch_guard.py).
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
 
+from model_specs.fetch_guard import FetchGuard
 from model_specs.gguf_header import GGUFError, GGUFFile, LocalSource, read_local, read_shards, shard_locations
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 USER_AGENT = "llm-capacity-dashboard (GGUF header reader)"
+MAX_REDIRECTS = 10
+_REDIRECT_CODES = (301, 302, 303, 307, 308)
 
 
 class RangeNotSupported(GGUFError):
@@ -37,6 +46,56 @@ def display_url(url: str) -> str:
     return urlunsplit((p.scheme, host, p.path, "", ""))
 
 
+class _PinnedConnection:
+    """Connects only to addresses the guard approves for the URL's host (resolved once, per connection)."""
+
+    fetch_guard: FetchGuard
+
+    def _new_conn(self):  # type: ignore[no-untyped-def]
+        addrs = self.fetch_guard.addresses(self.host, self.port)  # type: ignore[attr-defined]
+        last: Exception | None = None
+        for addr in addrs:
+            self._dns_host = addr  # urllib3 connects to _dns_host; TLS still verifies self.host
+            try:
+                return super()._new_conn()  # type: ignore[misc]
+            except (NewConnectionError, ConnectTimeoutError) as e:
+                last = e
+        raise last or NewConnectionError(self, "no address to connect to")  # type: ignore[arg-type]
+
+
+class GuardedAdapter(HTTPAdapter):
+    """A requests adapter whose connections go only where a FetchGuard allows."""
+
+    def __init__(self, guard: FetchGuard) -> None:
+        self._guard = guard
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().init_poolmanager(*args, **kwargs)
+        attrs = {"fetch_guard": self._guard}
+        http = type("GuardedHTTPConnection", (_PinnedConnection, HTTPConnection), attrs)
+        https = type("GuardedHTTPSConnection", (_PinnedConnection, HTTPSConnection), attrs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http}),
+            "https": type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https}),
+        }
+
+
+def guarded_session(guard: FetchGuard) -> requests.Session:
+    """A session that connects only where `guard` allows; environment proxies are off (they would hide the host)."""
+    sess = requests.Session()
+    sess.trust_env = False
+    adapter = GuardedAdapter(guard)
+    sess.mount("http://", adapter)
+    sess.mount("https://", adapter)
+    return sess
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    p = urlsplit(url)
+    return p.scheme, (p.hostname or "").lower(), p.port or {"http": 80, "https": 443}.get(p.scheme)
+
+
 class HttpRangeSource:
     """Random access to a remote file through HTTP range requests; counts the bytes it receives."""
 
@@ -47,6 +106,7 @@ class HttpRangeSource:
         session: requests.Session | None = None,
         headers: dict[str, str] | None = None,
         timeout_s: float = 30.0,
+        guard: FetchGuard | None = None,
     ) -> None:
         self.url = url
         self.name = display_url(url)
@@ -55,6 +115,7 @@ class HttpRangeSource:
         self._session = session or requests.Session()
         self._headers = {"User-Agent": USER_AGENT, **(headers or {})}
         self._timeout_s = timeout_s
+        self._guard = guard
         self._size: int | None = None
 
     def size_bytes(self) -> int | None:
@@ -65,10 +126,7 @@ class HttpRangeSource:
         if self._size is not None and offset >= self._size:
             return b""
         hdrs = {**self._headers, "Range": f"bytes={offset}-{offset + length - 1}", "Accept-Encoding": "identity"}
-        try:
-            r = self._session.get(self.url, headers=hdrs, stream=True, timeout=self._timeout_s)
-        except requests.RequestException as e:
-            raise GGUFError(f"cannot reach {self.name}: {type(e).__name__} (offline?)") from None
+        r = self._get(hdrs)
         with r:
             self.requests += 1
             if r.status_code == 416:  # asked past the end
@@ -97,19 +155,57 @@ class HttpRangeSource:
         self.bytes_read += len(data)
         return bytes(data[:length])
 
+    def _get(self, hdrs: dict[str, str]) -> requests.Response:
+        """GET with redirects followed hop by hop: each hop checked, credentials dropped on a change of origin."""
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            if self._guard is not None:
+                self._guard.check_url(url)
+            try:
+                r = self._session.get(url, headers=hdrs, stream=True, timeout=self._timeout_s, allow_redirects=False)
+            except requests.RequestException as e:
+                raise GGUFError(f"cannot reach {display_url(url)}: {type(e).__name__} (offline?)") from None
+            if r.status_code not in _REDIRECT_CODES or "Location" not in r.headers:
+                return r
+            r.close()
+            nxt = urljoin(url, r.headers["Location"])
+            if _origin(nxt) != _origin(url):
+                hdrs = {k: v for k, v in hdrs.items() if k.lower() not in ("authorization", "cookie")}
+            url = nxt
+        raise GGUFError(f"{self.name}: more than {MAX_REDIRECTS} redirects")
+
 
 def open_gguf(
-    location: str, *, headers: dict[str, str] | None = None, session: requests.Session | None = None
+    location: str,
+    *,
+    headers: dict[str, str] | None = None,
+    session: requests.Session | None = None,
+    guard: FetchGuard | None = None,
 ) -> GGUFFile:
-    """Read a GGUF header from a path or an http(s) URL; every shard of a split model; GGUFError if it cannot."""
+    """Read a GGUF header from a path or an http(s) URL; every shard of a split model; GGUFError if it cannot.
+
+    With `guard` (the Memory page), URLs go only to allowed hosts and paths only under MODEL_DIR."""
     location = location.strip()
     if not location:
         raise GGUFError("no GGUF path or URL given")
     if not is_url(location):
-        return read_local(location)
-    sess = session or requests.Session()
-    sources = [HttpRangeSource(u, session=sess, headers=headers) for u in shard_locations(location)]
+        if guard is not None and "://" in location:
+            raise GGUFError(
+                f"only http(s) URLs, hf:// locations and paths can be read, not {location.split(':')[0]}://"
+            )
+        return read_local(location, guard.local_path if guard else None)
+    sess = session or (guarded_session(guard) if guard else requests.Session())
+    sources = [HttpRangeSource(u, session=sess, headers=headers, guard=guard) for u in shard_locations(location)]
     return read_shards(sources)
 
 
-__all__ = ["HttpRangeSource", "LocalSource", "RangeNotSupported", "display_url", "is_url", "open_gguf"]
+__all__ = [
+    "GuardedAdapter",
+    "HttpRangeSource",
+    "guarded_session",
+    "LocalSource",
+    "RangeNotSupported",
+    "display_url",
+    "is_url",
+    "open_gguf",
+]
