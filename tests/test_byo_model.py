@@ -50,7 +50,8 @@ def _page() -> AppTest:
     return at
 
 
-def test_page_sizes_a_gguf_path_exactly(gguf_path):
+def test_page_sizes_a_gguf_path_exactly(gguf_path, monkeypatch):
+    monkeypatch.setenv("MODEL_DIR", str(gguf_path.parent))  # the page reads paths under MODEL_DIR only
     at = _page()
     at.text_input(key="byo_gguf").set_value(str(gguf_path)).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -64,7 +65,8 @@ def test_page_sizes_a_gguf_path_exactly(gguf_path):
     ("content", "reason"),
     [(b"definitely not a model", "not a GGUF file"), (b"GGUF\x03\x00\x00\x00", "truncated GGUF header")],
 )
-def test_page_bad_file_is_a_notice(tmp_path, content, reason):
+def test_page_bad_file_is_a_notice(tmp_path, content, reason, monkeypatch):
+    monkeypatch.setenv("MODEL_DIR", str(tmp_path))
     p = tmp_path / "bad.gguf"
     p.write_bytes(content)
     at = _page()
@@ -76,6 +78,7 @@ def test_page_bad_file_is_a_notice(tmp_path, content, reason):
 
 def test_page_unreachable_hub_is_a_notice(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # discard port: nothing answers
+    monkeypatch.setenv("MODEL_FETCH_ALLOWED_HOSTS", "127.0.0.1")  # the page reaches loopback only when listed
     at = _page()
     at.text_input(key="byo_hub").set_value("org/none").run()
     assert not at.exception, [e.value for e in at.exception]

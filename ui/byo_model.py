@@ -16,6 +16,7 @@ from calculators.gguf_file import file_weights, recipe_diff
 from calculators.memory import WeightBreakdown
 from calculators.safetensors_file import SAFETENSORS_ENGINES, safetensors_weights
 from model_specs import hf_hub
+from model_specs.fetch_guard import ENV_ALLOWED_HOSTS, ENV_MODEL_DIR, FetchGuard
 from model_specs.gguf_arch import model_from_gguf
 from model_specs.gguf_header import BytesSource, GGUFFile, read_shards
 from model_specs.hf_hub import HubModel
@@ -100,35 +101,53 @@ def from_upload(data: bytes, name: str, engine: str, text_only: bool = False) ->
     return ByoModel(model, None, f"{name}: config.json, sized with the recipe for the sidebar's quantization")
 
 
+# The server reads what a visitor types, so every read goes through the FetchGuard (hosts, MODEL_DIR); the guard's
+# repr is part of the cache key, so a result read under a wider rule is not served after the rule is narrowed.
 @st.cache_data(ttl=600, show_spinner="Reading the GGUF header...")
-def _load_gguf(location: str) -> GGUFFile:
-    return hf_hub.open_location(location)
+def _load_gguf(location: str, _guard: FetchGuard, guard_key: str) -> GGUFFile:
+    return hf_hub.open_location(location, guard=_guard)
 
 
 @st.cache_data(ttl=600, show_spinner="Asking the Hugging Face Hub...")
-def _load_hub(repo_id: str) -> HubModel:
-    return hf_hub.inspect_repo(repo_id)
+def _load_hub(repo_id: str, _guard: FetchGuard, guard_key: str) -> HubModel:
+    return hf_hub.inspect_repo(repo_id, guard=_guard)
+
+
+def fetch_rule(guard: FetchGuard) -> str:
+    """One line: what this server reads for the page, and the variables that widen it."""
+    paths = (
+        "paths under MODEL_DIR"
+        if guard.model_dir
+        else f"no paths on this server (set {ENV_MODEL_DIR} to a folder of model files to enable them)"
+    )
+    hosts = "any public host" if guard.allowed.any_host else "the Hugging Face Hub"
+    extra = "" if guard.allowed.any_host else f" and hosts listed in {ENV_ALLOWED_HOSTS}"
+    return f"This server reads URLs from {hosts}{extra}; {paths}. Uploads always work."
 
 
 def _inputs(engine: str, text_only: bool) -> ByoModel | None:
+    guard = FetchGuard.from_env()
     tab_file, tab_hub, tab_up = st.tabs(["GGUF path or URL", "Hugging Face id", "Upload"])
     with tab_file:
         loc = st.text_input(
             "GGUF file", key="byo_gguf", placeholder="/models/x.gguf, https://..., hf://org/name/x.gguf"
         )
         proj = st.text_input("mmproj (optional)", key="byo_mmproj", placeholder="vision/audio projector GGUF")
+        st.caption(fetch_rule(guard))
     with tab_hub:
         repo_id = st.text_input("Model id", key="byo_hub", placeholder="google/gemma-4-E4B-it[@revision]")
     with tab_up:
         up = st.file_uploader("A .gguf (small files) or a config.json", type=["gguf", "json"], key="byo_upload")
+    key = repr(guard)
     if loc.strip():
-        return from_gguf(_load_gguf(loc.strip()), engine, _load_gguf(proj.strip()) if proj.strip() else None, text_only)
+        mmproj = _load_gguf(proj.strip(), guard, key) if proj.strip() else None
+        return from_gguf(_load_gguf(loc.strip(), guard, key), engine, mmproj, text_only)
     if repo_id.strip():
-        byo = from_hub(_load_hub(repo_id.strip()), engine, text_only)
+        byo = from_hub(_load_hub(repo_id.strip(), guard, key), engine, text_only)
         if byo.gguf_choices:
             pick = st.selectbox("Or size one of its GGUF files", ["(none)", *byo.gguf_choices], key="byo_hub_gguf")
             if pick != "(none)":
-                return from_gguf(_load_gguf(pick), engine, text_only=text_only)
+                return from_gguf(_load_gguf(pick, guard, key), engine, text_only=text_only)
         return byo
     if up is not None:
         return from_upload(up.getvalue(), up.name, engine, text_only)
