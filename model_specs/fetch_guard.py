@@ -62,7 +62,7 @@ class FetchGuard:
             try:
                 addrs = resolve(host, port)
             except HostLookupFailed:
-                raise FetchRefused(f"cannot resolve host {host!r}") from None
+                raise FetchRefused(f"cannot resolve host {host!r}" if public_ok else _not_listed(host)) from None
         for a in addrs:
             if trusted_name or self.allowed.in_networks(a):
                 continue

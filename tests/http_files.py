@@ -1,6 +1,7 @@
 """A local HTTP file server for the remote-read tests: honours `Range: bytes=a-b` (or ignores it, to play a server
 without range support), counts the body bytes it sends, and can stand in for the Hugging Face Hub endpoints that
-huggingface_hub calls (model info, resolve/<rev>/<file> with HEAD and Range, private repos behind a token).
+huggingface_hub calls (model info, resolve/<rev>/<file> with HEAD and Range, private repos behind a token), and
+answer chosen paths with a 302 (redirect chains for the fetch guard).
 Bound to 127.0.0.1 on a free port; started and stopped by the test fixture."""
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class ServerState:
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)  # (method, path, Range)
     auth_headers: list[str | None] = field(default_factory=list)
     private_repos: dict[str, str] = field(default_factory=dict)  # repo id -> token it needs
+    redirects: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
     sha: str = field(default_factory=lambda: uuid.uuid4().hex + uuid.uuid4().hex[:8])
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -96,6 +98,12 @@ class _Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             self.state.requests.append((self.command, path, self.headers.get("Range")))
             self.state.auth_headers.append(self.headers.get("Authorization"))
+        if path in self.state.redirects:
+            self.send_response(302)
+            self.send_header("Location", self.state.redirects[path])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
         m = re.match(r"^/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?$", path)
         if m:
             return self._model_info(m.group(1))
