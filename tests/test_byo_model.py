@@ -83,3 +83,35 @@ def test_page_unreachable_hub_is_a_notice(monkeypatch):
     at.text_input(key="byo_hub").set_value("org/none").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("cannot reach the Hugging Face Hub" in w.value for w in at.warning)
+
+
+def test_page_refuses_server_paths_and_internal_hosts_with_a_notice(gguf_path, monkeypatch):
+    # a shared deployment: the server reads nothing local without MODEL_DIR and no internal host by default
+    for var in ("MODEL_DIR", "MODEL_FETCH_ALLOWED_HOSTS", "HF_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    at = _page()
+    assert any("set MODEL_DIR" in c.value for c in at.caption)  # says how to enable paths before anyone tries
+    cases = [
+        (str(gguf_path), "local paths are off on this server: set MODEL_DIR"),
+        ("http://169.254.169.254/latest/meta-data/x.gguf", "refused; list it in MODEL_FETCH_ALLOWED_HOSTS"),
+        ("http://10.0.0.5:8080/x.gguf", "refused; list it in MODEL_FETCH_ALLOWED_HOSTS"),
+        ("https://example.com/x.gguf", "unless MODEL_FETCH_ALLOWED_HOSTS lists the host"),
+    ]
+    for loc, notice in cases:
+        at.text_input(key="byo_gguf").set_value(loc).run()
+        assert not at.exception, [e.value for e in at.exception]
+        warnings = [w.value for w in at.warning]
+        assert any(notice in w and "\n" not in w for w in warnings), (loc, warnings)
+        assert any(m.label == "Weights" for m in at.metric)  # the page still sizes the sidebar's model
+    monkeypatch.setenv("MODEL_DIR", str(gguf_path.parent / "elsewhere"))
+    at.text_input(key="byo_gguf").set_value(f"{gguf_path.parent}/elsewhere/../{gguf_path.name}").run()
+    assert any("outside MODEL_DIR" in w.value for w in at.warning)
+
+
+def test_page_refuses_a_loopback_hub_until_listed(monkeypatch):
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.delenv("MODEL_FETCH_ALLOWED_HOSTS", raising=False)
+    at = _page()
+    at.text_input(key="byo_hub").set_value("org/none").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("MODEL_FETCH_ALLOWED_HOSTS" in w.value for w in at.warning)
