@@ -45,7 +45,7 @@ class _GuardedBackend(httpcore2.SyncBackend):
 
 def _client() -> httpx2.Client:
     """huggingface_hub's default client (same hooks, redirects, timeout) over the guarded backend."""
-    transport = httpx2.HTTPTransport(trust_env=False)
+    transport = httpx2.HTTPTransport()  # SSL_CERT_FILE still honoured; proxies are the client's, off below
     transport._pool._network_backend = _GuardedBackend()  # HTTPTransport takes no backend argument
     return httpx2.Client(
         event_hooks={"request": [hf_request_event_hook]},

@@ -10,6 +10,7 @@ is checked, and the guarded session connects only to the addresses the guard app
 
 from __future__ import annotations
 
+import os
 import re
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -18,6 +19,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 from model_specs.fetch_guard import FetchGuard
 from model_specs.gguf_header import GGUFError, GGUFFile, LocalSource, read_local, read_shards, shard_locations
@@ -52,15 +54,22 @@ class _PinnedConnection:
     fetch_guard: FetchGuard
 
     def _new_conn(self):  # type: ignore[no-untyped-def]
+        # Connect to the approved address itself; self.host (the name) still drives SNI and certificate checks.
         addrs = self.fetch_guard.addresses(self.host, self.port)  # type: ignore[attr-defined]
-        last: Exception | None = None
+        last: Exception = NewConnectionError(self, "no address to connect to")  # type: ignore[arg-type]
         for addr in addrs:
-            self._dns_host = addr  # urllib3 connects to _dns_host; TLS still verifies self.host
             try:
-                return super()._new_conn()  # type: ignore[misc]
-            except (NewConnectionError, ConnectTimeoutError) as e:
-                last = e
-        raise last or NewConnectionError(self, "no address to connect to")  # type: ignore[arg-type]
+                return create_connection(
+                    (addr, self.port),  # type: ignore[attr-defined]
+                    self.timeout,  # type: ignore[attr-defined]
+                    source_address=self.source_address,  # type: ignore[attr-defined]
+                    socket_options=self.socket_options,  # type: ignore[attr-defined]
+                )
+            except TimeoutError:
+                last = ConnectTimeoutError(self, f"connection to {self.host} timed out")  # type: ignore[attr-defined]
+            except OSError as e:
+                last = NewConnectionError(self, f"Failed to establish a new connection: {e}")  # type: ignore[arg-type]
+        raise last
 
 
 class GuardedAdapter(HTTPAdapter):
@@ -85,6 +94,8 @@ def guarded_session(guard: FetchGuard) -> requests.Session:
     """A session that connects only where `guard` allows; environment proxies are off (they would hide the host)."""
     sess = requests.Session()
     sess.trust_env = False
+    # trust_env off also drops requests' CA-bundle variables: keep honouring them (a private CA stays usable)
+    sess.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     adapter = GuardedAdapter(guard)
     sess.mount("http://", adapter)
     sess.mount("https://", adapter)

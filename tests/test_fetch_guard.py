@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
+import ssl
+import subprocess
 
 import pytest
+from huggingface_hub import close_session
 from huggingface_hub import constants as hf_constants
 
 from bench.gguf_reference import spec
 from model_specs.fetch_guard import FetchGuard, FetchRefused
+from model_specs.gguf_header import GGUFError
 from model_specs.hf_hub import inspect_repo, open_location
 from tests.gguf_files import model_metadata, recipe, write_gguf
 from tests.http_files import FileServer
@@ -251,3 +256,60 @@ def test_split_shard_symlinked_outside_is_refused(model_dir):
 def test_other_schemes_are_refused(model_dir):
     with pytest.raises(ValueError, match="only http"):
         open_location("file:///etc/passwd", FetchGuard.from_env())
+
+
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1", "LOCALHOST.", "[::ffff:127.0.0.1]"])
+def test_odd_spellings_of_loopback_are_refused_even_with_star(env, server, host):
+    env.setenv(VAR, "*")
+    port = server.url.rsplit(":", 1)[1]
+    before = _seen(server)
+    with pytest.raises(FetchRefused, match="private"):
+        open_location(f"http://{host}:{port}/m.gguf", FetchGuard.from_env())
+    assert _seen(server) == before
+
+
+# ------------------------------------------------------------------------------------------------- TLS
+
+
+@pytest.fixture(scope="module")
+def tls_server(server, tmp_path_factory):
+    """The same files over HTTPS with a self-signed certificate for the name 'localhost' only."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl not installed")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+         "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    srv = FileServer(server.state.root)
+    srv.httpd.socket = ctx.wrap_socket(srv.httpd.socket, server_side=True)
+    with srv:
+        yield srv, cert
+
+
+def test_tls_is_verified_against_the_name_while_the_address_is_pinned(env, tls_server):
+    srv, cert = tls_server
+    port = srv.url.rsplit(":", 1)[1]
+    env.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    env.setenv(VAR, "localhost, 127.0.0.1")
+    g = FetchGuard.from_env()
+    assert open_location(f"https://localhost:{port}/m.gguf", g).file_type == "Q8_0"  # SNI + check on 'localhost'
+    with pytest.raises(GGUFError, match="cannot reach.*SSLError"):  # the cert does not name 127.0.0.1
+        open_location(f"https://127.0.0.1:{port}/m.gguf", g)
+
+
+def test_hub_client_over_tls_with_the_guard(env, tls_server):
+    srv, cert = tls_server
+    env.setenv("SSL_CERT_FILE", str(cert))
+    env.setenv("HF_ENDPOINT", srv.url.replace("http://127.0.0.1", "https://localhost"))
+    env.setenv(VAR, "localhost")
+    close_session()  # the shared client reads SSL_CERT_FILE when it is created
+    try:
+        repo = inspect_repo("org/tiny", guard=FetchGuard.from_env())
+    finally:
+        close_session()
+    assert len(repo.tensors) == len(_tensors())
