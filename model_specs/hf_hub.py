@@ -215,7 +215,7 @@ def _safetensors(
     def parse(f: str) -> SafetensorsFileMetadata:
         return ctx.copy().run(api.parse_safetensors_file_metadata, repo_id, f, revision=rev)
 
-    with ThreadPoolExecutor(max_workers=min(8, len(shards))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(shards)))) as pool:
         metas = list(pool.map(parse, shards))
     out = []
     for fm in metas:

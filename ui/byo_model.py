@@ -3,6 +3,8 @@
 The pure part (`from_gguf`, `from_hub`, `from_upload`, `tensor_table`) builds the view-model: the model the header
 or config.json describes, the exact weights when the artifact fixes them, and the per-tensor table against the
 default recipe. `render` draws the inputs and the table; every failure is one notice, never a traceback.
+The dashboard's server makes these reads for whoever opens the page, so each goes through the FetchGuard
+(model_specs/fetch_guard.py): URLs only to allowed hosts, paths only under MODEL_DIR; uploads always work.
 """
 
 from __future__ import annotations
