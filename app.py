@@ -14,6 +14,9 @@ nav = st.navigation([st.Page(f, title=t, url_path=u, icon=i, default=(u == "home
 init_scenario()
 scenario_sidebar()
 show_notices()
+# Widgets change the Scenario in their callbacks, before this run: write the link now, so that a page that stops
+# early (st.stop on inputs it cannot size) still leaves the address bar in step.
+sync_url()
 nav.run()
 # The stakeholder report (and print view) under the pages that compute something; the guide adds its own section.
 REPORT_SECTIONS = {"memory": ("memory",), "speed": ("memory", "speed"), "costs": ("memory", "speed", "cost")}

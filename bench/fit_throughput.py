@@ -1,7 +1,7 @@
-"""Fit the speed model (calculators/throughput.py) to published measurements and print its residuals.
+"""Fit the speed model (calculators/speed/) to published measurements and print its residuals.
 
     python bench/fit_throughput.py            # fit, print calibration and held-out residuals
-    python bench/fit_throughput.py --write    # ... and write calculators/calibration.py
+    python bench/fit_throughput.py --write    # ... and write calculators/speed/calibration.py
 
 Data: calculators/measurements.yaml. Points marked `split: holdout` never enter the fit; they are split by source
 and hardware generation (Apple M3/M4, the CUDA and Vulkan scoreboards, workstation cards, other models), not by
@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from calculators.throughput import (  # noqa: E402
+from calculators.speed import (  # noqa: E402
     SERVER_KV_MEMORY_FRACTION,
     SERVER_MAX_BATCH,
     ClassParams,
@@ -47,7 +47,7 @@ from calculators.throughput import (  # noqa: E402
 )
 
 DATA = ROOT / "calculators" / "measurements.yaml"
-OUT = ROOT / "calculators" / "calibration.py"
+OUT = ROOT / "calculators" / "speed" / "calibration.py"
 GIB = 2**30
 
 # Classes with too few points to identify overhead / compute efficiency borrow them from this class.
@@ -610,7 +610,7 @@ def write_calibration(
         *[f"  {k}: {v}" for k, v in stats.items()],
         '"""',
         "",
-        "from calculators.throughput import ClassParams, ServerParams, SharedParams",
+        "from calculators.speed.params import ClassParams, ServerParams, SharedParams",
         "",
         f'DATA_SHA256 = "{digest}"',
         f'FITTED_ON = "{dt.date.today().isoformat()}"',
@@ -655,5 +655,5 @@ def write_calibration(
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--write", action="store_true", help="write calculators/calibration.py")
+    ap.add_argument("--write", action="store_true", help="write calculators/speed/calibration.py")
     sys.exit(run(ap.parse_args().write))

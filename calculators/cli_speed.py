@@ -8,8 +8,8 @@ import argparse
 from pathlib import Path
 
 from calculators.cli_sources import add_source_arguments, resolve
-from calculators.memory import KV_DTYPES
-from calculators.throughput import ENGINES, Device, custom_device, forecast, resolve_device, resolve_model
+from calculators.memory import ENGINES, KV_DTYPES
+from calculators.speed import Device, custom_device, forecast, resolve_device, resolve_model
 from model_specs.hf_import import model_from_hf_json
 from model_specs.schema import ModelSpec
 

@@ -3,7 +3,7 @@
 The inventory is what llama.cpp's converter (convert_hf_to_gguf.py) writes for the architecture: one entry per
 tensor with its GGUF name (`blk.3.attn_q.weight`), its shape in GGUF order (ne0 = the row length, the input
 dimension of a matrix, first), the layer it belongs to and the component it counts towards. Memory and
-quantisation sizing (calculators/memory.py, calculators/gguf.py) walk this list, because the per-tensor type
+quantisation sizing (calculators/memory/, calculators/gguf.py) walk this list, because the per-tensor type
 rules of llama.cpp depend on the tensor's role, layer and row length.
 
 Rules reproduced here, each checked against published totals in tests/test_params.py:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from app_pages import PAGES
+from ui.measurements import session_facts
 from ui.report import build_report
 from ui.scenario import Scenario
 from ui.state import catalog, get_scenario
+from ui.views.facts import SessionFacts
 
 cat = catalog()
 s = get_scenario()
@@ -27,13 +29,14 @@ st.info(
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _glance(scenario_json: str) -> list[tuple[str, list[str]]]:
-    """The report's memory, speed and cost sentences for one scenario (cached per scenario)."""
-    rep = build_report(Scenario.model_validate_json(scenario_json), cat, ("memory", "speed", "cost"))
+def _glance(scenario_json: str, facts_key: str, _facts: SessionFacts) -> list[tuple[str, list[str]]]:
+    """The report's memory, speed and cost sentences (renderings of the pages' views), cached per scenario."""
+    rep = build_report(Scenario.model_validate_json(scenario_json), cat, ("memory", "speed", "cost"), facts=_facts)
     return [(sec.title, sec.lines) for sec in rep.sections if sec.key != "inputs"]
 
 
-for title, lines in _glance(s.model_dump_json()):
+facts = session_facts(s, with_levels=True)
+for title, lines in _glance(s.model_dump_json(), repr(facts), facts):
     st.markdown(f"**{title}.** " + " ".join(lines[:2]))
 cols = st.columns(3)
 for i, p in enumerate(x for x in PAGES if x.url_path != "home"):

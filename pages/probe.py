@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from calculators import throughput
+from calculators import speed
 from probe.clients import ProbeError, StopSignal
 from probe.guard import (
     ENV_ALLOWED_HOSTS,
@@ -195,7 +195,7 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
         st.dataframe(pd.DataFrame(facts), hide_index=True, width="stretch")
     st.caption(f"Hardware from the sidebar: **{scenario.hw}** × {scenario.gpus}; engine {engine}.")
     try:
-        fc = throughput.forecast(
+        fc = speed.forecast(
             spec_id,
             quant,
             scenario.hw,
@@ -219,7 +219,7 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
     )
     if use:
         try:
-            eff = throughput.implied_efficiency(
+            eff = speed.implied_efficiency(
                 spec_id,
                 quant,
                 scenario.hw,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from calculators.tensors import param_counts
 from ui.charts import layer_pattern_figure, quality_size_figure
-from ui.state import catalog, get_scenario
+from ui.state import bind, catalog, get_scenario
+from ui.views.variants import build_variants_view
 
 cat = catalog()
 scenario = get_scenario()
@@ -17,55 +17,14 @@ st.caption(
     "(and checked against the published totals in the test suite)."
 )
 
-families = sorted({m.family for m in cat.models.values()})
-chosen = st.multiselect("Families", families, default=families, key="variants_families")
-models = [m for m in cat.models.values() if m.family in chosen]
+v = build_variants_view(scenario, cat)  # every number below comes from this view (widgets change it before a run)
+families = v.families
+# All families (or none chosen) is the default: the link then carries no `fams`.
+bind("fams", st.multiselect, "Families", key="variants_families", options=families,
+     from_value=lambda f: [x for x in (f or "").split(",") if x] or families,
+     to_value=lambda f: None if not f or sorted(f) == families else ",".join(sorted(f)))  # fmt: skip
 
-
-def _b(n: float | None) -> float | None:
-    return None if n is None else round(n / 1e9, 3)
-
-
-rows = []
-for m in models:
-    pc, att, text = param_counts(m), m.text.attention, m.text
-    first = cat.source_of(m, m.source)[0]
-    rows.append(
-        {
-            "Model": m.name,
-            "id": m.id,
-            "Released": m.release_date,
-            "Licence": m.license,
-            "Modalities": ", ".join(m.modalities),
-            "Context (tokens)": m.context_tokens,
-            "Layers": text.num_layers,
-            "Sliding / global layers": f"{att.layer_types.count('S')} / {att.layer_types.count('F')}",
-            "Window (tokens)": att.sliding_window_tokens,
-            "Heads": att.num_heads,
-            "KV heads S / G": f"{att.sliding.kv_heads if att.sliding else '-'} / {att.full.kv_heads}",
-            "Head dim S / G": f"{att.sliding.head_dim if att.sliding else '-'} / {att.full.head_dim}",
-            "K=V global": att.full.k_eq_v,
-            "KV-shared layers": att.kv_shared_layers,
-            "PLE dim": text.per_layer_embedding.dim if text.per_layer_embedding else None,
-            "Experts (total / active / shared)": (
-                f"{text.moe.num_experts} / {text.moe.experts_per_token} / {text.moe.shared_experts}"
-                if text.moe
-                else None
-            ),
-            "Vocab": text.vocab_size,
-            "Total params (B, derived)": _b(pc.total_params),
-            "Active params/token (B, derived)": _b(pc.active_params_per_token),
-            "Published (B)": ", ".join(
-                f"{k} {v / 1e9:g}"
-                for k, v in (m.published_params.model_dump(exclude={"source"}) if m.published_params else {}).items()
-                if v is not None
-            ),
-            "Vision encoder (B)": _b(m.vision.params) if m.vision else None,
-            "Audio encoder (B)": _b(m.audio.params) if m.audio else None,
-            "Source": first.url,
-        }
-    )
-table = pd.DataFrame(rows)
+table = pd.DataFrame(v.rows)
 st.dataframe(
     table,
     hide_index=True,
@@ -74,7 +33,7 @@ st.dataframe(
 )
 st.download_button("Download table (CSV)", table.to_csv(index=False), "variants.csv", "text/csv")
 
-model = cat.model(scenario.model)
+model = v.model
 st.subheader(f"Layer pattern: {model.name}")
 st.caption(
     "Sliding-window layers keep only the last window of tokens in the KV cache; global layers keep the whole "
@@ -83,18 +42,8 @@ st.caption(
 st.plotly_chart(layer_pattern_figure(model), width="stretch")
 
 with st.expander(f"Sources and official memory figures for {model.name}"):
-    for key in sorted(
-        {
-            k.strip()
-            for k in ",".join(
-                [model.source]
-                + [s.source for s in model.benchmarks.values()]
-                + [o.source for o in model.official_memory]
-            ).split(",")
-        }
-    ):
-        src = cat.model_sources[model.family][key]
-        st.markdown(f"- **{key}** [{src.title}]({src.url})" + (f" — {src.note}" if src.note else ""))
+    for key, title, url, note in v.sources:
+        st.markdown(f"- **{key}** [{title}]({url})" + (f" — {note}" if note else ""))
     if model.official_memory:
         st.markdown("Vendor-published memory to load the weights (no KV cache):")
         st.dataframe(pd.DataFrame([o.model_dump() for o in model.official_memory]), hide_index=True)
@@ -102,20 +51,9 @@ with st.expander(f"Sources and official memory figures for {model.name}"):
         st.info(model.notes)
 
 st.subheader("What each step up buys")
-scores = sorted({name for m in models for name in m.benchmarks})
-if scores:
-    score = st.selectbox("Benchmark", scores, key="variants_score")
-    points = [
-        {
-            "name": m.name,
-            "score": m.benchmarks[score].value,
-            "total_b": param_counts(m).total_params / 1e9,
-            "active_b": param_counts(m).active_params_per_token / 1e9,
-        }
-        for m in models
-        if score in m.benchmarks
-    ]
-    st.plotly_chart(quality_size_figure(points, score), width="stretch")
+if v.scores:
+    bind("score", st.selectbox, "Benchmark", key="variants_score", options=v.scores, from_value=lambda _: v.score)
+    st.plotly_chart(quality_size_figure(v.points, v.score), width="stretch")
     st.caption("Scores are the vendors' published figures (instruction-tuned); see each model's sources above.")
 else:
     st.info("No benchmark scores in the catalog for the chosen families.")

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from bench.gguf_reference import spec
 from model_specs.gguf_header import read_local
 from tests.gguf_files import model_metadata, recipe, write_gguf
-from ui.byo_model import from_gguf, from_upload
+from ui.views.byo import from_gguf, from_upload
 from ui.widgets import gib
 
 ROOT = Path(__file__).resolve().parents[1]

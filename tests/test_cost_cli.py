@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 import calculators.cost as cost
+import calculators.cost.plan as cost_plan
 from calculators.__main__ import main
 from calculators.cli_cost import DOC_PATH, FLAGS, flags_markdown
 from model_specs import load_catalog
@@ -37,7 +38,7 @@ def _fake_factory(model, quant, hardware, **kw):
 
 @pytest.fixture
 def fake_forecast(monkeypatch):
-    monkeypatch.setattr(cost, "default_forecast_factory", _fake_factory)
+    monkeypatch.setattr(cost_plan, "default_forecast_factory", _fake_factory)
 
 
 def _run(capsys, *argv):

@@ -112,3 +112,15 @@ def test_a_measurement_taken_with_another_quantization_is_not_claimed():
     at.run()
     assert not at.exception
     assert not any("probe run r1" in i.value for i in at.info)
+
+
+def test_automatic_choices_show_as_chosen_not_as_empty_boxes():
+    # A selectbox shows a None value as "Choose an option"; the automatic choice must read as a choice.
+    at = open_costs({})
+    for key, text in [
+        ("cost_cloud_hw", "automatic"),
+        ("cost_cloud_model", "same as the sidebar"),
+        ("cost_cloud_q", "automatic"),
+    ]:
+        box = at.selectbox(key=key)
+        assert box.index == 0 and box.options[0].startswith(text), (key, box.index, box.options[:2])

@@ -306,7 +306,7 @@ def test_cli_memory_and_speed_from_a_url(files):
 
 
 def test_speed_forecast_reads_the_files_bytes(files):
-    from calculators.throughput import forecast, geometry
+    from calculators.speed import forecast, geometry
 
     f = read_local(files["llama"])
     m = model_from_gguf(f)

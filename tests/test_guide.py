@@ -7,10 +7,11 @@ import typing
 import pytest
 
 from calculators import memory
-from calculators.claims import CLAIMS, PUBLISHED_GUIDES
 from calculators.guide import (
+    CLAIMS,
     ENGINE_QUANTS,
     GB,
+    PUBLISHED_GUIDES,
     TARGET_BY_ID,
     TARGETS,
     GiB,
@@ -23,7 +24,7 @@ from calculators.guide import (
     rank,
     ratio_verdict,
 )
-from calculators.throughput import forecast
+from calculators.speed import forecast
 from model_specs import load_catalog
 from ui.scenario import GuideTarget, GuideWorkload
 

@@ -12,6 +12,7 @@ import pytest
 
 from bench.gguf_reference import GPT_OSS_20B, LLAMA3_8B, spec
 from calculators import memory
+from calculators.memory.accounting import _need
 from model_specs import load_catalog
 
 GiB = 1 << 30
@@ -118,9 +119,9 @@ def test_max_context_is_the_boundary():
     est = memory.estimate(req)
     ctx = est.max_context_tokens
     assert 0 < ctx < m.context_tokens
-    assert memory._need(req, ctx, 1, False) <= 4 * GiB < memory._need(req, ctx + 256, 1, False)
+    assert _need(req, ctx, 1, False) <= 4 * GiB < _need(req, ctx + 256, 1, False)
     conc = est.max_concurrency
-    assert memory._need(req, 4096, conc, False) <= 4 * GiB < memory._need(req, 4096, conc + 1, False)
+    assert _need(req, 4096, conc, False) <= 4 * GiB < _need(req, 4096, conc + 1, False)
 
 
 def test_vllm_estimate_reports_blocks_and_concurrency():
@@ -200,7 +201,7 @@ def test_fit_matrix_need_equals_estimate_with_parallel_sequences(engine):
 def test_max_context_when_the_maximum_is_not_a_multiple_of_256():
     m = spec("ctx-1000", "llama", layers=2, hidden=64, ff=128, vocab=100, heads=4, kv=1, ctx=1000)
     req = memory.MemoryRequest(model=m, quant="F16", context_tokens=256)
-    usable = memory._need(req, 768, 1, False)  # 768 fits, the maximum (1000) does not
+    usable = _need(req, 768, 1, False)  # 768 fits, the maximum (1000) does not
     assert memory.estimate(memory.MemoryRequest(**{**req.__dict__, "memory_bytes": usable})).max_context_tokens == 768
     roomy = memory.MemoryRequest(**{**req.__dict__, "memory_bytes": usable + GiB})
     assert memory.estimate(roomy).max_context_tokens == 1000

@@ -1,4 +1,4 @@
-"""KV cache sizes (calculators/memory.py) against logged engine sizes, per engine and layer type."""
+"""KV cache sizes (calculators/memory/) against logged engine sizes, per engine and layer type."""
 
 from __future__ import annotations
 

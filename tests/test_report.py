@@ -12,10 +12,10 @@ import zipfile
 import pytest
 
 from calculators import memory
-from calculators.cost import compare, plan_costs
-from calculators.throughput import forecast
+from calculators.cost import CostRequest, Workload, compare, plan_costs
+from calculators.speed import forecast
 from model_specs import load_catalog
-from ui.report import build_report, cost_request, export_pngs, memory_request
+from ui.report import build_report, export_pngs
 from ui.scenario import Scenario, scenario_from_query
 
 CAT = load_catalog()
@@ -31,6 +31,25 @@ SC = Scenario(
     out_mtok=10,
     tgt="gpu-24",
     work="reasoning",
+)
+
+
+# The calculators' requests for SC, written out here so the report is checked against them, not against itself.
+MEMORY_REQUEST = memory.MemoryRequest(
+    model=CAT.model(SC.model),
+    quant=SC.quant,
+    context_tokens=SC.ctx,
+    batch=SC.conc,
+    kv_dtype=SC.kv,
+    engine=SC.engine,
+    hardware=CAT.device(SC.hw),
+)
+COST_REQUEST = CostRequest(
+    workload=Workload(SC.in_mtok * 1e6, SC.out_mtok * 1e6, peak_concurrency=SC.conc, utilization=SC.util),
+    model=SC.model,
+    quant=SC.quant,
+    hardware=SC.hw,
+    context_tokens=SC.ctx,
 )
 
 
@@ -59,7 +78,7 @@ def test_markdown_carries_every_input_and_the_link_query(report):
 
 
 def test_memory_numbers_match_the_calculator(report):
-    est = memory.estimate(memory_request(SC, CAT))
+    est = memory.estimate(MEMORY_REQUEST)
     md = report.to_markdown()
     assert f"Weights {est.weights_bytes / GiB:,.2f} GiB" in md
     assert f"KV cache {est.kv_cache_bytes / GiB:,.2f} GiB" in md
@@ -79,7 +98,7 @@ def test_speed_numbers_match_the_forecast(report):
 
 
 def test_cost_numbers_and_price_sources_match_the_cost_model(report):
-    plan = plan_costs(CAT, cost_request(SC, CAT))
+    plan = plan_costs(CAT, COST_REQUEST)
     cmp = compare(plan.inputs)
     rows = {r["option"]: r for r in next(t for t in report.tables if t.name == "cost_options").rows}
     owned = cmp.options["owned"]
@@ -103,7 +122,7 @@ def test_sources_cover_the_model_and_the_hardware(report):
 def test_json_and_csv_exports_hold_the_same_tables(report):
     doc = json.loads(report.to_json())
     assert doc["scenario"]["ctx"] == 16384 and doc["query"]["hw"] == "rtx-3090"
-    est = memory.estimate(memory_request(SC, CAT))
+    est = memory.estimate(MEMORY_REQUEST)
     assert doc["sections"]["memory"]["data"]["kv_cache_bytes"] == est.kv_cache_bytes
     with zipfile.ZipFile(io.BytesIO(report.csv_zip())) as z:
         names = set(z.namelist())

@@ -43,6 +43,35 @@ def test_round_trip_of_a_full_scenario():
     assert back == s and notices == []
 
 
+def test_round_trip_of_every_page_input():
+    s = Scenario(
+        show_out=True,
+        ple_host=False,
+        moe_host=True,
+        prompt=4096,
+        out_tok=1024,
+        cold=True,
+        served="gemma4:e4b",
+        use_meas=True,
+        pue=1.4,
+        coc=7.5,
+        fixed=120.0,
+        tput="probe",
+        meas_tps=321.5,
+        meas_run="a1b2c3d4e5f6@4",
+        cloud_prov=CAT.cloud_prices[0].provider,
+        api_prov=CAT.api_prices[0].provider,
+        sens=35,
+        tor="cloud",
+        fams="gemma4,gemma3",
+        score=next(iter(CAT.model("gemma-4-31b").benchmarks)),
+    )
+    query = scenario_to_query(s)
+    assert set(query) == {k for k in URL_KEYS if getattr(s, k) != getattr(DEFAULTS, k)}
+    assert query["moe_host"] == "1" and query["ple_host"] == "0" and query["pue"] == "1.4"
+    assert scenario_from_query(query, CAT) == (s, [])
+
+
 @pytest.mark.parametrize(
     ("query", "field", "expected_notice"),
     [
@@ -60,6 +89,19 @@ def test_round_trip_of_a_full_scenario():
         ({"cloud_q": "Q9_Z"}, "cloud_q", "no such quantization"),
         ({"api_model": "gpt-9"}, "api_model", "no such api model"),
         ({"text_only": "maybe"}, "text_only", "text_only='maybe'"),
+        # Page-level inputs (issue 10: every widget is in the link).
+        ({"moe_host": "perhaps"}, "moe_host", "moe_host='perhaps'"),
+        ({"pue": "0.5"}, "pue", "pue='0.5'"),
+        ({"prompt": "-1"}, "prompt", "prompt='-1'"),
+        ({"tput": "guess"}, "tput", "tput='guess'"),
+        ({"meas_run": "x@y"}, "meas_run", "meas_run='x@y'"),
+        ({"served": "a b<c>"}, "served", "served="),
+        ({"cloud_prov": "acme-gpus"}, "cloud_prov", "no such cloud provider"),
+        ({"api_prov": "acme-api"}, "api_prov", "no such API provider"),
+        ({"sens": "7.5"}, "sens", "sens='7.5'"),
+        ({"tor": "barter"}, "tor", "tor='barter'"),
+        ({"fams": "gemma9"}, "fams", "no such model family"),
+        ({"score": "IQ"}, "score", "no such benchmark"),
     ],
 )
 def test_bad_values_fall_back_with_a_notice(query, field, expected_notice):

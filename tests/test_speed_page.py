@@ -86,3 +86,10 @@ def test_context_beyond_the_models_maximum_is_shown_at_the_maximum():
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("at most 32,768 tokens" in i.value for i in at.info)
     assert float(next(m for m in at.metric if m.label.startswith("Decode")).value.replace(",", "")) > 0
+
+
+def test_linked_request_longer_than_the_context_is_capped_with_a_notice():
+    at = speed_page({"ctx": "4096", "prompt": "9000", "out_tok": "500"})
+    assert not at.exception
+    assert any("showing 4,095 prompt and 1 output tokens" in i.value for i in at.info)
+    assert at.number_input(key="speed_prompt").value == 4095

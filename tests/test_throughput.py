@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from calculators import calibration
-from calculators.throughput import (
+from calculators.speed import (
+    calibration,
     class_of,
     concurrency_curve,
     custom_device,

@@ -1,118 +1,22 @@
-"""Memory page, "Bring your own model": a GGUF path or URL, a Hugging Face id, or an upload, sized from the file.
+"""Memory page, "Bring your own model": its inputs and what was read (the view-model is ui/views/byo.py).
 
-The pure part (`from_gguf`, `from_hub`, `from_upload`, `tensor_table`) builds the view-model: the model the header
-or config.json describes, the exact weights when the artifact fixes them, and the per-tensor table against the
-default recipe. `render` draws the inputs and the table; every failure is one notice, never a traceback.
-The dashboard's server makes these reads for whoever opens the page, so each goes through the FetchGuard
-(model_specs/fetch_guard.py): URLs only to allowed hosts, paths only under MODEL_DIR; uploads always work.
+Every input but the upload is a Scenario field (`gguf`, `mmproj`, `hf`, `hf_file`), so the link reopens the same
+model; the Memory view reads it (through the FetchGuard) and sizes it instead of the sidebar's. A failure is one
+notice under the section, never a traceback, and the sidebar's model is sized instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from calculators.gguf_file import file_weights, recipe_diff
-from calculators.memory import WeightBreakdown
-from calculators.safetensors_file import SAFETENSORS_ENGINES, safetensors_weights
-from model_specs import hf_hub
 from model_specs.fetch_guard import ENV_ALLOWED_HOSTS, ENV_MODEL_DIR, FetchGuard
-from model_specs.gguf_arch import model_from_gguf
-from model_specs.gguf_header import BytesSource, GGUFFile, read_shards
-from model_specs.hf_hub import HubModel
-from model_specs.hf_import import model_from_hf_json
-from model_specs.schema import ModelSpec
+from ui.scenario import Scenario
+from ui.state import bind
+from ui.views.byo import Upload
+from ui.views.memory import MemoryView
 
-GiB = 1 << 30
-
-
-@dataclass(frozen=True)
-class ByoModel:
-    """What the page sizes instead of the sidebar's catalog model."""
-
-    model: ModelSpec
-    weights: WeightBreakdown | None  # exact bytes of the artifact; None: the calculator's recipe for the quant
-    summary: str  # one line: what was read and how much of it
-    table: pd.DataFrame | None = None  # per-tensor rows (GGUF only)
-    notes: tuple[str, ...] = ()
-    gguf_choices: tuple[str, ...] = ()  # hf:// locations of the repo's GGUF files
-
-
-def tensor_table(f: GGUFFile, model: ModelSpec) -> tuple[pd.DataFrame, str]:
-    """Every tensor with its type and bytes beside the default recipe's; the differing ones first; and a summary."""
-    diff = recipe_diff(f, model)
-    df = pd.DataFrame(
-        [
-            {
-                "tensor": r.name,
-                "shape": " x ".join(map(str, r.shape)),
-                "type": r.ggml_type,
-                "default type": r.default_type or "",
-                "bytes": r.n_bytes,
-                "default bytes": r.default_bytes,
-                "differs": r.differs,
-            }
-            for r in diff.rows
-        ]
-    )
-    df = df.sort_values("differs", ascending=False, kind="stable").reset_index(drop=True)
-    line = f"{len(diff.differing)} of {len(diff.rows)} tensors differ from the default {diff.ftype} recipe"
-    if diff.default_bytes:
-        delta = (diff.file_bytes - diff.default_bytes) / diff.default_bytes
-        line += f"; file {diff.file_bytes / GiB:.3f} GiB vs recipe {diff.default_bytes / GiB:.3f} GiB ({delta:+.1%})"
-    return df, (diff.note or line)
-
-
-def from_gguf(f: GGUFFile, engine: str, mmproj: GGUFFile | None = None, text_only: bool = False) -> ByoModel:
-    """The model and exact weights of a GGUF file; ValueError (one line) when it cannot be sized on `engine`."""
-    model = model_from_gguf(f, mmproj)
-    wb = file_weights(f, model, engine, mmproj=mmproj, text_only=text_only)
-    df, line = tensor_table(f, model)
-    read = f"{f.bytes_read / 2**20:.2f} MiB read" + (f" of {f.file_bytes / GiB:.2f} GiB" if f.file_bytes else "")
-    summary = (
-        f"{model.name}: {f.arch}, {f.file_type or 'unstated type'}, {len(f.tensors)} tensors in "
-        f"{len(f.shards)} file(s), {f.tensor_bytes / GiB:.3f} GiB of weights ({read})"
-    )
-    notes = tuple(n for n in (line, model.notes) if n)
-    return ByoModel(model, wb, summary, df, notes)
-
-
-def from_hub(repo: HubModel, engine: str, text_only: bool = False) -> ByoModel:
-    """A Hub model: exact safetensors bytes on vLLM / transformers, else the recipe for the sidebar's quant."""
-    choices = tuple(repo.gguf_uri(g) for g in repo.gguf_files)
-    if repo.model is None:
-        raise ValueError(f"{repo.repo_id} has no config.json; pick one of its GGUF files below" if choices else
-                         f"{repo.repo_id} has neither config.json nor GGUF files")  # fmt: skip
-    wb = None
-    note = "sized with the calculator's recipe for the sidebar's quantization"
-    if repo.tensors and engine in SAFETENSORS_ENGINES:
-        wb = safetensors_weights(repo, engine, text_only=text_only)
-        note = f"exact stored bytes ({repo.stored_dtype}) from the safetensors headers"
-    total = sum(t.n_bytes for t in repo.tensors)
-    summary = f"{repo.repo_id}: config.json, {len(repo.tensors)} safetensors tensors ({total / GiB:.3f} GiB); {note}"
-    return ByoModel(repo.model, wb, summary, None, tuple(n for n in (repo.model.notes,) if n), choices)
-
-
-def from_upload(data: bytes, name: str, engine: str, text_only: bool = False) -> ByoModel:
-    """An uploaded .gguf (its header) or config.json."""
-    if name.lower().endswith(".gguf"):
-        return from_gguf(read_shards([BytesSource(data, name)]), engine, text_only=text_only)
-    model = model_from_hf_json(data, model_id=name.removesuffix(".json"))
-    return ByoModel(model, None, f"{name}: config.json, sized with the recipe for the sidebar's quantization")
-
-
-# The server reads what a visitor types, so every read goes through the FetchGuard (hosts, MODEL_DIR); the guard's
-# repr is part of the cache key, so a result read under a wider rule is not served after the rule is narrowed.
-@st.cache_data(ttl=600, show_spinner="Reading the GGUF header...")
-def _load_gguf(location: str, _guard: FetchGuard, guard_key: str) -> GGUFFile:
-    return hf_hub.open_location(location, guard=_guard)
-
-
-@st.cache_data(ttl=600, show_spinner="Asking the Hugging Face Hub...")
-def _load_hub(repo_id: str, _guard: FetchGuard, guard_key: str) -> HubModel:
-    return hf_hub.inspect_repo(repo_id, guard=_guard)
+NO_FILE = "(none)"
 
 
 def fetch_rule(guard: FetchGuard) -> str:
@@ -127,52 +31,65 @@ def fetch_rule(guard: FetchGuard) -> str:
     return f"This server reads URLs from {hosts}{extra}; {paths}. Uploads always work."
 
 
-def _inputs(engine: str, text_only: bool) -> ByoModel | None:
-    guard = FetchGuard.from_env()
-    tab_file, tab_hub, tab_up = st.tabs(["GGUF path or URL", "Hugging Face id", "Upload"])
-    with tab_file:
-        loc = st.text_input(
-            "GGUF file", key="byo_gguf", placeholder="/models/x.gguf, https://..., hf://org/name/x.gguf"
-        )
-        proj = st.text_input("mmproj (optional)", key="byo_mmproj", placeholder="vision/audio projector GGUF")
-        st.caption(fetch_rule(guard))
-    with tab_hub:
-        repo_id = st.text_input("Model id", key="byo_hub", placeholder="google/gemma-4-E4B-it[@revision]")
-    with tab_up:
-        up = st.file_uploader("A .gguf (small files) or a config.json", type=["gguf", "json"], key="byo_upload")
-    key = repr(guard)
-    if loc.strip():
-        mmproj = _load_gguf(proj.strip(), guard, key) if proj.strip() else None
-        return from_gguf(_load_gguf(loc.strip(), guard, key), engine, mmproj, text_only)
-    if repo_id.strip():
-        byo = from_hub(_load_hub(repo_id.strip(), guard, key), engine, text_only)
-        if byo.gguf_choices:
-            pick = st.selectbox("Or size one of its GGUF files", ["(none)", *byo.gguf_choices], key="byo_hub_gguf")
-            if pick != "(none)":
-                return from_gguf(_load_gguf(pick, guard, key), engine, text_only=text_only)
-        return byo
-    if up is not None:
-        return from_upload(up.getvalue(), up.name, engine, text_only)
-    return None
+def _text(field: str, label: str, key: str, placeholder: str, resets: tuple[str, ...] = ()) -> None:
+    """A text input bound to an optional Scenario field (blank = None)."""
+    bind(field, st.text_input, label, key=key, to_value=lambda v: v.strip() or None,
+         from_value=lambda v: v or "", resets=resets, placeholder=placeholder)  # fmt: skip
 
 
-def render(engine: str, text_only: bool = False) -> ByoModel | None:
-    """The "Bring your own model" inputs and table; the model to size, or None to keep the sidebar's."""
-    with st.expander("Bring your own model: a GGUF file, a Hugging Face id or an upload", expanded=False):
-        try:
-            byo = _inputs(engine, text_only)
-        except ValueError as e:  # GGUFError / HubError / importer errors: one line each
-            st.warning(str(e).splitlines()[0])
-            return None
-        except Exception as e:  # untrusted input must never reach the page as a traceback
-            st.warning(f"could not read it: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-            return None
-        if byo is None:
+def inputs(s: Scenario) -> tuple[DeltaGenerator, Upload | None]:
+    """The section and its inputs: a GGUF location (+ mmproj), a Hub id, or an upload (returned: not in the link)."""
+    box = st.expander(
+        "Bring your own model: a GGUF file, a Hugging Face id or an upload", expanded=bool(s.gguf or s.hf)
+    )
+    with box:
+        tab_file, tab_hub, tab_up = st.tabs(["GGUF path or URL", "Hugging Face id", "Upload"])
+        with tab_file:
+            _text("gguf", "GGUF file", "byo_gguf", "/models/x.gguf, https://..., hf://org/name/x.gguf")
+            _text("mmproj", "mmproj (optional)", "byo_mmproj", "vision/audio projector GGUF")
+            st.caption(fetch_rule(FetchGuard.from_env()))
+        with tab_hub:
+            _text("hf", "Model id", "byo_hub", "google/gemma-4-E4B-it[@revision]", resets=("hf_file",))
+        with tab_up:
+            up = st.file_uploader("A .gguf (small files) or a config.json", type=["gguf", "json"], key="byo_upload")
+    return box, (Upload(up.name, up.getvalue()) if up is not None else None)
+
+
+def _config_details(v: MemoryView) -> str:
+    """What was read from an uploaded config.json."""
+    m, t = v.model, v.model.text
+    types = t.attention.layer_types
+    return (
+        f"- Layers {t.num_layers} ({types.count('S')} sliding, {types.count('F')} global, "
+        f"{t.attention.kv_shared_layers} KV-shared), hidden {t.hidden_size}, vocabulary {t.vocab_size:,}, "
+        f"{t.attention.num_heads} query heads, tied embeddings: {t.tie_word_embeddings}; maximum context "
+        f"{m.context_tokens:,} tokens (`max_position_embeddings`, 4096 if absent).\n"
+        "- Parameters are counted from the tensors llama.cpp's converter would write for this layout "
+        "(calculators/tensors.py); encoder sizes from `vision_config` / `audio_config` are approximate "
+        "(layers x (4 h² + 2 h x ffn)).\n"
+        "- Conversion rules: model_specs/hf_import.py."
+    )
+
+
+def show(box: DeltaGenerator, v: MemoryView, sidebar_model_name: str) -> None:
+    """What was read: the Hub repo's GGUF files to pick from, the summary and per-tensor table, or one notice."""
+    r = v.byo
+    with box:
+        if r.hub_files:
+            bind("hf_file", st.selectbox, "Or size one of its GGUF files", key="byo_hf_file",
+                 options=[NO_FILE, *r.hub_files], to_value=lambda f: None if f == NO_FILE else f,
+                 from_value=lambda f: f or NO_FILE)  # fmt: skip
+        if r.byo is None:
             st.caption("Only the header is read (HTTP range requests for URLs); the weights are the file's exactly.")
-            return None
-        st.success(byo.summary)
-        for n in byo.notes:
-            st.caption(n)
-        if byo.table is not None:
-            st.dataframe(byo.table, hide_index=True, height=300, key="byo_table")
-    return byo
+        else:
+            st.success(r.byo.summary)
+            for n in r.byo.notes:
+                st.caption(n)
+            if r.byo.kind == "config":
+                st.markdown(_config_details(v))
+            if r.byo.table is not None:
+                st.dataframe(r.byo.table, hide_index=True, height=300, key="byo_table")
+    if r.error:
+        st.warning(f"{r.label} cannot be sized: {r.error}. Showing {sidebar_model_name} from the sidebar instead.")
+    elif r.byo is not None and r.byo.model.notes:  # e.g. an architecture read with a generic layout
+        st.warning(f"Approximate: {r.byo.model.notes}.")

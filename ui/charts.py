@@ -84,3 +84,84 @@ def quality_size_figure(rows: list[dict], score_name: str) -> go.Figure:
         legend_orientation="h",
     )
     return fig
+
+
+GiB = 2**30
+MEMORY_LABELS = {
+    "text": "Text decoder layers",
+    "embedding": "Token embedding",
+    "output": "Output matrix",
+    "output_copy": "Tied output copy (GPU)",
+    "ple": "Per-layer embeddings",
+    "vision": "Vision encoder",
+    "audio": "Audio encoder",
+    "kv_cache": "KV cache",
+    "overhead": "Compute buffer / runtime",
+}
+
+
+def memory_bar_figure(components: dict[str, int], usable_bytes: int | None) -> go.Figure:
+    """One stacked bar of the memory by component, with the usable memory marked."""
+    fig = go.Figure()
+    for k, label in MEMORY_LABELS.items():
+        if v := components.get(k, 0):
+            fig.add_bar(
+                name=label,
+                y=["memory"],
+                x=[v / GiB],
+                orientation="h",
+                hovertemplate=f"{label}: %{{x:.2f}} GiB<extra></extra>",
+            )
+    if usable_bytes:
+        fig.add_vline(x=usable_bytes / GiB, line_dash="dash", annotation_text="usable")
+    fig.update_layout(
+        barmode="stack",
+        height=220,
+        xaxis_title="GiB",
+        margin=dict(l=10, r=10, t=30, b=10),
+        legend=dict(orientation="h"),
+    )
+    return fig
+
+
+def kv_curve_figure(ladder_tokens: list[int], curves_bytes: dict[str, list[int]], dotted: set[str]) -> go.Figure:
+    """KV bytes against context, one line per engine; reference lines dotted."""
+    fig = go.Figure()
+    for name, kv_bytes in curves_bytes.items():
+        fig.add_scatter(
+            x=ladder_tokens,
+            y=[b / GiB for b in kv_bytes],
+            mode="lines" if name in dotted else "lines+markers",
+            name=name,
+            line=dict(dash="dot") if name in dotted else None,
+        )
+    fig.update_layout(
+        xaxis_type="log",
+        xaxis_title="context (tokens)",
+        yaxis_title="GiB",
+        height=360,
+        margin=dict(l=10, r=10, t=10, b=10),
+    )
+    return fig
+
+
+def fit_heatmap_figure(model_names: list[str], device_names: list[str], z: list[list[int]]) -> go.Figure:
+    """Largest fitting context per model (rows) and device (columns); every category labelled."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=device_names,
+            y=model_names,
+            colorscale="Viridis",
+            hovertemplate="%{y} on %{x}: %{z:,} tokens<extra></extra>",
+            colorbar=dict(title="tokens"),
+        )
+    )
+    # Every model and device labelled (plotly would otherwise skip every other category name).
+    fig.update_layout(
+        height=260 + 26 * len(model_names),
+        margin=dict(l=10, r=10, t=10, b=10),
+        yaxis=dict(type="category", dtick=1),
+        xaxis=dict(type="category", dtick=1, tickangle=-60, tickfont=dict(size=9)),
+    )
+    return fig

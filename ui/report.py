@@ -1,7 +1,7 @@
 """Stakeholder reports of a Scenario: Markdown, JSON, CSV tables and (where Plotly's static export works) PNG charts.
 
-No Streamlit here: `build_report` is a pure function of the Scenario and the catalog, so tests compare the report
-with the calculators directly. Sizes are reported in GiB (2^30 bytes) and speeds in tokens/s; the JSON carries base
+No Streamlit here: `build_report` is a pure function of the Scenario, the catalog (and the session's measurements);
+each section renders the view-model its page renders (ui/views/), so the report and the pages cannot disagree. Sizes are reported in GiB (2^30 bytes) and speeds in tokens/s; the JSON carries base
 units (bytes, seconds, USD) next to the rounded display values.
 """
 
@@ -15,18 +15,19 @@ import json
 import warnings
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import plotly.graph_objects as go
 
-from calculators import memory
-from calculators.cost import CostRequest, Workload, api_prices_for, compare, plan_costs
-from calculators.guide import TARGET_BY_ID, GuideRequest, check_claims, rank
-from calculators.throughput import decode_vs_depth, forecast
 from model_specs.loader import Catalog
 from ui.scenario import Scenario, scenario_to_query
+from ui.views.costs import CostView, build_cost_view
+from ui.views.facts import SessionFacts
+from ui.views.guide import GuideView, build_guide_view, claims
+from ui.views.memory import MemoryView, build_memory_view
+from ui.views.speed import SpeedView, build_speed_view
 
 GiB = 2**30
 SECTIONS = ("memory", "speed", "cost", "guide")
@@ -228,56 +229,43 @@ def _inputs_section(sc: Scenario, cat: Catalog) -> Section:
     )
 
 
-def memory_request(sc: Scenario, cat: Catalog) -> memory.MemoryRequest:
-    """The memory page's request for a scenario (engine defaults for offloading)."""
-    model = cat.model(sc.model)
-    return memory.MemoryRequest(
-        model=model,
-        quant=sc.quant,
-        context_tokens=min(sc.ctx, model.context_tokens),
-        batch=sc.conc,
-        kv_dtype=sc.kv,
-        engine=sc.engine,
-        text_only=sc.text_only,
-        hardware=cat.device(sc.hw),
-        gpus=sc.gpus,
-    )
-
-
-def _memory_section(sc: Scenario, cat: Catalog) -> Section:
+def _memory_section(v: MemoryView) -> Section:
+    """The Memory page's headline figures and fit, from its view."""
     s = Section("memory", "Memory")
-    try:
-        est = memory.estimate(memory_request(sc, cat))
-    except ValueError as e:
-        s.lines.append(f"No memory estimate for this scenario: {e}.")
+    est = v.estimate
+    if v.byo.byo is not None:  # the link's own model (GGUF location or Hub id), as the page sizes it
+        s.lines.append(f"Sized from the scenario's own model: {v.byo.byo.summary}.")
+    elif v.byo.error:
+        s.lines.append(f"{v.byo.label} cannot be sized: {v.byo.error}; the catalog model {v.model.name} is sized.")
+    if est is None:
+        s.lines.append(f"No memory estimate for this scenario: {v.error}.")
         return s
     verdict = "fits" if est.fits else "does not fit"
+    room = (
+        f"short by {v.shortfall_bytes / GiB:,.2f} GiB"
+        if v.shortfall_bytes is not None
+        else f"with {(est.margin_bytes or 0) / GiB:,.2f} GiB margin"
+    )
+    copy = f" + tied output copy {v.output_copy_bytes / GiB:,.2f} GiB" if v.output_copy_bytes else ""
     s.lines.append(
         f"Weights {est.weights_bytes / GiB:,.2f} GiB + KV cache {est.kv_cache_bytes / GiB:,.2f} GiB + overhead "
-        f"{est.overhead_bytes / GiB:,.2f} GiB = {est.total_bytes / GiB:,.2f} GiB; it **{verdict}** in "
-        f"{(est.usable_bytes or 0) / GiB:,.2f} GiB usable with {(est.margin_bytes or 0) / GiB:,.2f} GiB margin. "
+        f"{est.overhead_bytes / GiB:,.2f} GiB{copy} = {est.total_bytes / GiB:,.2f} GiB; it **{verdict}** in "
+        f"{(est.usable_bytes or 0) / GiB:,.2f} GiB usable, {room}. "
         f"Largest context: {est.max_context_tokens or 0:,} tokens; largest concurrency: {est.max_concurrency or 0}."
     )
-    rows = [{"component": k, "bytes": v, "GiB": _g(v)} for k, v in est.components.items()]
+    rows = [{"component": k, "bytes": b, "GiB": _g(b)} for k, b in est.components.items()]
     s.tables.append(Table("memory_components", "Memory by component", rows))
-    s.tables.append(
-        Table(
-            "memory_fit",
-            "Fit",
-            [
-                {
-                    "fits": est.fits,
-                    "total_gib": _g(est.total_bytes),
-                    "gpu_resident_gib": _g(est.placement.gpu_bytes),
-                    "host_gib": _g(est.placement.host_bytes),
-                    "usable_gib": _g(est.usable_bytes),
-                    "margin_gib": _g(est.margin_bytes),
-                    "max_context_tokens": est.max_context_tokens,
-                    "max_concurrency": est.max_concurrency,
-                }
-            ],
-        )
-    )
+    fit = {
+        "fits": est.fits,
+        "total_gib": _g(est.total_bytes),
+        "gpu_resident_gib": _g(est.placement.gpu_bytes),
+        "host_gib": _g(est.placement.host_bytes),
+        "usable_gib": _g(est.usable_bytes),
+        "margin_gib": _g(est.margin_bytes),
+        "max_context_tokens": est.max_context_tokens,
+        "max_concurrency": est.max_concurrency,
+    }
+    s.tables.append(Table("memory_fit", "Fit", [fit]))
     s.data = est.as_dict()
     s.charts["memory_components"] = go.Figure(
         go.Bar(x=[r["component"] for r in rows], y=[r["GiB"] for r in rows], marker_color="#4C78A8"),
@@ -286,57 +274,35 @@ def _memory_section(sc: Scenario, cat: Catalog) -> Section:
     return s
 
 
-def _speed_section(sc: Scenario, cat: Catalog) -> Section:
+def _speed_section(v: SpeedView) -> Section:
+    """The Speed page's headline forecast and decode-vs-depth curve, from its view."""
     s = Section("speed", "Speed")
-    model = cat.model(sc.model)
-    ctx = min(sc.ctx, model.context_tokens)
-    try:
-        f = forecast(
-            model,
-            sc.quant,
-            sc.hw,
-            engine=sc.engine,
-            context_tokens=ctx,
-            concurrency=sc.conc,
-            gpus=sc.gpus,
-            kv_dtype=sc.kv,
-        )
-    except ValueError as e:
-        s.lines.append(f"No speed forecast for this scenario: {e}.")
+    f = v.forecast
+    if f is None:
+        s.lines.append(f"No speed forecast for this scenario: {v.error}.")
         return s
+    measured = f" with a measured efficiency of {v.efficiency_override:.0%}" if v.efficiency_override else ""
     s.lines.append(
         f"Decode {f.decode_tokens_per_s:,.1f} tokens/s per user ({f.decode_tokens_per_s_low:,.1f}–"
         f"{f.decode_tokens_per_s_high:,.1f}), prefill {f.prefill_tokens_per_s:,.0f} tokens/s, time to first token "
-        f"{f.ttft_s * 1000:,.0f} ms, {f.aggregate_tokens_per_s:,.1f} tokens/s aggregate at {sc.conc} user(s) "
-        f"(prompt {f.prompt_tokens} tokens, answer {f.output_tokens} tokens; bound: {f.bound})."
+        f"{f.ttft_s * 1000:,.0f} ms, end to end {f.e2e_s:,.2f} s, {f.aggregate_tokens_per_s:,.1f} tokens/s aggregate "
+        f"at {v.scenario.conc} user(s) (prompt {f.prompt_tokens} tokens, answer {f.output_tokens} tokens"
+        f"{', cold start' if v.scenario.cold else ''}; bound: {f.bound}){measured}."
     )
+    metrics = [
+        ("decode tokens/s per user", "decode_tokens_per_s"),
+        ("prefill tokens/s", "prefill_tokens_per_s"),
+        ("time to first token (s)", "ttft_s"),
+        ("end to end (s)", "e2e_s"),
+        ("aggregate tokens/s", "aggregate_tokens_per_s"),
+    ]
     rows = [
-        {
-            "metric": "decode tokens/s per user",
-            "value": f.decode_tokens_per_s,
-            "low": f.decode_tokens_per_s_low,
-            "high": f.decode_tokens_per_s_high,
-        },
-        {
-            "metric": "prefill tokens/s",
-            "value": f.prefill_tokens_per_s,
-            "low": f.prefill_tokens_per_s_low,
-            "high": f.prefill_tokens_per_s_high,
-        },
-        {"metric": "time to first token (s)", "value": f.ttft_s, "low": f.ttft_s_low, "high": f.ttft_s_high},
-        {"metric": "end to end (s)", "value": f.e2e_s, "low": f.e2e_s_low, "high": f.e2e_s_high},
-        {
-            "metric": "aggregate tokens/s",
-            "value": f.aggregate_tokens_per_s,
-            "low": f.aggregate_tokens_per_s_low,
-            "high": f.aggregate_tokens_per_s_high,
-        },
+        {"metric": label, "value": getattr(f, a), "low": getattr(f, f"{a}_low"), "high": getattr(f, f"{a}_high")}
+        for label, a in metrics
     ]
     s.tables.append(Table("speed", "Speed forecast", rows))
     s.data = f.as_dict()
-    # Same model, format, device and engine as the forecast above, so this cannot fail where that succeeded.
-    pts = decode_vs_depth(model, sc.quant, sc.hw, engine=sc.engine, kv_dtype=sc.kv, gpus=sc.gpus)
-    depth_rows = [{"depth_tokens": d, "tokens_per_s": v, "low": lo, "high": hi} for d, v, lo, hi in pts]
+    depth_rows = [{"depth_tokens": d, "tokens_per_s": t, "low": lo, "high": hi} for d, t, lo, hi in v.depth]
     s.tables.append(Table("speed_vs_depth", "Decode speed as the context fills", depth_rows))
     depths = [r["depth_tokens"] for r in depth_rows]
     s.charts["decode_vs_depth"] = go.Figure(
@@ -354,53 +320,12 @@ def _speed_section(sc: Scenario, cat: Catalog) -> Section:
     return s
 
 
-def cost_request(sc: Scenario, cat: Catalog) -> CostRequest:
-    """The cost page's request for a scenario (page-only extras such as PUE at their defaults)."""
-    req = CostRequest(
-        workload=Workload(
-            sc.in_mtok * 1e6,
-            sc.out_mtok * 1e6,
-            peak_concurrency=sc.conc,
-            utilization=sc.util,
-            p95_ttft_s=sc.ttft_s,
-            min_user_tokens_per_s=sc.user_tps,
-        ),
-        model=sc.model,
-        quant=sc.quant,
-        engine=sc.engine,
-        hardware=sc.hw,
-        gpus=sc.gpus,
-        context_tokens=min(sc.ctx, cat.model(sc.model).context_tokens),
-        hardware_price_usd=sc.hw_usd,
-        amortization_months=sc.months,
-        power_watts=sc.watts,
-        electricity_usd_per_kwh=sc.kwh,
-        cloud_hardware=sc.cloud_hw if sc.cloud_hw in cat.hardware else None,
-        cloud_model=sc.cloud_model if sc.cloud_model in cat.models else None,
-        cloud_usd_per_hour=sc.cloud_hr,
-        scale_to_zero=sc.s2z,
-        api_model=sc.api_model if sc.api_model in cat.models else None,
-        cloud_quant=sc.cloud_q,
-    )
-    if sc.api_in is None and sc.api_out is None:
-        return req
-    # As on the cost page: a price typed for one side keeps the catalog price of the other.
-    offers = api_prices_for(cat, req.api_model or sc.model, req.workload)
-    seed_in, seed_out = (offers[0].usd_per_mtok_input, offers[0].usd_per_mtok_output) if offers else (None, None)
-    typed_in = sc.api_in if sc.api_in is not None else seed_in
-    typed_out = sc.api_out if sc.api_out is not None else seed_out
-    if typed_in is None or typed_out is None:
-        return req
-    return replace(req, api_input_usd_per_mtok=typed_in, api_output_usd_per_mtok=typed_out)
-
-
-def _cost_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]]) -> Section:
+def _cost_section(v: CostView, sources: list[tuple[str, str]]) -> Section:
+    """The Costs page's side-by-side options, break-evens and prices, from its view."""
     s = Section("cost", "Cost")
-    try:
-        plan = plan_costs(cat, cost_request(sc, cat))
-        cmp = compare(plan.inputs)
-    except (ValueError, KeyError) as e:
-        s.lines.append(f"No cost comparison for this scenario: {e}.")
+    plan, cmp = v.plan, v.comparison
+    if plan is None:
+        s.lines.append(f"No cost comparison for this scenario: {v.error}.")
         return s
     rows = []
     for name, o in cmp.options.items():
@@ -416,16 +341,11 @@ def _cost_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]]) ->
             }
         )
     s.tables.append(Table("cost_options", "Monthly cost by option", rows))
-    s.tables.append(
-        Table(
-            "cost_breakeven",
-            "Break-even volumes",
-            [
-                {"pair": b.key, "monthly_tokens": b.monthly_tokens, "cheaper_below": b.cheaper_below, "note": b.note}
-                for b in cmp.breakevens
-            ],
-        )
-    )
+    breakevens = [
+        {"pair": b.key, "monthly_tokens": b.monthly_tokens, "cheaper_below": b.cheaper_below, "note": b.note}
+        for b in cmp.breakevens
+    ]
+    s.tables.append(Table("cost_breakeven", "Break-even volumes", breakevens))
     quotes = [
         {"price": k, "value": q.value, "source": q.source, "as_of": q.as_of, "label": q.label}
         for k, q in plan.quotes.items()
@@ -434,14 +354,17 @@ def _cost_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]]) ->
     for q in plan.quotes.values():
         if q.value is not None and q.source != "typed in":
             sources.append((f"price {q.label or ''}".strip(), q.source))
-    cheapest = cmp.cheapest
-    if cheapest:
-        o = cmp.options[cheapest]
+    if cmp.cheapest:
+        o = cmp.options[cmp.cheapest]
         s.lines.append(
-            f"Cheapest at this volume: **{cheapest}** ({plan.labels.get(cheapest)}) at ${o.usd_per_month:,.2f} a month."
+            f"Cheapest at this volume: **{cmp.cheapest}** ({plan.labels.get(cmp.cheapest)}) at "
+            f"${o.usd_per_month:,.2f} a month."
         )
     for name, sentence in plan.sizing.items():
         s.lines.append(f"{name}: {sentence}")
+    if v.fallback_label:
+        s.lines.append(v.fallback_label)
+    s.lines.append(v.throughput_sentence)
     s.data = cmp.to_dict()
     priced = [r for r in rows if r["usd_per_month"] is not None]
     if priced:
@@ -452,48 +375,26 @@ def _cost_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]]) ->
     return s
 
 
-def guide_request(sc: Scenario) -> GuideRequest:
-    """The guide's request for a scenario: its target (or the sidebar hardware) and the guide inputs."""
-    if sc.tgt:
-        t = TARGET_BY_ID[sc.tgt]
-        hw, gpus, engine = t.hardware_ids, t.gpus, t.engine
-    else:
-        hw, gpus, engine = (sc.hw,), sc.gpus, sc.engine
-    return GuideRequest(
-        hardware_ids=hw,
-        gpus=gpus,
-        engine=engine,
-        context_tokens=sc.ctx,
-        modalities=frozenset(m for m in sc.mods.split(",") if m),
-        private=sc.private,
-        workload=sc.work,
-        monthly_input_tokens=sc.in_mtok * 1e6,
-        monthly_output_tokens=sc.out_mtok * 1e6,
-        concurrency=sc.conc,
-        budget_usd_per_month=sc.budget,
-        min_tokens_per_s=sc.user_tps or 10.0,
-    )
-
-
-def _guide_section(sc: Scenario, cat: Catalog, sources: list[tuple[str, str]], top: int = 10) -> Section:
+def _guide_section(v: GuideView, cat: Catalog, sources: list[tuple[str, str]], top: int = 10) -> Section:
+    """The Guide page's target, best fits, ranking and claims check, from its view."""
     s = Section("guide", "Decision guide")
-    req = guide_request(sc)
-    ranked = rank(cat, req)
-    where = TARGET_BY_ID[sc.tgt].label if sc.tgt else "the scenario's hardware"
+    req = v.request
+    if v.error:
+        s.lines.append(f"The guide cannot rank these inputs: {v.error}.")
+        return s
     s.lines.append(
-        f"Target: {where} ({', '.join(req.hardware_ids)}, {req.gpus} GPU(s), {req.engine}); "
+        f"Target: {v.where} ({', '.join(req.hardware_ids)}, {req.gpus} GPU(s), {req.engine}); "
         f"workload {req.workload}; context {req.context_tokens:,} tokens."
     )
-    for c in ranked[:3]:
-        if c.status != "ruled out":
-            s.lines.append(f"{c.rank}. **{c.model_name} {c.quant}** on {c.hardware_name}: {c.sentence}")
-    s.tables.append(Table("guide_ranking", f"Ranking (top {top})", [c.as_row() for c in ranked[:top]]))
-    s.tables.append(Table("claims_check", "Claims check", [c.as_row() for c in check_claims(cat)]))
+    for c in v.fitting[:3]:
+        s.lines.append(f"{c.rank}. **{c.model_name} {c.quant}** on {c.hardware_name}: {c.sentence}")
+    s.tables.append(Table("guide_ranking", f"Ranking (top {top})", [c.as_row() for c in v.ranked[:top]]))
+    s.tables.append(Table("claims_check", "Claims check", [c.as_row() for c in claims(cat)]))
     # The ranking also rests on these devices' specs and these models' published scores.
     for h in req.hardware_ids:
         hw = cat.device(h)
         sources.append((f"{hw.name} (as of {hw.as_of})", hw.source))
-    for mid in dict.fromkeys(c.model_id for c in ranked[:top]):
+    for mid in dict.fromkeys(c.model_id for c in v.ranked[:top]):
         m = cat.model(mid)
         for key in sorted({k.strip() for b in m.benchmarks.values() for k in b.source.split(",")}):
             src = cat.model_sources[m.family][key]
@@ -526,8 +427,11 @@ def build_report(
     sections: Sequence[str] = SECTIONS,
     link: str | None = None,
     now: dt.datetime | None = None,
+    facts: SessionFacts | None = None,
 ) -> Report:
-    """The report of a scenario with the requested sections (inputs and sources always)."""
+    """The report of a scenario with the requested sections (inputs and sources always).
+
+    Each section renders the view its page renders (`facts`: the session's measurements, as the page has them)."""
     unknown = set(sections) - set(SECTIONS)
     if unknown:
         raise ValueError(f"unknown report sections: {sorted(unknown)} (known: {', '.join(SECTIONS)})")
@@ -538,13 +442,13 @@ def build_report(
         if key not in sections:
             continue
         if key == "memory":
-            parts.append(_memory_section(sc, cat))
+            parts.append(_memory_section(build_memory_view(sc, cat)))
         elif key == "speed":
-            parts.append(_speed_section(sc, cat))
+            parts.append(_speed_section(build_speed_view(sc, cat, facts)))
         elif key == "cost":
-            parts.append(_cost_section(sc, cat, sources))
+            parts.append(_cost_section(build_cost_view(sc, cat, facts), sources))
         elif key == "guide":
-            parts.append(_guide_section(sc, cat, sources))
+            parts.append(_guide_section(build_guide_view(sc, cat), cat, sources))
     notes = [
         "GiB = 2^30 bytes, GB = 10^9 bytes; money in USD.",
         "Every figure is computed by the project's calculators from the catalog; see the sources below.",

@@ -7,9 +7,11 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from ui.measurements import session_facts
 from ui.report import SECTIONS, build_report
 from ui.scenario import Scenario
 from ui.state import catalog, get_scenario, share_url
+from ui.views.facts import SessionFacts
 
 PRINT_KEY = "report_print_view"
 # Hide the app chrome (sidebar, header, toolbar) and the widgets that make no sense on paper.
@@ -26,9 +28,13 @@ PRINT_CSS = """<style>
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _report_files(scenario_json: str, sections: tuple[str, ...], link: str | None) -> dict[str, bytes | str]:
-    """Markdown, JSON and the CSV zip of one scenario (cached: the guide and cost sections take a few 100 ms)."""
-    rep = build_report(Scenario.model_validate(json.loads(scenario_json)), catalog(), sections, link)
+def _report_files(
+    scenario_json: str, sections: tuple[str, ...], link: str | None, facts_key: str, _facts: SessionFacts
+) -> dict[str, bytes | str]:
+    """Markdown, JSON and the CSV zip of one scenario (cached per scenario and session facts: the guide and cost
+    sections take a few 100 ms)."""
+    sc = Scenario.model_validate(json.loads(scenario_json))
+    rep = build_report(sc, catalog(), sections, link, facts=_facts)
     return {
         "md": rep.to_markdown(png_note="PNG charts come with the bundle below."),
         "json": rep.to_json(),
@@ -59,7 +65,8 @@ def report_download(sections: Sequence[str] | None = None, key: str = "report") 
         # Without a browser (AppTest, bare mode) there is no page URL: the report then gives the link's query.
         link = share_url() if st.context.url else None
         try:
-            files = _report_files(sc.model_dump_json(), chosen, link)
+            facts = session_facts(sc, with_levels="cost" in chosen)
+            files = _report_files(sc.model_dump_json(), chosen, link, repr(facts), facts)
         except (ValueError, KeyError) as e:
             st.warning(f"No report for this scenario: {e}")
             return
@@ -97,7 +104,7 @@ def report_download(sections: Sequence[str] | None = None, key: str = "report") 
             key=f"{key}_prepare",
             help="Plotly's static export starts a headless Chromium; it takes a few seconds.",
         ):
-            rep = build_report(sc, catalog(), chosen, link)
+            rep = build_report(sc, catalog(), chosen, link, facts=facts)
             with st.spinner("Rendering charts"):
                 st.session_state[bundle_key] = (sc.model_dump_json(), *rep.bundle_zip(with_png=True))
         bundle = st.session_state.get(bundle_key)

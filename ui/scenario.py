@@ -14,6 +14,8 @@ KvDtype = Literal["f16", "bf16", "fp8", "q8_0", "q4_0"]
 EngineName = Literal["llama.cpp", "ollama", "vllm", "transformers"]
 GuideTarget = Literal["phone", "edge", "laptop-cpu", "mac-16", "gpu-24", "server", "multi-gpu"]
 GuideWorkload = Literal["chat", "agentic", "reasoning"]
+ThroughputSource = Literal["forecast", "typed", "probe"]
+CostOption = Literal["owned", "cloud", "api"]
 
 DEFAULT_MODEL = "gemma-4-e4b"
 DEFAULT_HARDWARE = "rtx-4090"
@@ -58,27 +60,59 @@ class Scenario(BaseModel):
     mods: str = Field(default="", pattern=r"^((image|audio)(,(image|audio))*)?$")  # inputs beyond text
     private: bool = False  # no external API: hosted APIs left out
     budget: float | None = Field(default=None, ge=0, le=1e7)  # USD a month; None = no limit
+    show_out: bool = False  # guide: list the ruled-out variants too
+    # Memory-page inputs (llama.cpp / Ollama placement).
+    ple_host: bool = True  # per-layer-embedding table in host memory (their default)
+    moe_host: bool = False  # routed MoE experts in host memory (--cpu-moe)
+    # Memory page, "Bring your own model" (ui/views/byo.py); read through the FetchGuard whenever a link is opened.
+    gguf: str | None = Field(default=None, min_length=1, max_length=2000)  # GGUF path, http(s) URL or hf://...
+    mmproj: str | None = Field(default=None, min_length=1, max_length=2000)  # the GGUF's vision/audio projector
+    hf: str | None = Field(default=None, min_length=1, max_length=200)  # Hugging Face id ORG/NAME[@REVISION]
+    hf_file: str | None = Field(default=None, min_length=1, max_length=500)  # a GGUF file of that repo, by path
+    # Speed-page inputs; None = derived from the context (min(512, ctx/2) prompt, min(256, rest) output).
+    prompt: int | None = Field(default=None, ge=0, le=1_048_576)  # prompt tokens per request
+    out_tok: int | None = Field(default=None, ge=1, le=1_048_576)  # output tokens per request
+    cold: bool = False  # cold start: weights loaded from disk first
+    served: str | None = Field(default=None, max_length=200, pattern=r"^[\w.:/@+-]+$")  # probe name; None = model
+    use_meas: bool = False  # speed: the stored probe measurement replaces the fitted efficiency
+    # Cost-page inputs beyond the prices above.
+    pue: float = Field(default=1.0, ge=1.0, le=3.0)  # facility overhead on owned power
+    coc: float = Field(default=0.0, ge=0, le=100)  # cost of capital, annual %
+    fixed: float = Field(default=0.0, ge=0, le=1e7)  # other fixed owned costs, USD a month
+    tput: ThroughputSource = "forecast"  # owned throughput: forecast, a typed rate or a stored probe run
+    meas_tps: float = Field(default=50.0, ge=0.1, le=1e7)  # typed aggregate output tokens/s
+    meas_run: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,32}@[0-9]{1,4}$")  # stored run "id@concurrency"
+    cloud_prov: str | None = Field(default=None, max_length=100)  # cloud provider; None = the catalog's cheapest
+    api_prov: str | None = Field(default=None, max_length=100)  # API provider; None = the catalog's cheapest
+    sens: int = Field(default=20, ge=5, le=50)  # sensitivity: each input moved by this many %
+    tor: CostOption | None = None  # option the sensitivity chart is drawn for; None = the first priced
+    # Variants-page inputs.
+    fams: str | None = Field(default=None, pattern=r"^[\w.,-]*$")  # families shown, comma-separated; None = all
+    score: str | None = Field(default=None, max_length=100)  # benchmark of the quality chart; None = the first
 
 
 # URL key -> field; keys are the field names, short and stable (documented in README).
 URL_KEYS: tuple[str, ...] = tuple(Scenario.model_fields)
 DEFAULTS = Scenario()
+MAX_VALUE_CHARS = 2000  # the longest query value read (a GGUF URL can be long)
 
 
 def _coerce(field: str, raw: str) -> Any:
     """Parse one query-string value for `field`; raises ValueError when it cannot be."""
     ann = Scenario.model_fields[field].annotation
+    args = set(getattr(ann, "__args__", ()))
+    optional = type(None) in args
+    if optional and raw == "":
+        return None
     if ann is bool:
         if raw.lower() in ("1", "true", "yes"):
             return True
         if raw.lower() in ("0", "false", "no"):
             return False
         raise ValueError(raw)
-    if ann is int:
+    if ann is int or int in args:
         return int(raw)
-    if ann in (float, float | None):
-        if raw == "" and ann is not float:
-            return None
+    if ann is float or float in args:
         v = float(raw)
         if not math.isfinite(v):
             raise ValueError(raw)
@@ -95,6 +129,10 @@ CATALOG_IDS = {
     "cloud_hw": "hardware",
     "quant": "quantization",
     "cloud_q": "quantization",
+    "cloud_prov": "cloud provider",
+    "api_prov": "API provider",
+    "score": "benchmark",
+    "fams": "model family",
 }
 
 
@@ -107,6 +145,16 @@ def _catalog_id(kind: str, value: str, catalog: Catalog) -> str | None:
             return None
     if kind == "api model" and any(p.model == value for p in catalog.api_prices):
         return value
+    if kind == "model family":
+        families = {m.family for m in catalog.models.values()}
+        return value if all(f in families for f in value.split(",") if f) else None
+    if kind in ("cloud provider", "API provider", "benchmark"):
+        known = {
+            "cloud provider": {p.provider for p in catalog.cloud_prices},
+            "API provider": {p.provider for p in catalog.api_prices},
+            "benchmark": {b for m in catalog.models.values() for b in m.benchmarks},
+        }[kind]
+        return value if value in known else None
     table = catalog.hardware if kind == "hardware" else catalog.models
     value = catalog.aliases.get(value, value)
     return value if value in table else None
@@ -127,17 +175,21 @@ def scenario_from_query(params: Mapping[str, str | list[str]], catalog: Catalog)
             if not raw:
                 continue
             raw = raw[-1]
-        raw = str(raw)[:200]
+        raw = str(raw)
+        if len(raw) > MAX_VALUE_CHARS:  # a value is never cut short: a shortened location would be another one
+            notices.append(f"ignored {key}={raw[:60]!r}...: longer than {MAX_VALUE_CHARS} characters")
+            continue
+        shown = raw if len(raw) <= 200 else raw[:200] + "..."
         try:
             value = _coerce(key, raw)
             Scenario.model_validate({**values, key: value})
         except (ValueError, TypeError):
-            notices.append(f"ignored {key}={raw!r}: not a valid value")
+            notices.append(f"ignored {key}={shown!r}: not a valid value")
             continue
         if key in CATALOG_IDS and value is not None:
             value = _catalog_id(CATALOG_IDS[key], value, catalog)
             if value is None:
-                notices.append(f"ignored {key}={raw!r}: no such {CATALOG_IDS[key]} in the catalog")
+                notices.append(f"ignored {key}={shown!r}: no such {CATALOG_IDS[key]} in the catalog")
                 continue
         values[key] = value
     return Scenario.model_validate(values), notices

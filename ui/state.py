@@ -90,13 +90,16 @@ def bind(
     label: str,
     *,
     key_prefix: str = "w",
+    key: str | None = None,
     options: Sequence[Any] | None = None,
     to_value: Callable[[Any], Any] = lambda v: v,
     from_value: Callable[[Any], Any] = lambda v: v,
+    resets: Sequence[str] = (),
     **kwargs: Any,
 ) -> Any:
-    """A widget showing Scenario.<field>; changing it updates the Scenario. Returns the scenario value."""
-    key = f"{key_prefix}_{field}"
+    """A widget showing Scenario.<field>; changing it updates the Scenario (and puts `resets` back to their
+    defaults: fields that only mean something for the old value). Returns the scenario value."""
+    key = key or f"{key_prefix}_{field}"
     current = from_value(getattr(get_scenario(), field))
     if options is not None and current not in options:
         current = options[0]
@@ -104,7 +107,8 @@ def bind(
 
     def _changed() -> None:
         try:
-            update_scenario(**{field: to_value(st.session_state[key])})
+            defaults = {r: Scenario.model_fields[r].default for r in resets}
+            update_scenario(**defaults, **{field: to_value(st.session_state[key])})
         except ValueError:
             st.session_state[NOTICES_KEY] = [f"{label}: value not accepted"]
 

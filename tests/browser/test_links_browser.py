@@ -66,3 +66,35 @@ def test_bad_values_show_a_notice(app_url, new_page):
     expect(alert).to_contain_text("ctx='abc'")
     expect(alert).to_contain_text("no such model")
     screenshot(page, "bad-link-notice")
+
+
+def _figures(page) -> list[str]:
+    """Every metric's value and delta (the fit margin is a delta)."""
+    return page.locator('[data-testid="stMetricValue"], [data-testid="stMetricDelta"]').all_inner_texts()
+
+
+def test_page_input_lands_in_link_and_link_reproduces_the_figures(app_url, new_page):
+    # Issue 10: on Memory, "MoE experts on the host" changed the figures but not the address bar.
+    page = new_page()
+    page.goto(f"{app_url}/memory?model=gemma-4-26b-a4b&hw=rtx-4090")
+    wait_rendered(page)
+    before = _figures(page)
+    page.get_by_text("MoE experts on the host").click()
+    page.wait_for_function("() => location.search.includes('moe_host=1')", timeout=30_000)
+    wait_rendered(page)
+    numbers = _figures(page)
+    assert numbers != before  # the experts left the GPU: the margin grew
+
+    fresh = new_page()
+    fresh.goto(page.url)
+    wait_rendered(fresh)
+    expect(fresh.locator('[data-testid="stMetricValue"], [data-testid="stMetricDelta"]')).to_have_text(numbers)
+    screenshot(fresh, "memory-moe-on-host")
+
+
+def test_no_deploy_button_for_the_people_a_link_is_shared_with(app_url, new_page):
+    page = new_page()
+    page.goto(f"{app_url}/memory")
+    wait_rendered(page)
+    assert page.locator('[data-testid="stAppDeployButton"]').count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0

@@ -14,7 +14,7 @@ Residual |predicted / measured - 1| of tokens/s as (n, median, worst):
   serving_holdout: (20, 0.0793, 0.1444)
 """
 
-from calculators.throughput import ClassParams, ServerParams, SharedParams
+from calculators.speed.params import ClassParams, ServerParams, SharedParams
 
 DATA_SHA256 = "bb67fa42521b44831b6f25576f7be0ac15af71e0a0c474110bf1eb53ee302ee2"
 FITTED_ON = "2026-11-28"

@@ -1,0 +1,193 @@
+"""Speed page view: the scenario's forecast with its ranges, every variant on the device, concurrency, depth, roofline.
+
+Session facts that are not in the link (the probe page's "use my measurement" choice, a stored probe run) come in
+as `SessionFacts`, gathered by the page; Home and the report pass the same, so they show the page's figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from calculators.guide import ENGINE_QUANTS
+from calculators.speed import (
+    ConcurrencyPoint,
+    SpeedForecast,
+    calibration,  # noqa: F401 - the fit's figures the page quotes
+    concurrency_curve,
+    decode_vs_depth,
+    forecast,
+    implied_efficiency,
+    roofline,
+)
+from model_specs import Catalog
+from model_specs.schema import Hardware, ModelSpec
+from ui.scenario import Scenario
+from ui.views import memo
+from ui.views.facts import SessionFacts
+
+DEFAULT_PROMPT_TOKENS = 512
+DEFAULT_OUTPUT_TOKENS = 256
+
+
+def request_tokens(s: Scenario, ctx: int) -> tuple[int, int]:
+    """(prompt, output) tokens of one request: the scenario's, else min(512, ctx/2) and min(256, the rest)."""
+    prompt = min(s.prompt if s.prompt is not None else min(DEFAULT_PROMPT_TOKENS, ctx // 2), max(0, ctx - 1))
+    rest = max(1, ctx - prompt)
+    output = min(s.out_tok if s.out_tok is not None else min(DEFAULT_OUTPUT_TOKENS, rest), rest)
+    return prompt, output
+
+
+@dataclass(frozen=True)
+class SpeedView:
+    """Every number the Speed page shows for one scenario."""
+
+    scenario: Scenario
+    model: ModelSpec
+    hardware: Hardware
+    context_tokens: int
+    prompt_tokens: int
+    output_tokens: int
+    facts: SessionFacts
+    efficiency_override: float | None  # bandwidth efficiency taken from a measurement, if any
+    override_from_probe_page: bool  # the override came from the probe page's choice (not this page's toggle)
+    forecast: SpeedForecast | None
+    error: str | None
+
+    @property
+    def context_capped(self) -> bool:
+        """Whether the scenario asked for more context than the model supports."""
+        return self.context_tokens < self.scenario.ctx
+
+    def _common(self) -> dict[str, Any]:
+        s = self.scenario
+        return dict(
+            engine=s.engine,
+            context_tokens=self.context_tokens,
+            prompt_tokens=self.prompt_tokens,
+            output_tokens=self.output_tokens,
+            gpus=s.gpus,
+            kv_dtype=s.kv,
+            efficiency_override=self.efficiency_override,
+        )
+
+    @cached_property
+    def variant_quants(self) -> list[str]:
+        """The scenario's format, then the engine's 4-bit, 8-bit and published formats (as the guide ranks)."""
+        return list(dict.fromkeys([self.scenario.quant, *ENGINE_QUANTS[self.scenario.engine]]))
+
+    @cached_property
+    def concurrency(self) -> list[ConcurrencyPoint]:
+        """Aggregate and per-user speed as users are added, up to what fits in memory."""
+        return concurrency_curve(self.model, self.scenario.quant, self.hardware, **self._common())
+
+    @cached_property
+    def depth(self) -> list[tuple[int, float, float, float]]:
+        """(tokens in context, decode tokens/s, low, high) of one stream as the context fills."""
+        s = self.scenario
+        return decode_vs_depth(
+            self.model,
+            s.quant,
+            self.hardware,
+            engine=s.engine,
+            kv_dtype=s.kv,
+            gpus=s.gpus,
+            efficiency_override=self.efficiency_override,
+        )
+
+    @cached_property
+    def roofline(self) -> dict:
+        """Decode's arithmetic intensity and achieved FLOP/s per batch size, with the peak and fitted roofs."""
+        s = self.scenario
+        return roofline(
+            self.model,
+            s.quant,
+            self.hardware,
+            engine=s.engine,
+            depth_tokens=self.prompt_tokens + self.output_tokens // 2,
+            kv_dtype=s.kv,
+            efficiency_override=self.efficiency_override,
+        )
+
+
+def _override(s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: SessionFacts) -> tuple[float | None, bool]:
+    """(bandwidth efficiency from a measurement or None, whether it came from the probe page's choice)."""
+    if s.use_meas and m.stored_speed is not None:
+        eff = implied_efficiency(
+            model,
+            s.quant,
+            hw,
+            m.stored_speed.decode_tokens_per_s,
+            engine=s.engine,
+            depth_tokens=prompt,
+            kv_dtype=s.kv,
+            gpus=s.gpus,
+        )
+        return eff, False
+    c = m.probe_choice or {}
+    if (c.get("model"), c.get("quant"), c.get("hw"), c.get("engine")) == (model.id, s.quant, hw.id, s.engine):
+        return c["efficiency_override"], True
+    return None, False
+
+
+def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = None) -> SpeedView:
+    """The Speed page's view of `s` (with this session's measurements, if any)."""
+    m = facts or SessionFacts()
+    model, hw = cat.model(s.model), cat.device(s.hw)
+    ctx = min(s.ctx, model.context_tokens)
+    prompt, output = request_tokens(s, ctx)
+    override, from_probe, f, err = None, False, None, None
+    try:
+        override, from_probe = _override(s, model, hw, prompt, m)
+        v = SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, None, None)
+        f = forecast(model, s.quant, hw, concurrency=s.conc, cold_start=s.cold, **v._common())
+    except ValueError as e:
+        err = str(e)
+    return SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, f, err)
+
+
+_VARIANTS: dict[tuple, tuple] = {}
+
+
+def variant_rows(v: SpeedView, cat: Catalog) -> list[dict]:
+    """Every catalog model in the view's formats on the view's device: decode, prefill, TTFT, fit (memoised)."""
+    s = v.scenario
+    key = (v.hardware.id, s.engine, s.ctx, s.kv, tuple(v.variant_quants), v.prompt_tokens, v.output_tokens)
+    return memo(_VARIANTS, key, cat, lambda: _variant_rows(cat, *key))
+
+
+def _variant_rows(
+    cat: Catalog, hw_id: str, engine: str, ctx: int, kv: str, quants: tuple[str, ...], prompt: int, output: int
+) -> list[dict]:
+    rows = []
+    for m in cat.models.values():
+        c = min(ctx, m.context_tokens)
+        for q in quants:
+            try:
+                f = forecast(
+                    m,
+                    q,
+                    hw_id,
+                    engine=engine,
+                    context_tokens=c,
+                    prompt_tokens=min(prompt, c // 2),
+                    output_tokens=min(output, c // 4),
+                    kv_dtype=kv,
+                )
+            except ValueError:
+                continue
+            rows.append(
+                {
+                    "Model": m.name,
+                    "Quant": f.quant,
+                    "Decode tok/s": round(f.decode_tokens_per_s, 1),
+                    "Low": round(f.decode_tokens_per_s_low, 1),
+                    "High": round(f.decode_tokens_per_s_high, 1),
+                    "Prefill tok/s": round(f.prefill_tokens_per_s),
+                    "TTFT ms": round(f.ttft_s * 1000),
+                    "Fits": not any("does not fit" in n for n in f.notes),
+                    "Weights read / token (GB)": round(f.weight_bytes_per_token / 1e9, 2),
+                }
+            )
+    return rows
