@@ -8,9 +8,16 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from bench.gguf_reference import spec
+from model_specs import load_catalog
 from model_specs.gguf_header import read_local
+from model_specs.hf_hub import open_location
 from tests.gguf_files import model_metadata, recipe, write_gguf
+from tests.test_hf_hub import env, hub  # noqa: F401 - the stand-in Hub fixtures
+from ui.report import build_report
+from ui.scenario import Scenario, scenario_from_query, scenario_to_query
+from ui.state import SCENARIO_KEY
 from ui.views.byo import from_gguf, from_upload
+from ui.views.memory import build_memory_view
 from ui.widgets import gib
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -115,3 +122,88 @@ def test_page_refuses_a_loopback_hub_until_listed(monkeypatch):
     at.text_input(key="byo_hub").set_value("org/none").run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("MODEL_FETCH_ALLOWED_HOSTS" in w.value for w in at.warning)
+
+
+# ------------------------------------------------------------------ links: every BYO location is in the Scenario
+def _open_link(query: dict[str, str]) -> AppTest:
+    """A fresh session opened on the Memory page with `query`."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    for k, v in query.items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page("pages/memory.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.label, m.value) for m in at.metric]
+
+
+def test_a_link_with_a_gguf_location_reproduces_the_figures(gguf_path, monkeypatch):
+    monkeypatch.setenv("MODEL_DIR", str(gguf_path.parent))
+    at = _page()
+    at.text_input(key="byo_gguf").set_value(str(gguf_path)).run()
+    query = scenario_to_query(at.session_state[SCENARIO_KEY])
+    assert query["gguf"] == str(gguf_path)
+    fresh = _open_link(query)
+    assert fresh.text_input(key="byo_gguf").value == str(gguf_path)
+    assert _metrics(fresh) == _metrics(at)
+    assert ("Weights", gib(read_local(gguf_path).tensor_bytes)) in _metrics(fresh)
+    # the report (and Home, which renders it) sizes the same file
+    rep = build_report(at.session_state[SCENARIO_KEY], load_catalog(), ("memory",))
+    mem = next(s for s in rep.sections if s.key == "memory")
+    assert mem.data["weights_bytes"] == read_local(gguf_path).tensor_bytes
+    assert "Sized from the scenario's own model: byo-llama" in mem.lines[0]
+    # the fetch guard still applies when the link is opened: without MODEL_DIR the sidebar's model is sized
+    monkeypatch.delenv("MODEL_DIR")
+    refused = _open_link(query)
+    assert any("cannot be sized" in w.value and "set MODEL_DIR" in w.value for w in refused.warning)
+    assert ("Weights", gib(read_local(gguf_path).tensor_bytes)) not in _metrics(refused)
+
+
+def test_view_sizes_the_scenarios_gguf_and_reports_a_refusal(gguf_path, monkeypatch):
+    f = read_local(gguf_path)
+    monkeypatch.setenv("MODEL_DIR", str(gguf_path.parent))
+    v = build_memory_view(Scenario(gguf=str(gguf_path)), load_catalog())
+    assert v.byo.error is None and v.model.id == v.byo.byo.model.id
+    assert v.estimate.weights_bytes == f.tensor_bytes
+    monkeypatch.delenv("MODEL_DIR")
+    v = build_memory_view(Scenario(gguf=str(gguf_path), mmproj=str(gguf_path)), load_catalog())
+    assert v.byo.byo is None and "MODEL_DIR" in v.byo.error and v.model.id == "gemma-4-e4b"
+    v = build_memory_view(Scenario(mmproj=str(gguf_path)), load_catalog())
+    assert v.byo.error == "an mmproj file goes with a GGUF file"
+
+
+def test_a_link_value_is_never_cut_short():
+    long_url = "https://example.com/" + "a" * 2100 + ".gguf"
+    s, notices = scenario_from_query({"gguf": long_url}, load_catalog())
+    assert s.gguf is None and len(notices) == 1 and "longer than 2000 characters" in notices[0]
+    url = "https://example.com/" + "a" * 1500 + ".gguf"
+    assert scenario_from_query({"gguf": url}, load_catalog())[0].gguf == url
+
+
+@pytest.mark.usefixtures("env")
+def test_a_link_with_a_hub_gguf_file_reproduces_the_figures(monkeypatch):
+    monkeypatch.setenv("MODEL_FETCH_ALLOWED_HOSTS", "127.0.0.1")  # the stand-in Hub is on loopback
+    at = _page()
+    at.text_input(key="byo_hub").set_value("org/tiny").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("org/tiny: config.json" in s.value for s in at.success)
+    pick = at.selectbox(key="byo_hf_file")
+    assert pick.options == ["(none)", "tiny-F16-00001-of-00002.gguf", "tiny-Q8_0.gguf"]
+    pick.set_value("tiny-Q8_0.gguf").run()
+    query = scenario_to_query(at.session_state[SCENARIO_KEY])
+    assert (query["hf"], query["hf_file"]) == ("org/tiny", "tiny-Q8_0.gguf")
+    tensor_bytes = open_location("hf://org/tiny/tiny-Q8_0.gguf").tensor_bytes
+    assert ("Weights", gib(tensor_bytes)) in _metrics(at)
+    fresh = _open_link(query)
+    assert fresh.selectbox(key="byo_hf_file").value == "tiny-Q8_0.gguf"
+    assert _metrics(fresh) == _metrics(at)
+    # another repo: the file picked in the first one no longer applies
+    fresh.text_input(key="byo_hub").set_value("org/sharded").run()
+    assert fresh.session_state[SCENARIO_KEY].hf_file is None
+    # a link naming a file the repo does not have: one notice, the sidebar's model
+    odd = _open_link({"hf": "org/tiny", "hf_file": "other.gguf"})
+    assert any("other.gguf is not one of org/tiny's GGUF files" in w.value for w in odd.warning)
