@@ -15,7 +15,7 @@ from tests.gguf_files import model_metadata, recipe, write_gguf
 from tests.test_hf_hub import env, hub  # noqa: F401 - the stand-in Hub fixtures
 from ui.report import build_report
 from ui.scenario import Scenario, scenario_from_query, scenario_to_query
-from ui.state import SCENARIO_KEY
+from ui.state import NOTICES_KEY, SCENARIO_KEY
 from ui.views.byo import from_gguf, from_upload
 from ui.views.memory import build_memory_view
 from ui.widgets import gib
@@ -152,10 +152,14 @@ def test_a_link_with_a_gguf_location_reproduces_the_figures(gguf_path, monkeypat
     assert _metrics(fresh) == _metrics(at)
     assert ("Weights", gib(read_local(gguf_path).tensor_bytes)) in _metrics(fresh)
     # the report (and Home, which renders it) sizes the same file
-    rep = build_report(at.session_state[SCENARIO_KEY], load_catalog(), ("memory",))
+    rep = build_report(at.session_state[SCENARIO_KEY], load_catalog(), ("memory", "speed"))
     mem = next(s for s in rep.sections if s.key == "memory")
     assert mem.data["weights_bytes"] == read_local(gguf_path).tensor_bytes
     assert "Sized from the scenario's own model: byo-llama" in mem.lines[0]
+    speed = next(s for s in rep.sections if s.key == "speed")  # not wired to the file yet: it says so
+    assert (
+        speed.lines[1] == "The model brought on the Memory page is sized there only; speed is forecast for Gemma 4 E4B."
+    )
     # the fetch guard still applies when the link is opened: without MODEL_DIR the sidebar's model is sized
     monkeypatch.delenv("MODEL_DIR")
     refused = _open_link(query)
@@ -207,3 +211,17 @@ def test_a_link_with_a_hub_gguf_file_reproduces_the_figures(monkeypatch):
     # a link naming a file the repo does not have: one notice, the sidebar's model
     odd = _open_link({"hf": "org/tiny", "hf_file": "other.gguf"})
     assert any("other.gguf is not one of org/tiny's GGUF files" in w.value for w in odd.warning)
+
+
+def test_a_url_with_a_password_never_reaches_the_link():
+    at = _page()
+    at.text_input(key="byo_gguf").set_value("https://me:s3cret@example.com/x.gguf").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "gguf" not in scenario_to_query(at.session_state[SCENARIO_KEY])
+    assert at.text_input(key="byo_gguf").value == ""
+    # the notice app.py shows on the next run (AppTest runs the page file on its own, so read it from the session)
+    assert at.session_state[NOTICES_KEY] == [
+        "GGUF file: value not accepted (Value error, a URL with a password in it cannot go into a link)"
+    ]
+    s, notices = scenario_from_query({"gguf": "https://me:s3cret@example.com/x.gguf"}, load_catalog())
+    assert s.gguf is None and len(notices) == 1

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from model_specs import Catalog
 
@@ -89,6 +90,14 @@ class Scenario(BaseModel):
     # Variants-page inputs.
     fams: str | None = Field(default=None, pattern=r"^[\w.,-]*$")  # families shown, comma-separated; None = all
     score: str | None = Field(default=None, max_length=100)  # benchmark of the quality chart; None = the first
+
+    @field_validator("gguf", "mmproj")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        """A location goes into the link: a user:password@ part (a credential) is refused, never carried."""
+        if v and "://" in v and urlsplit(v).password is not None:
+            raise ValueError("a URL with a password in it cannot go into a link")
+        return v
 
 
 # URL key -> field; keys are the field names, short and stable (documented in README).

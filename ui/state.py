@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+from pydantic import ValidationError
 
 from model_specs import Catalog, load_catalog
 from ui.scenario import Scenario, scenario_from_query, scenario_to_query
@@ -109,8 +110,9 @@ def bind(
         try:
             defaults = {r: Scenario.model_fields[r].default for r in resets}
             update_scenario(**defaults, **{field: to_value(st.session_state[key])})
-        except ValueError:
-            st.session_state[NOTICES_KEY] = [f"{label}: value not accepted"]
+        except ValueError as e:
+            why = e.errors()[0]["msg"] if isinstance(e, ValidationError) else ""
+            st.session_state[NOTICES_KEY] = [f"{label}: value not accepted" + (f" ({why})" if why else "")]
 
     if options is not None:
         widget(label, options, key=key, on_change=_changed, **kwargs)
