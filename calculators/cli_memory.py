@@ -6,6 +6,7 @@ import argparse
 import math
 from pathlib import Path
 
+from calculators.cli_sources import add_source_arguments, resolve
 from calculators.engines import ENGINES, KV_DTYPES
 from calculators.memory import GiB, MemoryRequest, estimate
 from model_specs import load_catalog
@@ -18,7 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="catalog model id, e.g. gemma-4-e4b")
     src.add_argument("--hf-config", help="path to a Hugging Face config.json")
-    parser.add_argument("--quant", required=True, help="Q4_K_M, Q8_0, BF16, ..., FP8, INT8, AWQ, GPTQ, NF4, MXFP4")
+    add_source_arguments(src, parser)
+    parser.add_argument(
+        "--quant", help="Q4_K_M, Q8_0, BF16, ..., FP8, INT8, AWQ, GPTQ, NF4, MXFP4 (--gguf: the file's)"
+    )
     parser.add_argument("--context", type=int, required=True, help="context tokens per sequence")
     parser.add_argument("--batch", type=int, default=1, help="concurrent sequences (default 1)")
     parser.add_argument("--kv-dtype", default="f16", choices=KV_DTYPES, help="KV cache type (default f16)")
@@ -51,7 +55,11 @@ def run(args: argparse.Namespace) -> dict:
         raise ValueError("--context must be a positive number of tokens")
     if args.batch < 1 or args.gpus < 1:
         raise ValueError("--batch and --gpus must be at least 1")
-    model = _model(args)
+    source = resolve(args, args.engine, args.text_only)  # --gguf / --hf-model: the artifact's exact weights
+    model = source.model if source else _model(args)
+    quant = source.quant if source else args.quant
+    if not quant:
+        raise ValueError("--quant is required (except with --gguf or --hf-model)")
     hardware = None
     memory_bytes = None
     if args.hardware:
@@ -62,7 +70,7 @@ def run(args: argparse.Namespace) -> dict:
         memory_bytes = int(args.memory_gib * GiB)
     req = MemoryRequest(
         model=model,
-        quant=args.quant,
+        quant=quant,
         context_tokens=args.context,
         batch=args.batch,
         kv_dtype=args.kv_dtype,
@@ -71,9 +79,11 @@ def run(args: argparse.Namespace) -> dict:
         hardware=hardware,
         memory_bytes=memory_bytes,
         gpus=args.gpus,
+        weights_override=source.weights if source else None,
     )
     out = estimate(req).as_dict()
     out["model"] = model.id
+    out.update(source.info if source else {})
     if hardware is not None:
         out["hardware"] = hardware.id
     return out

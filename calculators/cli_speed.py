@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from calculators.cli_sources import add_source_arguments, resolve
 from calculators.engines import ENGINES, KV_DTYPES
 from calculators.serving.forecast import parse_goodput, serving_fields
 from calculators.speed import Device, custom_device, forecast, resolve_device
@@ -22,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--model", help="catalog model id or alias")
     src.add_argument("--hf-config", metavar="PATH", help="a Hugging Face config.json")
-    p.add_argument("--quant", required=True, help="quantisation (Q4_K_M, Q8_0, F16, MXFP4, FP8, ...)")
+    add_source_arguments(src, p)
+    p.add_argument("--quant", help="quantisation (Q4_K_M, Q8_0, F16, MXFP4, FP8, ...; --gguf: the file's)")
     p.add_argument("--engine", default="llama.cpp", choices=ENGINES)
     p.add_argument(
         "--context",
@@ -114,11 +116,15 @@ def _slo(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> dict:
     """Resolve the inputs, forecast, simulate the serving scheduler, and return the JSON-ready result."""
     slo = _slo(args)
-    model = _model(args)
+    source = resolve(args, args.engine, text_only=True)  # --gguf / --hf-model: the artifact's exact weights
+    model = source.model if source else _model(args)
+    quant = source.quant if source else args.quant
+    if not quant:
+        raise ValueError("--quant is required (except with --gguf or --hf-model)")
     device = _device(args)
     f = forecast(
         model,
-        args.quant,
+        quant,
         device,
         engine=args.engine,
         context_tokens=args.context,
@@ -130,11 +136,12 @@ def run(args: argparse.Namespace) -> dict:
         efficiency_override=args.efficiency,
         cold_start=args.cold_start,
         threads=args.threads,
+        weights_override=source.weights if source else None,
     )
     out = f.as_dict()
     served = serving_fields(
         model,
-        args.quant,
+        quant,
         device,
         engine=args.engine,
         context_tokens=f.context_tokens,
@@ -149,4 +156,4 @@ def run(args: argparse.Namespace) -> dict:
         search_max=args.search_max,
     )
     out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items()})
-    return out
+    return {**out, **(source.info if source else {})}

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from ui import byo_model
 from ui import memory_text as text
 from ui.charts import fit_heatmap_figure, kv_curve_figure, memory_bar_figure
 from ui.state import bind, catalog, get_scenario
-from ui.views.memory import REFERENCE_KV_CURVES, build_fit_view, build_memory_view, read_upload
+from ui.views.memory import REFERENCE_KV_CURVES, build_fit_view, build_memory_view
 from ui.widgets import KV_DTYPES, gib
 
 cat = catalog()
@@ -30,33 +31,9 @@ with c4:
     bind("ple_host", st.toggle, "Per-layer embeddings on the host", key="mem_offload_ple", help=help_ple)
     bind("moe_host", st.toggle, "MoE experts on the host", key="mem_offload_experts", help="llama.cpp --cpu-moe.")
 
-uploaded = st.file_uploader("Bring your own model: upload a Hugging Face config.json", type=["json"], key="mem_config")
-upload = read_upload(uploaded.name, uploaded.getvalue()) if uploaded is not None else None
-if upload is not None and upload.model is None:
-    st.error(
-        f"{uploaded.name} cannot be sized: {upload.error}. Showing {cat.model(s.model).name} from the sidebar instead."
-    )
-elif upload is not None:
-    m, t = upload.model, upload.model.text
-    st.success(
-        f"Sizing the uploaded model: {t.num_layers} layers, hidden {t.hidden_size}, "
-        f"{upload.text_params / 1e9:.2f} B text parameters."
-    )
-    if m.notes:  # e.g. an architecture the importer does not know, sized with the Llama layout
-        st.warning(f"Approximate: {m.notes}.")
-    with st.expander("Uploaded config: what was read"):
-        st.markdown(
-            f"- Layers {t.num_layers} ({upload.sliding_layers} sliding, {upload.global_layers} global, "
-            f"{t.attention.kv_shared_layers} KV-shared), hidden {t.hidden_size}, vocabulary {t.vocab_size:,}, "
-            f"{t.attention.num_heads} query heads, tied embeddings: {t.tie_word_embeddings}; maximum context "
-            f"{m.context_tokens:,} tokens (`max_position_embeddings`, 4096 if absent).\n"
-            "- Parameters are counted from the tensors llama.cpp's converter would write for this layout "
-            "(calculators/tensors.py); encoder sizes from `vision_config` / `audio_config` are approximate "
-            "(layers x (4 h² + 2 h x ffn)).\n"
-            "- Conversion rules: model_specs/hf_import.py."
-        )
-
-v = build_memory_view(s, cat, upload.model if upload else None)
+box, upload = byo_model.inputs(s)  # a GGUF location, Hub id or upload sized instead of the sidebar's model
+v = build_memory_view(s, cat, upload)
+byo_model.show(box, v, cat.model(s.model).name)
 if v.context_capped:
     st.info(f"{v.model.name} supports at most {v.model.context_tokens:,} tokens; showing that.")
 if v.estimate is None:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
-import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from model_specs.hostlist import (
+    LOOPBACK_NETWORKS,
+    HostList,
+    HostLookupFailed,
+    ip_literal,
+    normalize_host,
+    resolve,
+)
+
 # The dashboard's server makes the requests, so by default it may only probe itself (SSRF guard).
 ENV_ALLOWED_HOSTS = "PROBE_ALLOWED_HOSTS"
-LOOPBACK_NETWORKS = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 # Caps that keep one run from turning the probe into a load generator against a shared server.
 MAX_CONCURRENCY = 256
@@ -29,61 +35,31 @@ class HostNotAllowed(ProbeInputError):
     """The endpoint's host is outside PROBE_ALLOWED_HOSTS."""
 
 
-class HostLookupFailed(Exception):
-    """The endpoint's host name did not resolve (a DNS failure, reported as a run error)."""
-
-
 @dataclass(frozen=True)
 class AllowedHosts:
-    """Parsed PROBE_ALLOWED_HOSTS: names, networks, or '*' for any host."""
+    """Parsed PROBE_ALLOWED_HOSTS: names, networks, or '*' for any host (matching in model_specs/hostlist.py)."""
 
-    names: frozenset[str]
-    networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
-    any_host: bool = False
+    hosts: HostList
     explicit: bool = False  # False: the loopback default, where 'localhost' must resolve to loopback
 
     @classmethod
     def from_env(cls, value: str | None = None) -> AllowedHosts:
         """Parse a comma list of host names, IPs and CIDR networks; unset means loopback only."""
         raw = os.environ.get(ENV_ALLOWED_HOSTS, "") if value is None else value
-        entries = [e.strip().lower() for e in raw.split(",") if e.strip()]
-        if not entries:
-            return cls(frozenset({"localhost"}), LOOPBACK_NETWORKS)
-        names: set[str] = set()
-        nets = list(LOOPBACK_NETWORKS)
-        any_host = False
-        for e in entries:
-            if e == "*":
-                any_host = True
-                continue
-            try:
-                nets.append(ipaddress.ip_network(e.strip("[]"), strict=False))
-            except ValueError:
-                names.add(e.rstrip("."))
-        return cls(frozenset(names | {"localhost"}), tuple(nets), any_host, explicit=True)
-
-    def _in_networks(self, addr: str) -> bool:
-        ip = ipaddress.ip_address(addr.split("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        return any(ip in net for net in self.networks)
+        explicit = bool(raw.replace(",", "").strip())
+        return cls(HostList.parse(raw if explicit else "localhost", LOOPBACK_NETWORKS) | _LOCALHOST, explicit)
 
     def check(self, host: str, port: int | None) -> list[str]:
         """Raise HostNotAllowed unless host (and every address it resolves to) is allowed."""
-        host = host.lower().rstrip(".")
-        if self.any_host:
+        host = normalize_host(host)
+        if self.hosts.any_host:
             return []
-        try:
-            literal = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            literal = None
+        literal = ip_literal(host)
         if literal is not None:
-            if not self._in_networks(str(literal)):
+            if not self.hosts.in_networks(literal):
                 raise HostNotAllowed(_not_allowed(host))
             return [str(literal)]
-        named = host in self.names
-        if not named and not self.networks:
-            raise HostNotAllowed(_not_allowed(host))
+        named = self.hosts.has_name(host)
         try:
             addrs = resolve(host, port)
         except HostLookupFailed:
@@ -93,9 +69,12 @@ class AllowedHosts:
         # A host allowed by name is trusted wherever it points, except the default 'localhost',
         # which must really be loopback; any other name must resolve inside an allowed network.
         trust_name = named and (self.explicit and host != "localhost")
-        if not trust_name and not all(self._in_networks(a) for a in addrs):
+        if not trust_name and not all(self.hosts.in_networks(a) for a in addrs):
             raise HostNotAllowed(_not_allowed(host))
         return addrs
+
+
+_LOCALHOST = HostList(frozenset({"localhost"}))
 
 
 def _not_allowed(host: str) -> str:
@@ -103,15 +82,6 @@ def _not_allowed(host: str) -> str:
         f"host {host!r} is not allowed; the probe only contacts loopback unless "
         f"{ENV_ALLOWED_HOSTS} lists the host (comma-separated names, IPs or CIDRs)"
     )
-
-
-def resolve(host: str, port: int | None) -> list[str]:
-    """All addresses a host name resolves to; HostLookupFailed when it does not resolve."""
-    try:
-        infos = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as e:
-        raise HostLookupFailed(f"cannot resolve host {host!r}: {e}") from None
-    return sorted({str(info[4][0]) for info in infos})
 
 
 def normalize_base_url(url: str) -> str:

@@ -233,6 +233,10 @@ def _memory_section(v: MemoryView) -> Section:
     """The Memory page's headline figures and fit, from its view."""
     s = Section("memory", "Memory")
     est = v.estimate
+    if v.byo.byo is not None:  # the link's own model (GGUF location or Hub id), as the page sizes it
+        s.lines.append(f"Sized from the scenario's own model: {v.byo.byo.summary}.")
+    elif v.byo.error:
+        s.lines.append(f"{v.byo.label} cannot be sized: {v.byo.error}; the catalog model {v.model.name} is sized.")
     if est is None:
         s.lines.append(f"No memory estimate for this scenario: {v.error}.")
         return s
@@ -297,6 +301,8 @@ def _speed_section(v: SpeedView) -> Section:
         {"metric": label, "value": getattr(f, a), "low": getattr(f, f"{a}_low"), "high": getattr(f, f"{a}_high")}
         for label, a in metrics
     ]
+    if v.own_model_note:
+        s.lines.append(v.own_model_note)
     s.tables.append(Table("speed", "Speed forecast", rows))
     s.data = f.as_dict()
     depth_rows = [{"depth_tokens": d, "tokens_per_s": t, "low": lo, "high": hi} for d, t, lo, hi in v.depth]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from model_specs import Catalog
 
@@ -64,6 +65,11 @@ class Scenario(BaseModel):
     # Memory-page inputs (llama.cpp / Ollama placement).
     ple_host: bool = True  # per-layer-embedding table in host memory (their default)
     moe_host: bool = False  # routed MoE experts in host memory (--cpu-moe)
+    # Memory page, "Bring your own model" (ui/views/byo.py); read through the FetchGuard whenever a link is opened.
+    gguf: str | None = Field(default=None, min_length=1, max_length=2000)  # GGUF path, http(s) URL or hf://...
+    mmproj: str | None = Field(default=None, min_length=1, max_length=2000)  # the GGUF's vision/audio projector
+    hf: str | None = Field(default=None, min_length=1, max_length=200)  # Hugging Face id ORG/NAME[@REVISION]
+    hf_file: str | None = Field(default=None, min_length=1, max_length=500)  # a GGUF file of that repo, by path
     # Speed-page inputs; None = derived from the context (min(512, ctx/2) prompt, min(256, rest) output).
     prompt: int | None = Field(default=None, ge=0, le=1_048_576)  # prompt tokens per request
     out_tok: int | None = Field(default=None, ge=1, le=1_048_576)  # output tokens per request
@@ -86,10 +92,19 @@ class Scenario(BaseModel):
     fams: str | None = Field(default=None, pattern=r"^[\w.,-]*$")  # families shown, comma-separated; None = all
     score: str | None = Field(default=None, max_length=100)  # benchmark of the quality chart; None = the first
 
+    @field_validator("gguf", "mmproj")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        """A location goes into the link: a user:password@ part (a credential) is refused, never carried."""
+        if v and "://" in v and urlsplit(v).password is not None:
+            raise ValueError("a URL with a password in it cannot go into a link")
+        return v
+
 
 # URL key -> field; keys are the field names, short and stable (documented in README).
 URL_KEYS: tuple[str, ...] = tuple(Scenario.model_fields)
 DEFAULTS = Scenario()
+MAX_VALUE_CHARS = 2000  # the longest query value read (a GGUF URL can be long)
 
 
 def _coerce(field: str, raw: str) -> Any:
@@ -170,17 +185,21 @@ def scenario_from_query(params: Mapping[str, str | list[str]], catalog: Catalog)
             if not raw:
                 continue
             raw = raw[-1]
-        raw = str(raw)[:200]
+        raw = str(raw)
+        if len(raw) > MAX_VALUE_CHARS:  # a value is never cut short: a shortened location would be another one
+            notices.append(f"ignored {key}={raw[:60]!r}...: longer than {MAX_VALUE_CHARS} characters")
+            continue
+        shown = raw if len(raw) <= 200 else raw[:200] + "..."
         try:
             value = _coerce(key, raw)
             Scenario.model_validate({**values, key: value})
         except (ValueError, TypeError):
-            notices.append(f"ignored {key}={raw!r}: not a valid value")
+            notices.append(f"ignored {key}={shown!r}: not a valid value")
             continue
         if key in CATALOG_IDS and value is not None:
             value = _catalog_id(CATALOG_IDS[key], value, catalog)
             if value is None:
-                notices.append(f"ignored {key}={raw!r}: no such {CATALOG_IDS[key]} in the catalog")
+                notices.append(f"ignored {key}={shown!r}: no such {CATALOG_IDS[key]} in the catalog")
                 continue
         values[key] = value
     return Scenario.model_validate(values), notices

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import streamlit as st
+from pydantic import ValidationError
 
 from model_specs import Catalog, load_catalog
 from ui.scenario import Scenario, scenario_from_query, scenario_to_query
@@ -94,9 +95,11 @@ def bind(
     options: Sequence[Any] | None = None,
     to_value: Callable[[Any], Any] = lambda v: v,
     from_value: Callable[[Any], Any] = lambda v: v,
+    resets: Sequence[str] = (),
     **kwargs: Any,
 ) -> Any:
-    """A widget showing Scenario.<field>; changing it updates the Scenario. Returns the scenario value."""
+    """A widget showing Scenario.<field>; changing it updates the Scenario (and puts `resets` back to their
+    defaults: fields that only mean something for the old value). Returns the scenario value."""
     key = key or f"{key_prefix}_{field}"
     current = from_value(getattr(get_scenario(), field))
     if options is not None and current not in options:
@@ -105,9 +108,11 @@ def bind(
 
     def _changed() -> None:
         try:
-            update_scenario(**{field: to_value(st.session_state[key])})
-        except ValueError:
-            st.session_state[NOTICES_KEY] = [f"{label}: value not accepted"]
+            defaults = {r: Scenario.model_fields[r].default for r in resets}
+            update_scenario(**defaults, **{field: to_value(st.session_state[key])})
+        except ValueError as e:
+            why = e.errors()[0]["msg"] if isinstance(e, ValidationError) else ""
+            st.session_state[NOTICES_KEY] = [f"{label}: value not accepted" + (f" ({why})" if why else "")]
 
     if options is not None:
         widget(label, options, key=key, on_change=_changed, **kwargs)

@@ -101,9 +101,14 @@ def _usable(req: MemoryRequest) -> tuple[int | None, str]:
     return usable_memory_bytes(req.hardware, req.gpus)
 
 
+def request_weights(req: MemoryRequest) -> WeightBreakdown:
+    """The request's weights: an actual file's exact ones when given, else the recipe's estimate."""
+    return req.weights_override or weights(req.model, req.quant, req.engine, req.text_only)
+
+
 def _need(req: MemoryRequest, ctx: int, n_seq: int, unified: bool) -> int:
     """Bytes the request needs on the device(s) at ctx x n_seq; fits when <= fit_usable_bytes (one accounting)."""
-    wb = weights(req.model, req.quant, req.engine, req.text_only)
+    wb = request_weights(req)
     if engine_record(req.engine).takes_memory_fraction:  # vLLM keeps everything on the GPU, KV in whole blocks
         return wb.total_bytes + _overhead(req, ctx, n_seq) + block_kv_need_bytes(req, ctx, n_seq)
     kv = kv_cache_bytes(req.model, ctx, req.kv_dtype, req.engine, n_seq, n_ubatch=req.n_ubatch)

@@ -6,11 +6,19 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from calculators.engines import engine as engine_record
-from calculators.memory.accounting import _is_unified, _need, _overhead, _split, _usable, fit_usable_bytes
+from calculators.memory.accounting import (
+    _is_unified,
+    _need,
+    _overhead,
+    _split,
+    _usable,
+    fit_usable_bytes,
+    request_weights,
+)
 from calculators.memory.kv import kv_cache_bytes
 from calculators.memory.request import MemoryEstimate, MemoryRequest, Placement
 from calculators.memory.vllm import vllm_capacity
-from calculators.memory.weights import WeightBreakdown, weights
+from calculators.memory.weights import WeightBreakdown
 
 
 def estimate(req: MemoryRequest) -> MemoryEstimate:
@@ -21,7 +29,7 @@ def estimate(req: MemoryRequest) -> MemoryEstimate:
         raise ValueError("batch and gpus must be at least 1")
     if req.context_tokens > req.model.context_tokens:
         raise ValueError(f"context {req.context_tokens} exceeds {req.model.id}'s maximum of {req.model.context_tokens}")
-    wb = weights(req.model, req.quant, req.engine, req.text_only)
+    wb = request_weights(req)
     notes = list(wb.notes)
     usable, rule = _usable(req)
     if engine_record(req.engine).takes_memory_fraction:

@@ -30,6 +30,8 @@ class MemoryRequest:
     flash_attn: bool = True
     gpu_memory_utilization: float = 0.9
     max_num_batched_tokens: int = 8192
+    # Exact weights of an actual file (calculators/gguf_file.py, from its header) instead of the recipe's estimate.
+    weights_override: WeightBreakdown | None = None
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING
 from calculators.memory import MemoryRequest, estimate
 
 if TYPE_CHECKING:
+    from calculators.memory import WeightBreakdown
     from model_specs.schema import Hardware, ModelSpec
 from calculators.engines import engine as engine_record
 from calculators.speed.device import DISK_READ_GBS, GB, HOST_BANDWIDTH_GBS, Device, GiB, resolve_device
-from calculators.speed.geometry import ModelGeometry, geometry, resolve_model
+from calculators.speed.geometry import ModelGeometry, geometry, resolve_model, wo_key
 from calculators.speed.prefill import prefill_time
 from calculators.speed.setup import _Setup, _setup
 from calculators.speed.step import StepTime, step_time
@@ -108,22 +109,24 @@ class SpeedForecast:
 _MEMORY_CACHE: dict[tuple, tuple[ModelSpec, object]] = {}
 
 
-def _memory(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int):
+def _memory(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int, wo=None):
     """The memory calculator's estimate on this device (None without a memory size); cached per input."""
     if dev.memory_bytes is None:
         return None
-    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus)
+    key = (id(model), quant, dev.id, dev.memory_bytes, dev.kind, engine, context, kv_dtype, gpus, wo_key(wo))
     hit = _MEMORY_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
-    est = _memory_uncached(model, quant, dev, engine, context, kv_dtype, gpus)
+    est = _memory_uncached(model, quant, dev, engine, context, kv_dtype, gpus, wo)
     if len(_MEMORY_CACHE) > 4096:
         _MEMORY_CACHE.clear()
     _MEMORY_CACHE[key] = (model, est)
     return est
 
 
-def _memory_uncached(model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int):
+def _memory_uncached(
+    model: ModelSpec, quant: str, dev: Device, engine: str, context: int, kv_dtype: str, gpus: int, wo=None
+):
     """The memory calculator's estimate for one sequence of `context` tokens on this device."""
     return estimate(
         MemoryRequest(
@@ -137,6 +140,7 @@ def _memory_uncached(model: ModelSpec, quant: str, dev: Device, engine: str, con
             hardware=dev.hardware,
             memory_bytes=None if dev.hardware is not None else dev.memory_bytes,
             gpus=gpus,
+            weights_override=wo,
         )
     )
 
@@ -219,6 +223,7 @@ def forecast(
     efficiency_override: float | None = None,
     cold_start: bool = False,
     threads: int | None = None,
+    weights_override: WeightBreakdown | None = None,
 ) -> SpeedForecast:
     """Decode / prefill speed, TTFT, end-to-end latency and aggregate throughput, each with a low-high range.
 
@@ -230,11 +235,12 @@ def forecast(
         model, context_tokens, prompt_tokens, output_tokens, concurrency
     )
     notes: list[str] = []
-    est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus)
+    wo = weights_override  # exact weights of an actual file (calculators/gguf_file.py)
+    est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus, wo)
     max_conc = est.max_concurrency if est is not None else None
-    geo = geometry(model, quant, engine)
+    geo = geometry(model, quant, engine, wo)
     host_fraction = _offload_fraction(est, geo, dev, engine, notes)
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, host_fraction, notes, threads)
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, host_fraction, notes, threads, wo)
     notes = list(s.notes)
     depth = prompt_tokens + output_tokens // 2
     running = concurrency

@@ -9,6 +9,7 @@ from calculators.memory import weights
 from calculators.tensors import param_counts
 
 if TYPE_CHECKING:
+    from calculators.memory import WeightBreakdown
     from model_specs.schema import ModelSpec
 
 
@@ -43,21 +44,32 @@ class ModelGeometry:
 _GEOMETRY_CACHE: dict[tuple, tuple[ModelSpec, ModelGeometry]] = {}
 
 
-def geometry(model: ModelSpec, quant: str, engine: str = "llama.cpp") -> ModelGeometry:
-    """Bytes and FLOPs per token for `model` in `quant` on `engine` (ValueError for an unknown format); cached."""
-    key = (id(model), quant, engine)
+def wo_key(wo: WeightBreakdown | None) -> tuple | None:
+    """Cache key of a weights override, by value (the id of a short-lived object can be reused)."""
+    if wo is None:
+        return None
+    return (wo.quant, wo.total_bytes, wo.active_bytes_per_token, wo.routed_expert_bytes, *wo.component_bytes.values())
+
+
+def geometry(
+    model: ModelSpec, quant: str, engine: str = "llama.cpp", weights_override: WeightBreakdown | None = None
+) -> ModelGeometry:
+    """Bytes and FLOPs per token for `model` in `quant` on `engine` (ValueError for an unknown format); cached.
+
+    `weights_override`: an actual file's exact weights (calculators/gguf_file.py) instead of the recipe's."""
+    key = (id(model), quant, engine, wo_key(weights_override))
     hit = _GEOMETRY_CACHE.get(key)
     if hit is not None and hit[0] is model:
         return hit[1]
-    geo = _geometry(model, quant, engine)
+    geo = _geometry(model, quant, engine, weights_override)
     if len(_GEOMETRY_CACHE) > 4096:
         _GEOMETRY_CACHE.clear()
     _GEOMETRY_CACHE[key] = (model, geo)
     return geo
 
 
-def _geometry(model: ModelSpec, quant: str, engine: str) -> ModelGeometry:
-    wb = weights(model, quant, engine, text_only=True)
+def _geometry(model: ModelSpec, quant: str, engine: str, weights_override: WeightBreakdown | None) -> ModelGeometry:
+    wb = weights_override or weights(model, quant, engine, text_only=True)
     pc = param_counts(model)
     t = model.text
     moe = t.moe

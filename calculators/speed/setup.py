@@ -10,6 +10,7 @@ from calculators import cpu as cpu_model
 from calculators.engines import engine as engine_record
 
 if TYPE_CHECKING:
+    from calculators.memory import WeightBreakdown
     from model_specs.schema import ModelSpec
 from calculators.speed.calibration import CLASSES, SERVER, SHARED
 from calculators.speed.device import (
@@ -58,6 +59,7 @@ def _setup(
     host_fraction: float,
     notes: list[str],
     threads: int | None = None,
+    weights_override: WeightBreakdown | None = None,
 ) -> _Setup:
     """Resolve the device class, its fitted (or overridden) parameters and the model geometry; appends notes."""
     rec = engine_record(engine)
@@ -95,7 +97,7 @@ def _setup(
         cls = replace(cls, bandwidth_efficiency=efficiency_override, decode_rel_low=-0.08, decode_rel_high=0.08)
         source = "override"
         notes.append(f"bandwidth efficiency {efficiency_override:.3f} taken from a measurement instead of the fit")
-    geo = geometry(model, quant, engine)
+    geo = geometry(model, quant, engine, weights_override)
     fp16 = _fp16(dev, notes)
     if server and dev.kind == "nvidia" and fp16 >= FP8_CAPABLE_TFLOPS * 1e12 and geo.quant.upper() in FP8_QUANTS:
         fp16 *= 2  # FP8 tensor cores (Hopper and later) run twice the FP16 rate

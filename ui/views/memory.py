@@ -7,11 +7,10 @@ from functools import cached_property
 
 from calculators import memory
 from calculators.memory import GPU_RUNTIME_RESERVE_BYTES, VLLM_NON_TORCH_BYTES  # noqa: F401 - for the page's text
-from calculators.tensors import param_counts
 from model_specs import Catalog
-from model_specs.hf_import import model_from_hf_json
 from model_specs.schema import Hardware, ModelSpec
 from ui.scenario import Scenario
+from ui.views.byo import ByoResult, Upload, resolve_byo
 
 PLACEMENT_ENGINES = ("llama.cpp", "ollama")  # engines whose host/GPU placement the page's toggles change
 # Powers of two for the KV-against-context chart; the model's maximum ends the curve.
@@ -46,6 +45,7 @@ class MemoryView:
     error: str | None
     usable_bytes: int
     usable_rule: str
+    byo: ByoResult = ByoResult()  # the scenario's own model (GGUF, Hub id, upload), sized instead of the catalog's
 
     @property
     def context_capped(self) -> bool:
@@ -109,8 +109,11 @@ class FitView:
     ladder_tokens: tuple[int, ...]
 
 
-def memory_request(s: Scenario, model: ModelSpec, hardware: Hardware) -> memory.MemoryRequest:
-    """The calculator request of the scenario (the page's placement toggles apply to llama.cpp and Ollama)."""
+def memory_request(
+    s: Scenario, model: ModelSpec, hardware: Hardware, weights: memory.WeightBreakdown | None = None
+) -> memory.MemoryRequest:
+    """The calculator request of the scenario (the page's placement toggles apply to llama.cpp and Ollama);
+    `weights`: an actual file's exact weights instead of the recipe's."""
     placement = s.engine in PLACEMENT_ENGINES
     return memory.MemoryRequest(
         model=model,
@@ -124,19 +127,22 @@ def memory_request(s: Scenario, model: ModelSpec, hardware: Hardware) -> memory.
         gpus=s.gpus,
         offload_ple=s.ple_host if placement else None,
         offload_experts=s.moe_host,
+        weights_override=weights,
     )
 
 
-def build_memory_view(s: Scenario, cat: Catalog, model: ModelSpec | None = None) -> MemoryView:
-    """The Memory page's view of `s`; `model` replaces the scenario's model (an uploaded config)."""
-    model = model or cat.model(s.model)
+def build_memory_view(s: Scenario, cat: Catalog, upload: Upload | None = None) -> MemoryView:
+    """The Memory page's view of `s`, sizing its own model (GGUF, Hub id, else `upload`) instead when one is readable."""
+    byo = resolve_byo(s, upload)
+    own = byo.byo
+    model = own.model if own else cat.model(s.model)
     hardware = cat.device(s.hw)
     usable, rule = memory.usable_memory_bytes(hardware, s.gpus)
     try:
-        est, err = memory.estimate(memory_request(s, model, hardware)), None
+        est, err = memory.estimate(memory_request(s, model, hardware, own.weights if own else None)), None
     except ValueError as e:
         est, err = None, str(e)
-    return MemoryView(s, model, hardware, min(s.ctx, model.context_tokens), est, err, usable, rule)
+    return MemoryView(s, model, hardware, min(s.ctx, model.context_tokens), est, err, usable, rule, byo)
 
 
 def build_fit_view(s: Scenario, cat: Catalog) -> FitView:
@@ -151,24 +157,3 @@ def build_fit_view(s: Scenario, cat: Catalog) -> FitView:
         fm.max_context_tokens[:, 0, :].tolist(),
         tuple(fm.contexts),
     )
-
-
-@dataclass(frozen=True)
-class UploadView:
-    """An uploaded Hugging Face config.json: the model it sizes, or why it cannot be sized."""
-
-    model: ModelSpec | None
-    error: str | None
-    text_params: int = 0
-    sliding_layers: int = 0
-    global_layers: int = 0
-
-
-def read_upload(name: str, content: bytes) -> UploadView:
-    """Size an uploaded config.json (hf_import says what it rejects; tests/test_hf_import.py fuzzes it)."""
-    try:
-        model = model_from_hf_json(content, model_id=name.removesuffix(".json"))
-    except ValueError as e:
-        return UploadView(None, str(e))
-    types = model.text.attention.layer_types
-    return UploadView(model, None, param_counts(model).text_params, types.count("S"), types.count("F"))

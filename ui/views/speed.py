@@ -102,6 +102,13 @@ class SpeedView:
         """Whether the scenario asked for more context than the model supports."""
         return self.context_tokens < self.scenario.ctx
 
+    @property
+    def own_model_note(self) -> str | None:
+        """Why the scenario's own model (Memory page: `gguf`, `hf`) is not what is forecast here; None without one."""
+        if not (self.scenario.gguf or self.scenario.hf):
+            return None
+        return f"The model brought on the Memory page is sized there only; speed is forecast for {self.model.name}."
+
     def _common(self) -> dict[str, Any]:
         s = self.scenario
         return dict(
