@@ -126,7 +126,8 @@ def search_capacity(
     s = _Search(measure, kind, target, max_levels, known, on_level)
     s.seed_from_known()
     top = search_max  # exact: rounding a rate maximum up could pass a level the user capped
-    first = start or (1 if kind == "concurrency" else search_max / 4)
+    # A rate search starts halfway: one doubling reaches the maximum, halving covers rates far below it.
+    first = start or (1 if kind == "concurrency" else search_max / 2)
     v = min(_norm(kind, first), top)
     if s.lo is None and s.hi is None:
         _bracket_from(s, v, top)

@@ -51,7 +51,7 @@ def test_rate_search_lands_within_five_percent(cap: float, top: float) -> None:
     if cap >= top:
         assert out["value"] == pytest.approx(top, rel=1e-3) and out["at_least"]
     elif out["value"] is None:
-        assert cap < top / 4 / 2**6  # below the lowest rate a search halves down to
+        assert cap < top / 2 / 2**6  # below the lowest rate a search halves down to
     else:
         assert cap / 1.05 <= out["value"] <= cap * 1.0001
         assert out["first_failing_value"] <= out["value"] * 1.05

@@ -1,0 +1,88 @@
+"""Capacity searches against servers whose capacity is known: k slots + FIFO queue, and the real llama.cpp server.
+
+Figures (2-core machine, k=4, TTFT 50 ms, ITL 5 ms, 16 tokens): concurrency search -> 4 in 6 levels (~9 s);
+Poisson rate search -> within 1 % of the M/D/4 simulation of the same arrivals, 6 levels (~35 s).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from probe.goodput import Slo
+from probe.search import search_capacity
+from tests.probe.capacity_server import SlotServer, mdk_attainment, mdk_capacity, measure_level, unit_gaps
+
+K = 4
+TTFT_S = 0.05
+ITL_S = 0.005
+TOKENS = 16
+
+
+@pytest.fixture
+def slot_server() -> Iterator[SlotServer]:
+    srv = SlotServer(k=K, ttft_s=TTFT_S, itl_s=ITL_S).start()
+    yield srv
+    srv.stop()
+
+
+def test_server_really_has_k_slots_and_a_fifo_queue(slot_server: SlotServer) -> None:
+    slo = Slo(ttft_s=1.0)
+    lv = measure_level(slot_server.url, 2 * K, slo, rate=1000.0, seed=3)  # all at once
+    assert all(r.ok and r.output_tokens == TOKENS for r in lv.results)
+    log = sorted(slot_server.log, key=lambda e: e["arrival"])
+    waits = [e["start"] - e["arrival"] for e in log]
+    assert max(waits[:K]) < 0.02 and min(waits[K:]) > slot_server.service_s(TOKENS) * 0.8  # second wave queued
+    starts = [e["start"] for e in log[K:]]
+    assert starts == sorted(starts)  # served in arrival order
+    assert statistics.mean(e["end"] - e["start"] for e in log) == pytest.approx(0.125, abs=0.01)
+
+
+def test_concurrency_search_returns_exactly_k(slot_server: SlotServer) -> None:
+    # TTFT alone is 50 ms; any wait for a slot costs a whole service time (125 ms), so 100 ms fails every wait.
+    slo = Slo(ttft_s=0.1, attainment=0.9)
+    t0 = time.monotonic()
+    cap = search_capacity(
+        lambda c: measure_level(slot_server.url, max(20, 5 * int(c)), slo, concurrency=int(c)).outcome(c, slo),
+        "concurrency", 64, slo.attainment,
+    )  # fmt: skip
+    elapsed = time.monotonic() - t0
+    print(f"concurrency capacity {cap['value']} in {cap['levels_measured']} levels, {elapsed:.1f} s")
+    assert cap["value"] == K and cap["first_failing_value"] == K + 1
+    assert cap["levels_measured"] <= 6 and elapsed < 180
+    assert cap["attainment"] == 1.0 and cap["first_failing_attainment"] < 0.9
+    # K users each finishing a request every 125 ms: goodput K / 0.125 s = 32 requests/s, 16 tokens each.
+    assert cap["goodput_requests_per_s"] == pytest.approx(K / 0.125, rel=0.1)
+    assert cap["goodput_output_tokens_per_s"] == pytest.approx(TOKENS * K / 0.125, rel=0.1)
+    assert any(lv["cut_short"] for lv in cap["levels"] if not lv["passed"])  # failing levels stopped early
+
+
+def test_poisson_rate_search_matches_the_mdk_queue(slot_server: SlotServer) -> None:
+    slo = Slo(ttft_s=0.15, attainment=0.9)  # a request may wait 100 ms for a slot
+    n, seed = 100, 1
+    service_s = TTFT_S + (TOKENS - 1) * ITL_S
+    saturation = K / service_s  # 32 requests/s: the search maximum a user would know
+    t0 = time.monotonic()
+    cap = search_capacity(
+        lambda r: measure_level(slot_server.url, n, slo, rate=r, seed=seed).outcome(r, slo),
+        "rate", saturation, slo.attainment, max_levels=6,
+    )  # fmt: skip
+    elapsed = time.monotonic() - t0
+    gaps = unit_gaps(n, seed)
+    truth = mdk_capacity(gaps, K, service_s, slo.ttft_s - TTFT_S, slo.attainment)  # the same arrivals, simulated
+    ensemble = statistics.median(
+        mdk_capacity(unit_gaps(n, s), K, service_s, slo.ttft_s - TTFT_S, slo.attainment) for s in range(200)
+    )
+    print(f"rate capacity {cap['value']} req/s vs M/D/{K} {truth:.2f} (median over seeds {ensemble:.2f}), "
+          f"{cap['levels_measured']} levels, {elapsed:.1f} s")  # fmt: skip
+    assert cap["value"] == pytest.approx(truth, rel=0.10)
+    assert cap["first_failing_value"] <= cap["value"] * 1.05 + 1e-9  # bisected to 5 %
+    assert cap["levels_measured"] <= 6 and elapsed < 180
+    # the simulated queue agrees with each measured level's verdict away from the boundary
+    for lv in cap["levels"]:
+        sim = mdk_attainment(gaps, lv["value"], K, service_s, slo.ttft_s - TTFT_S)
+        if abs(lv["value"] / truth - 1) > 0.1:
+            assert (sim >= slo.attainment) == lv["passed"], lv
