@@ -17,7 +17,6 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiohttp
 from aiohttp import web

@@ -13,13 +13,15 @@ from collections.abc import Iterator
 import pytest
 
 from probe.goodput import Slo
-from probe.search import search_capacity
+from probe.search import LevelOutcome, search_capacity
 from tests.probe.capacity_server import SlotServer, mdk_attainment, mdk_capacity, measure_level, unit_gaps
+from tests.probe.conftest import needs_llama
 
 K = 4
 TTFT_S = 0.05
 ITL_S = 0.005
 TOKENS = 16
+LLAMA_TOKENS = 256  # the tiny model decodes ~2 tokens/ms: a response then takes ~100 ms
 
 
 @pytest.fixture
@@ -86,3 +88,28 @@ def test_poisson_rate_search_matches_the_mdk_queue(slot_server: SlotServer) -> N
         sim = mdk_attainment(gaps, lv["value"], K, service_s, slo.ttft_s - TTFT_S)
         if abs(lv["value"] / truth - 1) > 0.1:
             assert (sim >= slo.attainment) == lv["passed"], lv
+
+
+@needs_llama
+def test_llama_cpp_server_serves_one_request_at_a_time(llama_server: str) -> None:
+    # llama_cpp.server (as the fixture starts it) queues requests behind a single slot: its capacity is 1.
+    measure_level(llama_server, 2, Slo(ttft_s=60.0), concurrency=1, max_tokens=LLAMA_TOKENS, model="tiny")  # warm-up
+    calib = measure_level(llama_server, 10, Slo(ttft_s=60.0), concurrency=1, max_tokens=LLAMA_TOKENS, model="tiny")
+    assert all(r.ok for r in calib.results), [r.error_message for r in calib.results]
+    ttfts = sorted(r.ttft_s for r in calib.results)  # type: ignore[type-var]
+    e2e_p50 = statistics.median(r.e2e_s for r in calib.results)  # type: ignore[type-var]
+    print("llama.cpp TTFTs (ms)", [round(t * 1e3, 1) for t in ttfts], "e2e p50", round(e2e_p50 * 1e3, 1))
+    # A second user waits a whole response (e2e) for the slot; allow half of one. 80 % tolerates the odd
+    # scheduling hiccup of a loaded 2-core machine (one TTFT in ten can be 50x the median there).
+    slo = Slo(ttft_s=ttfts[len(ttfts) // 2] + 0.5 * e2e_p50, attainment=0.8)
+
+    def measure(c: float) -> LevelOutcome:
+        lv = measure_level(
+            llama_server, max(16, 8 * int(c)), slo, concurrency=int(c), max_tokens=LLAMA_TOKENS, model="tiny"
+        )
+        return lv.outcome(c, slo)
+
+    cap = search_capacity(measure, "concurrency", 8, slo.attainment)
+    print(f"llama.cpp: SLO TTFT {slo.ttft_s * 1e3:.1f} ms, e2e p50 {e2e_p50 * 1e3:.1f} ms, capacity {cap['value']}")
+    assert cap["value"] == 1 and cap["first_failing_value"] == 2
+    assert cap["first_failing_attainment"] <= 0.7  # about half the requests of two users wait
