@@ -159,6 +159,7 @@ class MetricsSampler:
                 self.note = str(e)
                 return None
             if source is not None:
+                self.source = source
                 self._record(values)
                 return source
             self.note = "/metrics answers but has none of the vLLM or llama.cpp series"
@@ -170,6 +171,7 @@ class MetricsSampler:
             except ValueError:
                 values = None
             if values is not None:
+                self.source = "ollama"
                 self._record(values)
                 return "ollama"
         status = "no answer" if resp is None else f"HTTP {resp.status_code}"
