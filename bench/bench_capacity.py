@@ -2,7 +2,7 @@
 
 Server: k parallel slots, FIFO queue, TTFT 50 ms, ITL 5 ms, 16 tokens (service 125 ms), on 127.0.0.1
 (tests/probe/capacity_server.py). Concurrency search under TTFT <= 100 ms at 90 %: the truth is k (any wait
-costs a whole service time). Poisson rate search under TTFT <= 150 ms at 90 %: the truth is the M/D/k queue
+costs a whole service time). Poisson rate search under TTFT <= 150 ms at 75 %: the truth is the M/D/k queue
 simulated on the same arrivals (the median over 200 other arrival draws is printed for scale); the search maximum
 is 1.5x the saturation throughput k / service, since a level of 100 requests from an empty queue can pass above it.
 Run: python bench/bench_capacity.py [--quick]
@@ -44,7 +44,7 @@ def concurrency_row(k: int) -> str:
 
 def rate_row(k: int, seed: int, n: int = 100) -> str:
     srv = SlotServer(k=k, ttft_s=TTFT_S, itl_s=ITL_S).start()
-    slo = Slo(ttft_s=0.15, attainment=0.9)
+    slo = Slo(ttft_s=0.15, attainment=0.75)  # at 90 % the answer for 100 requests hangs on single requests
     t = time.monotonic()
     try:
         cap = search_capacity(

@@ -14,9 +14,12 @@ import asyncio
 import collections
 import json
 import random
-import threading
+import subprocess
+import sys
 import time
-from dataclasses import dataclass, field
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
@@ -24,6 +27,8 @@ from aiohttp import web
 from probe.goodput import Slo, clearly_failing, level_goodput
 from probe.results import RequestResult
 from probe.search import LevelOutcome
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class FifoSlots:
@@ -55,48 +60,31 @@ class FifoSlots:
         self.free += 1
 
 
-@dataclass
-class SlotServer:
-    """k parallel slots, FIFO queue, first token `ttft_s` after the slot starts, then one token per `itl_s`."""
+class SlotApp:
+    """The server itself (runs in the process `python -m tests.probe.capacity_server` starts)."""
 
-    k: int = 4
-    ttft_s: float = 0.05
-    itl_s: float = 0.005
-    log: list[dict[str, float]] = field(default_factory=list)  # arrival, start, end per request (perf_counter)
-    url: str = ""
-
-    def __post_init__(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+    def __init__(self, k: int, ttft_s: float, itl_s: float) -> None:
+        self.k, self.ttft_s, self.itl_s = k, ttft_s, itl_s
+        self.log: list[dict[str, float]] = []  # arrival, start, end per request (perf_counter: CLOCK_MONOTONIC)
         self.running = 0
         self.waiting = 0
 
-    def service_s(self, tokens: int) -> float:
-        """How long one request holds its slot."""
-        return self.ttft_s + (tokens - 1) * self.itl_s
-
-    def start(self) -> SlotServer:
-        self._thread.start()
-        self.url = asyncio.run_coroutine_threadsafe(self._serve(), self._loop).result(10)
-        return self
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(5)
-
-    async def _serve(self) -> str:
+    async def serve(self, port: int = 0) -> str:
         self.slots = FifoSlots(self.k)
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/log", self._log)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=512)
+        site = web.TCPSite(self._runner, "127.0.0.1", port, backlog=512)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return f"http://127.0.0.1:{port}"
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return f"http://127.0.0.1:{bound}"
+
+    async def _log(self, _req: web.Request) -> web.Response:
+        return web.json_response(self.log)
 
     async def _models(self, _req: web.Request) -> web.Response:
         return web.json_response({"object": "list", "data": [{"id": "slots", "object": "model"}]})
@@ -139,6 +127,51 @@ class SlotServer:
             self.slots.release()
         await resp.write_eof()
         return resp
+
+
+@dataclass
+class SlotServer:
+    """Handle on a SlotApp in its own process, so its timing does not share a GIL with the load generator."""
+
+    k: int = 4
+    ttft_s: float = 0.05
+    itl_s: float = 0.005
+    url: str = ""
+
+    def service_s(self, tokens: int) -> float:
+        """How long one request holds its slot."""
+        return self.ttft_s + (tokens - 1) * self.itl_s
+
+    def start(self) -> SlotServer:
+        cmd = [sys.executable, "-m", "tests.probe.capacity_server", str(self.k), str(self.ttft_s), str(self.itl_s)]
+        self._proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.url = (self._proc.stdout.readline() if self._proc.stdout else "").strip()  # the server prints its URL
+        if not self.url.startswith("http://"):
+            self._proc.kill()
+            raise RuntimeError(f"the slot server did not start (exit {self._proc.wait()})")
+        return self
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+
+    @property
+    def log(self) -> list[dict[str, float]]:
+        """The server's record of every request: arrival, slot start, end (perf_counter seconds)."""
+        with urllib.request.urlopen(self.url + "/log", timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+def _main() -> None:
+    k, ttft_s, itl_s = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+    loop = asyncio.new_event_loop()
+    url = loop.run_until_complete(SlotApp(k, ttft_s, itl_s).serve())
+    print(url, flush=True)
+    loop.run_forever()
 
 
 async def _one(session: aiohttp.ClientSession, url: str, body: bytes, result: RequestResult) -> RequestResult:
@@ -265,3 +298,7 @@ def mdk_capacity(gaps: list[float], k: int, service_s: float, wait_budget_s: flo
         else:
             hi = mid
     return lo
+
+
+if __name__ == "__main__":
+    _main()

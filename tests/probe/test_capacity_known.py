@@ -1,7 +1,8 @@
 """Capacity searches against servers whose capacity is known: k slots + FIFO queue, and the real llama.cpp server.
 
-Figures (2-core machine, k=4, TTFT 50 ms, ITL 5 ms, 16 tokens): concurrency search -> 4 in 6 levels (~9 s);
-Poisson rate search -> within 1 % of the M/D/4 simulation of the same arrivals, 6 levels (~20 s).
+Figures (2-core machine, k=4, TTFT 50 ms, ITL 5 ms, 16 tokens): concurrency search -> 4 in 6 levels (~11 s);
+Poisson rate search (75 % within TTFT 150 ms) -> 29.8 req/s vs 31.07 from the M/D/4 simulation of the same
+arrivals (-4 %, the search stops at the passing end of a 5 % bracket), 6 levels (~18 s).
 More servers and seeds: python bench/bench_capacity.py
 """
 
@@ -49,7 +50,7 @@ def test_concurrency_search_returns_exactly_k(slot_server: SlotServer) -> None:
     slo = Slo(ttft_s=0.1, attainment=0.9)
     t0 = time.monotonic()
     cap = search_capacity(
-        lambda c: measure_level(slot_server.url, max(20, 5 * int(c)), slo, concurrency=int(c)).outcome(c, slo),
+        lambda c: measure_level(slot_server.url, max(40, 10 * int(c)), slo, concurrency=int(c)).outcome(c, slo),
         "concurrency", 64, slo.attainment,
     )  # fmt: skip
     elapsed = time.monotonic() - t0
@@ -57,14 +58,18 @@ def test_concurrency_search_returns_exactly_k(slot_server: SlotServer) -> None:
     assert cap["value"] == K and cap["first_failing_value"] == K + 1
     assert cap["levels_measured"] <= 6 and elapsed < 180
     assert cap["attainment"] == 1.0 and cap["first_failing_attainment"] < 0.9
-    # K users each finishing a request every 125 ms: goodput K / 0.125 s = 32 requests/s, 16 tokens each.
+    # K users each finishing a request every 125 ms: goodput K / 0.125 s = 32 requests/s, 16 tokens each (less the
+    # first connection and each turnaround: 10 rounds of 40 requests keep that under a few per cent).
     assert cap["goodput_requests_per_s"] == pytest.approx(K / 0.125, rel=0.1)
     assert cap["goodput_output_tokens_per_s"] == pytest.approx(TOKENS * K / 0.125, rel=0.1)
     assert any(lv["cut_short"] for lv in cap["levels"] if not lv["passed"])  # failing levels stopped early
 
 
 def test_poisson_rate_search_matches_the_mdk_queue(slot_server: SlotServer) -> None:
-    slo = Slo(ttft_s=0.15, attainment=0.9)  # a request may wait 100 ms for a slot
+    # A request may wait 100 ms for a slot. 75 %, not 90 %: the p90 of 100 requests is so noisy that one request
+    # more or less on the line moves the M/D/4 answer by up to 24 % (seeds 0-29, +2 % misses, +1 % service
+    # time); at 75 % that stays within 7 %, so the test checks the search and not the machine's jitter.
+    slo = Slo(ttft_s=0.15, attainment=0.75)
     n, seed = 100, 1
     service_s = TTFT_S + (TOKENS - 1) * ITL_S
     # Saturation is K / service = 32 requests/s; a level of 100 requests from an empty queue can pass above it.
