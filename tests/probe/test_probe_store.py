@@ -15,8 +15,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
-from probe.runner import ProbeSettings
 from probe.record import measured_decode_tokens_per_s, run_and_save
+from probe.runner import ProbeSettings
 from probe.store import ProbeStore, database_url, runs, samples
 from tests.probe.servers import ScheduledSource
 
