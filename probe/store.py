@@ -1,8 +1,8 @@
 """Result store (SQLAlchemy Core): SQLite under ./data by default, DATABASE_URL for PostgreSQL. Persistence only.
 
 Samples are written as requests finish, so a run killed mid-way keeps what it measured (its status
-stays 'running'; probe.record rebuilds its summaries from the samples). Schema changes only add tables:
-create_all creates what an older database file lacks and never alters a table, so old files still open.
+stays 'running'; probe.record rebuilds its summaries from the samples). Schema changes are additive only: new
+tables (create_all) and new nullable columns (ALTER TABLE ADD COLUMN), so a database of an older version opens.
 """
 
 from __future__ import annotations
@@ -33,10 +33,12 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from probe.guard import public_endpoint
@@ -90,6 +92,9 @@ samples = Table(
     Column("cold_start", Boolean, nullable=False),
     Column("error_kind", String(40)),
     Column("error_message", String(500)),
+    # Added for open-loop levels and worker processes (issue 11); nullable, added to older databases on open.
+    Column("rate", Float),  # the level's requests/s; None in a closed loop
+    Column("worker", Integer),  # which worker process or Ray actor sent the request
     Index("ix_samples_run_id", "run_id"),
 )
 
@@ -168,7 +173,7 @@ class ProbeStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock()  # SQLite allows one writer; serialise ours instead of retrying
         if create:
-            metadata.create_all(self.engine)
+            _create_schema(self.engine)
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -196,6 +201,7 @@ class ProbeStore:
         """Store one finished request at once (so a killed run keeps it)."""
         row = {f: getattr(result, f) for f in SAMPLE_FIELDS}
         row.update(run_id=run_id, idx=result.index, tpot_s=result.tpot_s)
+        row.update(rate=getattr(result, "rate", None), worker=getattr(result, "worker", None))  # open-loop fields
         if run_started_perf_s is not None and result.started_perf_s:
             row["started_s"] = result.started_perf_s - run_started_perf_s
         with self._lock, self.engine.begin() as conn:
@@ -318,6 +324,38 @@ class ProbeStore:
                     }
                 )
         return out
+
+
+def _create_schema(engine: Engine) -> None:
+    """Create missing tables and add missing nullable columns; safe when several processes open one database."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})  # one at a time
+            metadata.create_all(conn)
+            _add_missing_columns(conn)
+        return
+    with engine.connect() as conn:  # SQLite: take the write lock first, so a second process waits, then sees it all
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        metadata.create_all(conn)
+        _add_missing_columns(conn)
+        conn.commit()
+
+
+_SCHEMA_LOCK_KEY = 0x70726F6265  # "probe": the advisory lock serialising schema changes on PostgreSQL
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """ALTER TABLE ADD COLUMN for columns newer than the database; only nullable columns may be added later."""
+    insp = inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for col in table.columns:
+            if col.name in have:
+                continue
+            if not col.nullable:
+                raise RuntimeError(f"{table.name}.{col.name} is NOT NULL: a later column must be nullable")
+            type_sql = col.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {col.name} {type_sql}"))
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

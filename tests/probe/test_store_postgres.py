@@ -84,7 +84,8 @@ def test_sqlite_file_of_the_previous_version_still_opens(tmp_path: Path) -> None
     store = ProbeStore(f"sqlite:///{db}")
     assert {"capacity_runs", "capacity_levels", "metric_samples"} <= set(inspect(store.engine).get_table_names())
     assert [r["id"] for r in store.list_runs()] == ["abc123"]
-    assert store.get_run("abc123")["samples"][0]["ttft_s"] == 0.05
+    old_sample = store.get_run("abc123")["samples"][0]
+    assert old_sample["ttft_s"] == 0.05 and old_sample["rate"] is None and old_sample["worker"] is None  # added
     run_id = store.start_run("http://127.0.0.1:11434", "ollama", "tiny", {})
     store.start_capacity(run_id, "rate", 8.0, {"ttft_s": 1.0, "attainment": 0.9})
     assert store.get_capacity(run_id)["search_max"] == 8.0
@@ -190,4 +191,35 @@ def test_writer_killed_mid_run_leaves_a_readable_run(store_url: str) -> None:
         and len(cap["levels"]) >= 2
         and [lv["step"] for lv in cap["levels"]] == list(range(1, len(cap["levels"]) + 1))
     )
+    store.close()
+
+
+OPENER = textwrap.dedent(
+    """
+    import os, sys, time
+    from probe.store import ProbeStore
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.002)
+    store = ProbeStore(sys.argv[1])
+    print(store.start_run("http://127.0.0.1:1", None, "m", {}))
+    store.close()
+    """
+)
+
+
+def test_processes_creating_the_schema_at_once(store_url: str, tmp_path: Path) -> None:
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", OPENER, store_url, str(go)], cwd=ROOT, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]  # fmt: skip
+    time.sleep(1.0)
+    go.touch()  # all four open an empty database together
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, [err[-1500:] for _, err in outs]
+    store = ProbeStore(store_url)
+    assert sorted(r["id"] for r in store.list_runs()) == sorted(out.strip() for out, _ in outs)
+    cols = {c["name"] for c in inspect(store.engine).get_columns("samples")}
+    assert {"rate", "worker"} <= cols
     store.close()
