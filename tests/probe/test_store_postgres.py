@@ -223,3 +223,14 @@ def test_processes_creating_the_schema_at_once(store_url: str, tmp_path: Path) -
     cols = {c["name"] for c in inspect(store.engine).get_columns("samples")}
     assert {"rate", "worker"} <= cols
     store.close()
+
+
+def test_missing_postgres_skips_locally_and_fails_in_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.probe.pg import ENV_REQUIRE, _unavailable
+
+    monkeypatch.delenv(ENV_REQUIRE, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install postgresql"):
+        _unavailable("PostgreSQL server binaries not found (apt-get install postgresql)")
+    monkeypatch.setenv(ENV_REQUIRE, "1")
+    with pytest.raises(pytest.fail.Exception, match="PROBE_REQUIRE_POSTGRES=1 requires"):
+        _unavailable("PostgreSQL server binaries not found (apt-get install postgresql)")
