@@ -54,8 +54,8 @@ def parse_attainment(value: float | str) -> float:
 
 def parse_goodput(spec: str | Sequence[str], attainment: float | str = DEFAULT_ATTAINMENT) -> Slo:
     """Parse 'ttft:MS tpot:MS e2e:MS' (any subset, milliseconds, space or comma separated) into an Slo."""
-    parts = spec.replace(",", " ").split() if isinstance(spec, str) else [p for s in spec for p in s.split(",")]
-    parts = [p.strip() for p in parts if p.strip()]
+    texts = [spec] if isinstance(spec, str) else list(spec)
+    parts = [p for text in texts for p in text.replace(",", " ").split()]
     if not parts:
         raise ProbeInputError("--goodput needs at least one target, e.g. ttft:500 tpot:50")
     targets: dict[str, float] = {}

@@ -18,6 +18,7 @@ def test_parse_any_subset_in_milliseconds() -> None:
     assert parse_goodput(["ttft:250", "e2e:1000"], "0.9") == Slo(ttft_s=0.25, e2e_s=1.0, attainment=0.9)
     assert parse_goodput("TPOT:12.5") == Slo(tpot_s=0.0125)
     assert parse_goodput("ttft:100,tpot:10") == Slo(ttft_s=0.1, tpot_s=0.01)
+    assert parse_goodput(["ttft:100 tpot:10"]) == Slo(ttft_s=0.1, tpot_s=0.01)  # one quoted argument
 
 
 @pytest.mark.parametrize(
