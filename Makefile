@@ -10,8 +10,8 @@ run: $(VENV)/.runtime-installed
 	$(PY) -m streamlit run app.py --server.headless=true
 
 test: $(VENV)/.dev-installed
-	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] || \
-		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@command -v chromium >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null)
 	$(PY) -m pytest
 
 lint: $(VENV)/.dev-installed

@@ -1,17 +1,17 @@
-"""Result store (SQLAlchemy Core): SQLite under ./data by default, DATABASE_URL for PostgreSQL.
+"""Result store (SQLAlchemy Core): SQLite under ./data by default, DATABASE_URL for PostgreSQL. Persistence only.
 
 Samples are written as requests finish, so a run killed mid-way keeps what it measured (its status
-stays 'running'; summaries are then rebuilt from the samples).
+stays 'running'; probe.record rebuilds its summaries from the samples). Schema changes are additive only: new
+tables (create_all) and new nullable columns (ALTER TABLE ADD COLUMN), so a database of an older version opens.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import os
 import secrets
 import threading
-import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +27,22 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     create_engine,
     delete,
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from probe import results as R
-from probe import stats
-from probe.guard import ProbeInputError, normalize_base_url, public_endpoint
+from probe.guard import public_endpoint
 from probe.results import RequestResult
-from probe.runner import ProbeSettings, RunReport, run_probe
 
 DEFAULT_SQLITE_PATH = Path("data") / "probe.sqlite"
 ENV_DATABASE_URL = "DATABASE_URL"
@@ -92,13 +92,54 @@ samples = Table(
     Column("cold_start", Boolean, nullable=False),
     Column("error_kind", String(40)),
     Column("error_message", String(500)),
+    # Added for open-loop levels and worker processes (issue 11); nullable, added to older databases on open.
+    Column("rate", Float),  # the level's requests/s; None in a closed loop
+    Column("worker", Integer),  # which worker process or Ray actor sent the request
     Index("ix_samples_run_id", "run_id"),
 )
 
-_SAMPLE_FIELDS = (
+SAMPLE_FIELDS = (
     "concurrency", "warmup", "ok", "ttft_s", "e2e_s", "itl_s", "output_tokens", "prompt_tokens",
     "content_messages", "load_s", "prompt_eval_s", "eval_s", "total_s", "cold_start", "error_kind", "error_message",
 )  # fmt: skip
+
+# A capacity search (issue 12): its SLO and search settings, then the capacity object once it ends.
+capacity_runs = Table(
+    "capacity_runs",
+    metadata,
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("search", String(20), nullable=False),  # concurrency | rate
+    Column("search_max", Float, nullable=False),
+    Column("slo", JSON, nullable=False),  # probe.goodput.Slo.to_json(): targets in seconds and the attainment
+    Column("capacity", JSON),  # probe.search.search_capacity()'s object, once the search ends
+)
+
+# The search path, one row per level as it is measured (a killed search keeps the levels it finished).
+capacity_levels = Table(
+    "capacity_levels",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("value", Float, nullable=False),  # concurrency (users) or rate (requests/s)
+    Column("attainment", Float),
+    Column("passed", Boolean, nullable=False),
+    Column("level", JSON, nullable=False),  # the whole path entry (goodput, cut_short, reused)
+    UniqueConstraint("run_id", "step", name="uq_capacity_levels_run_step"),
+)
+
+# Server metrics sampled while a level ran: one row per sample, its gauges as one JSON object.
+metric_samples = Table(
+    "metric_samples",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("level", Float),  # the level's concurrency or rate; None outside a level
+    Column("t_s", Float, nullable=False),  # seconds after the run started
+    Column("source", String(40), nullable=False),  # vllm | llama.cpp | ollama
+    Column("metrics", JSON, nullable=False),  # {name: value}
+    Index("ix_metric_samples_run_id", "run_id"),
+)
 
 
 def database_url(url: str | None = None) -> str:
@@ -132,7 +173,7 @@ class ProbeStore:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._lock = threading.Lock()  # SQLite allows one writer; serialise ours instead of retrying
         if create:
-            metadata.create_all(self.engine)
+            _create_schema(self.engine)
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -158,8 +199,9 @@ class ProbeStore:
 
     def add_sample(self, run_id: str, result: RequestResult, run_started_perf_s: float | None = None) -> None:
         """Store one finished request at once (so a killed run keeps it)."""
-        row = {f: getattr(result, f) for f in _SAMPLE_FIELDS}
+        row = {f: getattr(result, f) for f in SAMPLE_FIELDS}
         row.update(run_id=run_id, idx=result.index, tpot_s=result.tpot_s)
+        row.update(rate=getattr(result, "rate", None), worker=getattr(result, "worker", None))  # open-loop fields
         if run_started_perf_s is not None and result.started_perf_s:
             row["started_s"] = result.started_perf_s - run_started_perf_s
         with self._lock, self.engine.begin() as conn:
@@ -174,10 +216,40 @@ class ProbeStore:
             conn.execute(update(runs).where(runs.c.id == run_id).values(**values))
 
     def delete_run(self, run_id: str) -> None:
-        """Remove a run and its samples."""
+        """Remove a run and everything stored with it."""
         with self._lock, self.engine.begin() as conn:
-            conn.execute(delete(samples).where(samples.c.run_id == run_id))
+            for table in (samples, capacity_levels, capacity_runs, metric_samples):
+                conn.execute(delete(table).where(table.c.run_id == run_id))
             conn.execute(delete(runs).where(runs.c.id == run_id))
+
+    def start_capacity(self, run_id: str, search: str, search_max: float, slo: dict[str, Any]) -> None:
+        """Record that a run is a capacity search, with its SLO (before the first level)."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(insert(capacity_runs).values(run_id=run_id, search=search, search_max=search_max, slo=slo))
+
+    def add_capacity_level(self, run_id: str, level: dict[str, Any]) -> None:
+        """Store one step of the search path as soon as it is known (a path entry of probe.search)."""
+        row = {"run_id": run_id, "step": level["step"], "value": level["value"], "passed": bool(level["passed"])}
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(insert(capacity_levels).values(**row, attainment=level.get("attainment"), level=level))
+
+    def finish_capacity(self, run_id: str, capacity: dict[str, Any]) -> None:
+        """Store the search's capacity object."""
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(update(capacity_runs).where(capacity_runs.c.run_id == run_id).values(capacity=capacity))
+
+    def add_metric_samples(
+        self, run_id: str, source: str, points: list[dict[str, Any]], level: float | None = None
+    ) -> None:
+        """Store server-metric samples ({"t_s", "metrics"}) in one transaction."""
+        if not points:
+            return
+        rows = [
+            {"run_id": run_id, "level": level, "t_s": p["t_s"], "source": source, "metrics": p["metrics"]}
+            for p in points
+        ]
+        with self._lock, self.engine.begin() as conn:
+            conn.execute(insert(metric_samples), rows)
 
     # -- reading
     def list_runs(self, limit: int = 50, model: str | None = None) -> list[dict[str, Any]]:
@@ -194,8 +266,8 @@ class ProbeStore:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def get_run(self, run_id: str) -> dict[str, Any] | None:
-        """A run with its samples; summaries are rebuilt from samples when the run never finished."""
+    def get_run(self, run_id: str, rebuild: bool = True) -> dict[str, Any] | None:
+        """A run with its samples; None when there is no such run."""
         with self.engine.connect() as conn:
             row = conn.execute(select(runs).where(runs.c.id == run_id)).first()
             if row is None:
@@ -203,17 +275,28 @@ class ProbeStore:
             rows = conn.execute(select(samples).where(samples.c.run_id == run_id).order_by(samples.c.id)).all()
         run = dict(row._mapping)
         run["samples"] = [dict(r._mapping) for r in rows]
-        if not run.get("summary"):
-            run["summary"] = {
-                "backend": run["backend"],
-                "model": run["model"],
-                "run_id": run_id,
-                "endpoint": run["endpoint"],
-                "status": run["status"],
-                "runs": summaries_from_samples(run["samples"]),
-                "rebuilt_from_samples": True,
-            }
+        if rebuild and not run.get("summary"):
+            # Compatibility: pages/probe.py and compare() expect a summary for runs that never finished. The
+            # rebuilding is run logic and lives in probe.record; imported lazily so the store depends on nothing.
+            run["summary"] = importlib.import_module("probe.record").rebuilt_summary(run)
         return run
+
+    def get_capacity(self, run_id: str) -> dict[str, Any] | None:
+        """A capacity search: its SLO and settings, the stored path so far, the capacity object when it ended."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(capacity_runs).where(capacity_runs.c.run_id == run_id)).first()
+            if row is None:
+                return None
+            q = select(capacity_levels.c.level).where(capacity_levels.c.run_id == run_id)
+            levels = [r.level for r in conn.execute(q.order_by(capacity_levels.c.step))]
+        return dict(row._mapping) | {"levels": levels}
+
+    def metric_series(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's server-metric samples in time order: {"level", "t_s", "source", "metrics"}."""
+        cols = (metric_samples.c.level, metric_samples.c.t_s, metric_samples.c.source, metric_samples.c.metrics)
+        q = select(*cols).where(metric_samples.c.run_id == run_id).order_by(metric_samples.c.t_s, metric_samples.c.id)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
 
     def compare(self, run_ids: list[str]) -> list[dict[str, Any]]:
         """One row per (run, concurrency level) with the headline figures, for side-by-side tables."""
@@ -243,6 +326,38 @@ class ProbeStore:
         return out
 
 
+def _create_schema(engine: Engine) -> None:
+    """Create missing tables and add missing nullable columns; safe when several processes open one database."""
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})  # one at a time
+            metadata.create_all(conn)
+            _add_missing_columns(conn)
+        return
+    with engine.connect() as conn:  # SQLite: take the write lock first, so a second process waits, then sees it all
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        metadata.create_all(conn)
+        _add_missing_columns(conn)
+        conn.commit()
+
+
+_SCHEMA_LOCK_KEY = 0x70726F6265  # "probe": the advisory lock serialising schema changes on PostgreSQL
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """ALTER TABLE ADD COLUMN for columns newer than the database; only nullable columns may be added later."""
+    insp = inspect(conn)
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in insp.get_columns(table.name)}
+        for col in table.columns:
+            if col.name in have:
+                continue
+            if not col.nullable:
+                raise RuntimeError(f"{table.name}.{col.name} is NOT NULL: a later column must be nullable")
+            type_sql = col.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {col.name} {type_sql}"))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """WAL lets the page read while a run writes."""
     cur = dbapi_conn.cursor()
@@ -251,106 +366,14 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
-def result_from_row(row: dict[str, Any]) -> RequestResult:
-    """Rebuild a RequestResult from a stored sample."""
-    r = RequestResult(**{f: row.get(f) for f in _SAMPLE_FIELDS if f != "itl_s"})
-    r.itl_s = list(row.get("itl_s") or [])
-    r.index = row.get("idx") or 0
-    r.cold_start = bool(row.get("cold_start"))
-    r.content_messages = row.get("content_messages") or 0
-    return r
+# Moved to probe.record (run logic, not persistence). Served from here until probe/__main__.py, pages/probe.py
+# and pages/speed.py import them from probe.record; lazy, so the store still depends on nothing above it.
+_MOVED_TO_RECORD = (
+    "run_and_save", "measured_decode_tokens_per_s", "MeasuredSpeed", "summaries_from_samples", "result_from_row",
+)  # fmt: skip
 
 
-def summaries_from_samples(sample_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per-level summaries from stored samples (warm-up excluded); wall time from the start offsets."""
-    by_level: dict[int, list[dict[str, Any]]] = {}
-    for row in sample_rows:
-        if not row.get("warmup"):
-            by_level.setdefault(row["concurrency"], []).append(row)
-    out = []
-    for c in sorted(by_level):
-        rows = by_level[c]
-        ends = [r["started_s"] + r["e2e_s"] for r in rows if r.get("started_s") is not None and r.get("e2e_s")]
-        starts = [r["started_s"] for r in rows if r.get("started_s") is not None]
-        wall = (max(ends) - min(starts)) if ends and starts else None
-        out.append(stats.summarize_level(c, [result_from_row(r) for r in rows], wall))
-    return out
-
-
-@dataclass(frozen=True)
-class MeasuredSpeed:
-    """A stored single-user decode measurement the speed and cost pages can use instead of a forecast."""
-
-    decode_tokens_per_s: float  # 1 / TPOT p50 at the given concurrency
-    run_id: str
-    model: str
-    backend: str | None
-    endpoint: str
-    created_at: dt.datetime
-    concurrency: int
-    ttft_p50_s: float | None
-    server_decode_tokens_per_s: float | None  # Ollama's eval_count / eval_duration, when reported
-
-
-def measured_decode_tokens_per_s(
-    model_name: str, concurrency: int = 1, url: str | None = None, endpoint: str | None = None
-) -> MeasuredSpeed | None:
-    """The newest stored run of a model with a successful level at `concurrency`; None when there is none."""
-    db_url = database_url(url)
-    parsed = make_url(db_url)
-    is_file_db = parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:"
-    if is_file_db and not Path(str(parsed.database)).exists():
-        return None  # reading must not create an empty database
-    store = ProbeStore(db_url)
-    try:
-        for run in store.list_runs(limit=200, model=model_name):
-            if endpoint and run["endpoint"] != public_endpoint(endpoint):
-                continue
-            summary = run.get("summary") or {}
-            for lv in summary.get("runs", []):
-                tpot = lv.get("tpot_s", {}).get("p50")
-                if lv.get("concurrency") == concurrency and lv.get("ok") and tpot:
-                    created = run["created_at"]
-                    return MeasuredSpeed(
-                        decode_tokens_per_s=1.0 / tpot,
-                        run_id=run["id"],
-                        model=run["model"],
-                        backend=run["backend"],
-                        endpoint=run["endpoint"],
-                        created_at=created,
-                        concurrency=concurrency,
-                        ttft_p50_s=lv.get("ttft_s", {}).get("p50"),
-                        server_decode_tokens_per_s=(lv.get("ttft_breakdown_s") or {}).get(
-                            "server_decode_tokens_per_s_mean"
-                        ),
-                    )
-    finally:
-        store.close()
-    return None
-
-
-def run_and_save(store: ProbeStore, url: str, model: str, backend: str = "auto", **kwargs: Any) -> RunReport:
-    """run_probe with every sample stored as it finishes; returns the RunReport with its run_id set."""
-    settings = kwargs.pop("settings", None) or ProbeSettings()
-    settings.validate()  # bad input raises before a row exists
-    endpoint = normalize_base_url(url)
-    run_id = store.start_run(endpoint, None if backend == "auto" else backend, model.strip(), asdict(settings))
-    t0 = time.perf_counter()
-    user_on_result = kwargs.pop("on_result", None)
-
-    def on_result(result: RequestResult) -> None:
-        store.add_sample(run_id, result, t0)
-        if user_on_result is not None:
-            user_on_result(result)
-
-    try:
-        report = run_probe(url, model, backend, settings=settings, on_result=on_result, **kwargs)
-    except ProbeInputError:
-        store.delete_run(run_id)  # nothing was sent (e.g. host not allowed): leave no empty run behind
-        raise
-    report.run_id = run_id
-    try:
-        store.finish_run(run_id, report.to_json(), report.status, report.backend)
-    except STORE_ERRORS as e:  # the samples are stored already; the caller still gets every figure
-        report.errors.append({"kind": R.STORE_ERROR, "message": f"could not store the summary: {type(e).__name__}"})
-    return report
+def __getattr__(name: str) -> Any:
+    if name in _MOVED_TO_RECORD:
+        return getattr(importlib.import_module("probe.record"), name)
+    raise AttributeError(f"module 'probe.store' has no attribute {name!r}")

@@ -110,3 +110,7 @@ def llama_ollama_server(tiny_gguf: Path) -> Iterator[ProtocolServer]:
     srv = ProtocolServer(LlamaSource(str(tiny_gguf), n_ctx=2048), ServerConfig(models=["tiny:latest"])).start()
     yield srv
     srv.stop()
+
+
+# A real PostgreSQL server for the store tests (tests/probe/pg.py).
+from tests.probe.pg import postgres_server  # noqa: E402, F401

@@ -15,15 +15,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
+from probe.record import measured_decode_tokens_per_s, run_and_save
 from probe.runner import ProbeSettings
-from probe.store import (
-    ProbeStore,
-    database_url,
-    measured_decode_tokens_per_s,
-    run_and_save,
-    runs,
-    samples,
-)
+from probe.store import ProbeStore, database_url, runs, samples
 from tests.probe.servers import ScheduledSource
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,7 +91,8 @@ KILLED_CHILD = textwrap.dedent(
     """
     import sys
     from probe.runner import ProbeSettings
-    from probe.store import ProbeStore, run_and_save
+    from probe.record import run_and_save
+    from probe.store import ProbeStore
     settings = ProbeSettings(concurrency=[1], requests_per_level=50, max_tokens=4, warmup_requests=0)
     run_and_save(ProbeStore(), sys.argv[1], "tiny", "ollama", settings=settings)
     """
