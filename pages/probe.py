@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +34,6 @@ from probe.report import (
     spec_vs_server_rows,
 )
 from probe.runner import ProbeSettings, Progress, discover, run_probe
-from probe.store import STORE_ERRORS, ProbeStore, run_and_save
 from ui.probe_charts import (
     breakdown_figure,
     compare_figure,
@@ -47,6 +45,16 @@ from ui.probe_charts import (
     throughput_figure,
     timeline_figure,
     timeline_point,
+)
+from ui.probe_runs import (
+    STORE_ERRORS,
+    MeasuredEfficiency,
+    compare_runs,
+    get_run,
+    list_runs,
+    run_and_save,
+    typed_summary,
+    with_store,
 )
 from ui.state import catalog, get_scenario
 
@@ -75,16 +83,7 @@ class LiveRun:
         r = p.result
         with self.lock:
             self.done_count = p.done
-            self.points.append(timeline_point(p.elapsed_s, r.concurrency, r.ttft_s))
-
-
-def _with_store(use: Callable[[ProbeStore], Any]) -> Any:
-    """Open the result store, use it and close it; STORE_ERRORS reach the caller."""
-    store = ProbeStore()
-    try:
-        return use(store)
-    finally:
-        store.close()
+            self.points.append(timeline_point(p.elapsed_s, str(r.concurrency), r.ttft_s))
 
 
 def _work(
@@ -94,7 +93,7 @@ def _work(
     try:
         kwargs: dict[str, Any] = dict(settings=settings, api_key=api_key, on_progress=live.on_progress, stop=live.stop)
         if save:
-            report = _with_store(lambda store: run_and_save(store, url, model, backend, **kwargs))
+            report = with_store(lambda store: run_and_save(store, url, model, backend, **kwargs))
         else:
             report = run_probe(url, model, backend, **kwargs)
         live.summary = report.to_json()
@@ -117,7 +116,7 @@ def _store_error(e: Exception) -> None:
 
 def show_result(summary: dict[str, Any], samples: list[dict[str, Any]]) -> None:
     """Tables and charts of one run (live or stored)."""
-    levels = summary.get("runs") or []
+    levels, knee = typed_summary(summary)
     status = summary.get("status")
     head = (
         f"**{summary.get('model')}** on **{summary.get('backend') or '?'}** at `{summary.get('endpoint')}` — {status}"
@@ -130,16 +129,15 @@ def show_result(summary: dict[str, Any], samples: list[dict[str, Any]]) -> None:
             "This run never finished (still running, or its process stopped); figures are rebuilt from the "
             "requests it stored."
         )
-    errs = error_rows(summary)
+    errs = error_rows(summary.get("errors") or [], levels)
     if errs:
         st.error(f"{sum(e['count'] for e in errs)} request(s) or steps failed; see the error table below.")
     if not levels:
         if errs:
             st.dataframe(pd.DataFrame(errs), hide_index=True, width="stretch")
         return
-    knee = summary.get("knee")
     if knee:
-        st.info("Knee at concurrency " + str(knee["concurrency"]) + ": " + knee["explanation"])
+        st.info(f"Knee at concurrency {knee.concurrency}: {knee.explanation}")
     cold = summary.get("cold_start") or {}
     if cold.get("detected"):
         st.info(
@@ -147,7 +145,7 @@ def show_result(summary: dict[str, Any], samples: list[dict[str, Any]]) -> None:
             f"({cold.get('evidence')}); it was a warm-up or is flagged, and warm-up requests are not in the statistics."
         )
     st.dataframe(pd.DataFrame(level_rows(levels)), hide_index=True, width="stretch")
-    if any(lv.get("usage_missing") for lv in levels):
+    if any(lv.usage_missing for lv in levels):
         st.warning("The server reported no token counts, so tokens/s and TPOT are unknown (chunks are not tokens).")
     c1, c2 = st.columns(2)
     c1.plotly_chart(latency_figure(levels), width="stretch")
@@ -172,7 +170,7 @@ def show_result(summary: dict[str, Any], samples: list[dict[str, Any]]) -> None:
 
 def forecast_vs_measured(summary: dict[str, Any]) -> None:
     """Speed forecast for the sidebar's hardware next to the measured single-user speed."""
-    measured = measured_single_user(summary.get("runs") or [])
+    measured = measured_single_user(typed_summary(summary)[0])
     st.subheader("Forecast vs measured")
     if measured is None:
         st.caption("Needs a successful concurrency-1 level with server token counts.")
@@ -232,15 +230,10 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
             st.error(f"Cannot derive an efficiency from this measurement: {e}")
             st.session_state.pop(USE_MEASUREMENT_KEY, None)
             return
-        st.session_state[USE_MEASUREMENT_KEY] = {
-            "model": spec_id,
-            "quant": quant,
-            "hw": scenario.hw,
-            "engine": engine,
-            "run_id": summary.get("run_id"),
-            "decode_tokens_per_s": measured["decode_tokens_per_s"],
-            "efficiency_override": eff,
-        }
+        choice = MeasuredEfficiency(
+            spec_id, quant, scenario.hw, engine, summary.get("run_id"), measured["decode_tokens_per_s"], eff
+        )
+        st.session_state[USE_MEASUREMENT_KEY] = choice.to_session()
         st.success(f"Measured bandwidth efficiency {eff:.0%} will be used for {spec_id} on {scenario.hw}.")
         st.caption(
             f"The Speed page also reads stored runs directly: under 'Use my own measurement (probe)' "
@@ -256,19 +249,15 @@ def forecast_vs_measured(summary: dict[str, Any]) -> None:
 def stored_run_view(run_id: str) -> None:
     """?run=<id>: a stored run, read-only."""
     try:
-        run = _with_store(lambda store: store.get_run(run_id))
+        run = get_run(run_id)
     except STORE_ERRORS as e:
         _store_error(e)
         return
     if run is None:
         st.error(f"No stored run with id {run_id!r}.")
         return
-    st.caption(f"Stored run, read-only. Started {run['created_at']:%Y-%m-%d %H:%M:%S} UTC.")
-    summary = dict(run["summary"])
-    summary.setdefault("run_id", run_id)
-    summary.setdefault("settings", run["settings"])  # a summary rebuilt from samples has none
-    summary["status"] = run["status"]
-    show_result(summary, run["samples"])
+    st.caption(f"Stored run, read-only. Started {run.created_at:%Y-%m-%d %H:%M:%S} UTC.")
+    show_result(run.summary, run.samples)
 
 
 @st.fragment(run_every=0.5)
@@ -380,7 +369,7 @@ def history_section() -> None:
     """Stored runs, with compare."""
     st.subheader("History")
     try:
-        runs = _with_store(lambda store: store.list_runs(limit=100))
+        runs = list_runs(limit=100)
     except STORE_ERRORS as e:
         _store_error(e)
         return
@@ -401,7 +390,7 @@ def history_section() -> None:
     )
     if chosen:
         try:
-            rows = _with_store(lambda store: store.compare(chosen))
+            rows = compare_runs(chosen)
         except STORE_ERRORS as e:
             _store_error(e)
             return

@@ -16,7 +16,7 @@ from typing import Any
 
 from probe.clients import StopSignal
 from probe.guard import HostNotAllowed, ProbeInputError
-from probe.runner import ProbeSettings, run_probe
+from probe.runner import ProbeSettings, RunReport, run_probe
 
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -81,27 +81,28 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _text_report(out: dict[str, Any]) -> str:
-    lines = [f"{out['backend']} {out['model']} at {out['endpoint']}: {out['status']}"]
-    for err in out["errors"]:
+def _ms(p: Any) -> str:
+    return "-" if p.p50 is None else f"{p.p50 * 1e3:.1f}/{p.p99 * 1e3:.1f} ms"
+
+
+def _text_report(report: RunReport) -> str:
+    lines = [f"{report.backend} {report.model} at {report.endpoint}: {report.status}"]
+    for err in report.errors:
         lines.append(f"  run error [{err['kind']}] {err['message']}")
-    for lv in out["runs"]:
-
-        def ms(d: dict[str, Any]) -> str:
-            return "-" if d["p50"] is None else f"{d['p50'] * 1e3:.1f}/{d['p99'] * 1e3:.1f} ms"
-
-        tps = lv["output_tokens_per_s"]
+    for lv in report.levels:
+        tps = lv.output_tokens_per_s
+        load = f"c={lv.concurrency:<4}" if lv.rate is None else f"{lv.rate:g} req/s (lag p99 {_ms(lv.schedule_lag_s)})"
         lines.append(
-            f"  c={lv['concurrency']:<4} ok {lv['ok']}/{lv['requests']}  TTFT p50/p99 {ms(lv['ttft_s'])}  "
-            f"ITL {ms(lv['itl_s'])}  TPOT {ms(lv['tpot_s'])}  "
+            f"  {load} ok {lv.ok}/{lv.requests}  TTFT p50/p99 {_ms(lv.ttft_s)}  "
+            f"ITL {_ms(lv.itl_s)}  TPOT {_ms(lv.tpot_s)}  "
             f"{'-' if tps is None else f'{tps:.1f}'} tok/s"
         )
-        for err in lv["errors"]:
-            lines.append(f"      {err['count']} x [{err['kind']}] {err['message']}")
-    if out.get("knee"):
-        lines.append("  knee: " + out["knee"]["explanation"])
-    if out.get("run_id"):
-        lines.append(f"  saved as run {out['run_id']}")
+        for e in lv.errors:
+            lines.append(f"      {e.count} x [{e.kind}] {e.message}")
+    if report.knee:
+        lines.append("  knee: " + report.knee.explanation)
+    if report.run_id:
+        lines.append(f"  saved as run {report.run_id}")
     return "\n".join(lines)
 
 
@@ -146,8 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    out = _clean(report.to_json())
-    print(json.dumps(out, default=str) if args.json else _text_report(out))
+    print(json.dumps(_clean(report.to_json()), default=str) if args.json else _text_report(report))
     return 0 if report.all_ok else 1
 
 

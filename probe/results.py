@@ -48,6 +48,10 @@ class RequestResult:
     concurrency: int = 1
     warmup: bool = False
     index: int = 0
+    rate: float | None = None  # the open-loop level's requests/s; None in a closed loop
+    due_s: float | None = None  # perf_counter reading when the schedule wanted the request sent
+    sent_s: float | None = None  # perf_counter reading when its bytes were handed to the socket
+    worker: int = 0  # which worker process or Ray actor sent it
 
     @property
     def tpot_s(self) -> float | None:

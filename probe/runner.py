@@ -33,6 +33,7 @@ from probe.guard import (
 )
 from probe.prompt import build_prompt
 from probe.results import RequestResult
+from probe.summary import Knee, LevelSummary
 
 
 @dataclass
@@ -104,12 +105,12 @@ class RunReport:
     model: str
     settings: dict[str, Any]
     status: str = "running"  # complete | cancelled | deadline | failed
-    levels: list[dict[str, Any]] = field(default_factory=list)
+    levels: list[LevelSummary] = field(default_factory=list)
     results: list[RequestResult] = field(default_factory=list)  # warm-up included, flagged
     errors: list[dict[str, Any]] = field(default_factory=list)  # run-level faults (detection, DNS, store)
     server: dict[str, Any] = field(default_factory=dict)
     cold_start: dict[str, Any] = field(default_factory=dict)
-    knee: dict[str, Any] | None = None
+    knee: Knee | None = None
     run_id: str | None = None
 
     @property
@@ -119,7 +120,7 @@ class RunReport:
             self.status == "complete"
             and not self.errors
             and bool(self.levels)
-            and all(lv["ok"] == lv["requests"] for lv in self.levels)
+            and all(lv.ok == lv.requests for lv in self.levels)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -131,10 +132,10 @@ class RunReport:
             "endpoint": self.endpoint,
             "status": self.status,
             "settings": self.settings,
-            "runs": self.levels,
+            "runs": [lv.to_json() for lv in self.levels],
             "errors": self.errors,
             "cold_start": self.cold_start,
-            "knee": self.knee,
+            "knee": None if self.knee is None else self.knee.to_json(),
             "server": self.server,
         }
 
@@ -348,7 +349,7 @@ class _Runner:
         ends = [r.started_perf_s + r.e2e_s for r in level_results if r.e2e_s is not None]
         wall_s = (max(ends) - min(r.started_perf_s for r in level_results)) if ends else time.perf_counter() - t0
         summary = stats.summarize_level(concurrency, level_results, wall_s)
-        summary["server"] = self._server_snapshot(backend)
+        summary.server = self._server_snapshot(backend)
         with self.lock:
             self.report.levels.append(summary)
 

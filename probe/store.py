@@ -273,7 +273,7 @@ def summaries_from_samples(sample_rows: list[dict[str, Any]]) -> list[dict[str, 
         ends = [r["started_s"] + r["e2e_s"] for r in rows if r.get("started_s") is not None and r.get("e2e_s")]
         starts = [r["started_s"] for r in rows if r.get("started_s") is not None]
         wall = (max(ends) - min(starts)) if ends and starts else None
-        out.append(stats.summarize_level(c, [result_from_row(r) for r in rows], wall))
+        out.append(stats.summarize_level(c, [result_from_row(r) for r in rows], wall).to_json())
     return out
 
 
