@@ -20,6 +20,7 @@ STORE_ERROR = "store_error"  # a run-level fault: the result store failed, the m
 DEADLINE = "deadline"
 CANCELLED = "cancelled"
 BAD_INPUT = "bad_input"
+WORKER_LOST = "worker_lost"  # the worker process or Ray actor that held the request died
 
 
 @dataclass

@@ -134,6 +134,9 @@ class ProtocolServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as Ollama (Go's net/http) and uvicorn (vLLM, llama-cpp-python) set it: without it Nagle holds
+    # each small token write until the client's delayed ACK (tens of ms), and tokens arrive in clumps.
+    disable_nagle_algorithm = True
     server: ProtocolServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output clean

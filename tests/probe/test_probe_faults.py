@@ -187,12 +187,18 @@ def test_unchunked_stream_is_timed_as_it_arrives() -> None:
         conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    import requests
+    import asyncio
 
+    from probe.aio import new_session, prepare_request, stream
     from probe.clients import Endpoint, OllamaBackend
+    from probe.results import RequestResult
 
-    with requests.Session() as s:
-        r = OllamaBackend().stream(s, Endpoint(f"http://127.0.0.1:{srv.getsockname()[1]}"), "m", "hi", 3)
+    async def one() -> RequestResult:
+        ep, backend = Endpoint(f"http://127.0.0.1:{srv.getsockname()[1]}"), OllamaBackend()
+        async with new_session(ep) as session:
+            return await stream(session, backend, ep, prepare_request(backend, ep, "m", "hi", 3, 0.0), RequestResult())
+
+    r = asyncio.run(one())
     srv.close()
     assert r.ok and r.output_tokens == 3
     # Gaps of ~100 ms prove each line was timed on arrival, not when the connection closed.

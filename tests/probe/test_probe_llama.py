@@ -9,6 +9,7 @@ import sys
 import pytest
 import requests
 
+from probe.aio import stream_once
 from probe.clients import Endpoint, OpenAIBackend, detect_backend
 from probe.runner import ProbeSettings, run_probe
 from tests.probe.conftest import needs_llama
@@ -53,7 +54,7 @@ def test_recount_matches_the_servers_own_usage(llama_server: str) -> None:
     usage = requests.post(llama_server + "/v1/chat/completions", json=body, timeout=60).json()["usage"]
     with requests.Session() as s:
         backend = OpenAIBackend()
-        r = backend.stream(s, Endpoint(llama_server), "tiny", prompt, 10)
+        r = stream_once(backend, Endpoint(llama_server), "tiny", prompt, 10)
         assert r.ok, r.error_message
         n = backend.count_tokens(s, Endpoint(llama_server), "tiny", r.text)
     assert n == usage["completion_tokens"]
