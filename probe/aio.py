@@ -180,7 +180,9 @@ async def _body_text(resp: aiohttp.ClientResponse) -> str:
         return ""
 
 
-def stream_once(backend: Any, ep: Endpoint, model: str, prompt: str, max_tokens: int, temp: float = 0.0) -> RequestResult:
+def stream_once(
+    backend: Any, ep: Endpoint, model: str, prompt: str, max_tokens: int, temp: float = 0.0
+) -> RequestResult:
     """One measured request from synchronous code (a fresh loop and pool): for scripts and tests."""
 
     async def one() -> RequestResult:

@@ -124,11 +124,15 @@ class JobRunner:
         if self.sync_session is not None:
             self.sync_session.close()
 
-    async def run(self, job: Job, t_start: float | None = None) -> None:
-        """Send the job's requests (closed loop: `concurrency` users; open loop: on the schedule from t_start)."""
+    async def prepare(self, job: Job) -> None:
+        """Open the pool's connections for the job before anything is timed."""
         if self.session is None:
             self.session = new_session(self.ep)
         await self._warm_pool(job.concurrency if job.offsets_s is None else job.concurrency or OPEN_LOOP_POOL)
+
+    async def run(self, job: Job, t_start: float | None = None) -> None:
+        """Send the job's requests (closed loop: `concurrency` users; open loop: on the schedule from t_start)."""
+        await self.prepare(job)
         t_start = time.perf_counter() if t_start is None else t_start
         if job.offsets_s is None:
             queue = list(job.indices)

@@ -12,6 +12,7 @@ import multiprocessing as mp
 import os
 import queue
 import time
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +22,7 @@ from probe.guard import ProbeInputError
 from probe.results import RequestResult
 
 Emit = Callable[[RequestResult], None]
+GO_AHEAD_S = 0.02  # the schedule starts this long after the barrier opens, so every worker is awake by then
 ARMED_TIMEOUT_S = 60.0  # a worker that cannot even take its job in this time is treated as dead
 
 
@@ -72,8 +74,14 @@ def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
 # ----------------------------------------------------------------------------------------- local processes
 
 
-def _process_main(worker: int, cfg: WorkerConfig, jobs: Any, out: Any, go: Any, stop: Any, reason: Any) -> None:
-    """A worker process: take a job, say armed, wait for go, run it, say done; results stream back as they finish."""
+def _process_main(
+    worker: int, cfg: WorkerConfig, jobs: Any, out: Any, go: Any, stop: Any, reason: Any, t_go: Any
+) -> None:
+    """A worker process: take a job, open its connections, say armed, wait for go, run it, say done.
+
+    Results stream back as they finish. The schedule starts at the parent's t_go: perf_counter is the machine's
+    CLOCK_MONOTONIC, the same in every process, so all workers share one time origin.
+    """
     loop = asyncio.new_event_loop()
     runner = JobRunner(cfg, lambda r: out.put(("result", worker, r)))
 
@@ -85,9 +93,10 @@ def _process_main(worker: int, cfg: WorkerConfig, jobs: Any, out: Any, go: Any, 
 
     watcher = loop.create_task(watch())
     while (job := jobs.get()) is not None:
+        loop.run_until_complete(runner.prepare(job))
         out.put(("armed", worker, None))
         go.wait()
-        loop.run_until_complete(runner.run(job))
+        loop.run_until_complete(runner.run(job, t_go.value))
         out.put(("done", worker, None))
     watcher.cancel()
     loop.run_until_complete(runner.close())
@@ -103,9 +112,10 @@ class ProcessExecutor:
         self.out = ctx.Queue()
         self.go, self.stop = ctx.Event(), ctx.Event()
         self.reason = ctx.Array("c", 32)
+        self.t_go = ctx.Value("d", 0.0)
         self.inboxes = [ctx.Queue() for _ in range(n)]
         self.procs = [
-            ctx.Process(target=_process_main, args=(i, cfg, self.inboxes[i], self.out, self.go, self.stop, self.reason),
+            ctx.Process(target=_process_main, args=(i, cfg, self.inboxes[i], self.out, self.go, self.stop, self.reason, self.t_go),
                         daemon=True, name=f"probe-worker-{i}")
             for i in range(n)
         ]  # fmt: skip
@@ -145,6 +155,7 @@ class ProcessExecutor:
             elif kind == "done":
                 done.add(worker)
             if not self.go.is_set() and (armed | set(self.dead)) >= set(live):
+                self.t_go.value = time.perf_counter() + GO_AHEAD_S
                 self.go.set()  # the barrier: every live worker holds its job
             self._check_dead(jobs, got, done, armed, t_armed)
 
@@ -205,17 +216,34 @@ def ray_init(address: str) -> Any:
         raise ProbeInputError("--ray-address needs Ray: pip install -r requirements-ray.txt") from None
     if ray.is_initialized():
         return ray
+    if address.startswith("ray://"):
+        _reachable(address)
     here = os.path.dirname(os.path.abspath(__file__))
     env = {"py_modules": [here]}  # the probe package travels to the cluster's workers
     try:
-        if address == "local":
-            ray.init(num_cpus=2, include_dashboard=False, runtime_env=env, log_to_driver=False,
-                     configure_logging=False)  # fmt: skip
-        else:
-            ray.init(address=address, runtime_env=env, log_to_driver=False, configure_logging=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Ray warns on stderr before it raises; the one-line error says it all
+            if address == "local":
+                ray.init(num_cpus=2, include_dashboard=False, runtime_env=env, log_to_driver=False,
+                         configure_logging=False)  # fmt: skip
+            else:
+                ray.init(address=address, runtime_env=env, log_to_driver=False, configure_logging=False)
     except Exception as e:  # noqa: BLE001 - ConnectionError, RuntimeError, ValueError: all mean "not reachable"
         raise ProbeInputError(f"cannot reach Ray at {address}: {type(e).__name__}: {e}".splitlines()[0][:300]) from None
     return ray
+
+
+def _reachable(address: str, timeout_s: float = 3.0) -> None:
+    """A quick TCP check of a ray:// address (Ray's own client waits 30 s before it gives up)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(address)
+        with socket.create_connection((parts.hostname or "", parts.port or 10001), timeout=timeout_s):
+            pass
+    except (OSError, ValueError) as e:
+        raise ProbeInputError(f"cannot reach Ray at {address}: {type(e).__name__}: {e}".splitlines()[0][:300]) from None
 
 
 class RayExecutor:

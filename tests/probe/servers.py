@@ -110,6 +110,7 @@ class ProtocolServer(ThreadingHTTPServer):
         self.config = config or ServerConfig()
         self.slots = threading.Semaphore(self.config.num_parallel)
         self.requests_seen: list[dict[str, Any]] = []
+        self.chat_arrivals_s: list[float] = []  # perf_counter when each chat request was read, before any queueing
         self._thread: threading.Thread | None = None
 
     @property
@@ -184,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
             obj = json.loads(self.rfile.read(n) or b"{}")
         except ValueError:
             obj = {}
+        if isinstance(obj, dict) and "messages" in obj:
+            self.server.chat_arrivals_s.append(time.perf_counter())
         self.server.requests_seen.append(obj)
         return obj if isinstance(obj, dict) else {}
 
