@@ -11,6 +11,7 @@ import contextlib
 import multiprocessing as mp
 import os
 import queue
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -104,82 +105,89 @@ def _process_main(
 
 
 class ProcessExecutor:
-    """N local worker processes (spawned, so a Streamlit server's threads are never forked)."""
+    """N local worker processes (spawned, so a Streamlit server's threads are never forked).
+
+    Each worker writes to its own queue, read by its own thread here: a worker killed in the middle of a write
+    leaves a half message that would block a reader for ever; then only that worker's reader thread waits.
+    """
 
     def __init__(self, cfg: WorkerConfig, emit: Emit, n: int) -> None:
         ctx = mp.get_context("spawn")
         self.emit, self.n = emit, n
-        self.out = ctx.Queue()
+        self.inbox: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
         self.go, self.stop = ctx.Event(), ctx.Event()
         self.reason = ctx.Array("c", 32)
         self.t_go = ctx.Value("d", 0.0)
-        self.inboxes = [ctx.Queue() for _ in range(n)]
+        self.jobs_qs = [ctx.Queue() for _ in range(n)]
+        outs = [ctx.Queue() for _ in range(n)]
         self.procs = [
-            ctx.Process(target=_process_main, args=(i, cfg, self.inboxes[i], self.out, self.go, self.stop, self.reason, self.t_go),
-                        daemon=True, name=f"probe-worker-{i}")
+            ctx.Process(target=_process_main, args=(i, cfg, self.jobs_qs[i], outs[i], self.go, self.stop, self.reason,
+                        self.t_go), daemon=True, name=f"probe-worker-{i}")
             for i in range(n)
         ]  # fmt: skip
-        for p in self.procs:
+        for i, p in enumerate(self.procs):
             p.start()
+            threading.Thread(target=self._pump, args=(outs[i],), daemon=True, name=f"probe-worker-{i}-reader").start()
         self.sent = [0] * n
         self.dead: dict[int, str] = {}
 
-    def pids(self) -> list[int]:
-        """Process ids of the workers (tests kill one to check that the run survives)."""
-        return [p.pid or 0 for p in self.procs]
+    def _pump(self, out: Any) -> None:
+        """Move one worker's messages to the shared in-process queue until its last one."""
+        while True:
+            msg = out.get()
+            self.inbox.put(msg)
+            if msg[0] == "info":
+                return
 
     def run_level(self, jobs: list[Job]) -> None:
         """Hand out the jobs, release them together once all are armed, collect until every worker is done."""
         self.go.clear()
         live = [i for i in range(self.n) if i not in self.dead]
-        got: dict[int, set[int]] = {i: set() for i in range(self.n)}
+        self.got: dict[int, set[int]] = {i: set() for i in range(self.n)}
         for i in range(self.n):
             if i in self.dead:
                 lost(jobs[i], set(), self.dead[i], self.emit)
             else:
-                self.inboxes[i].put(jobs[i])
+                self.jobs_qs[i].put(jobs[i])
                 self.sent[i] += len(jobs[i].indices)
-        armed: set[int] = set()
-        done: set[int] = set()
+        self.armed: set[int] = set()
+        self.done: set[int] = set()
         t_armed = time.monotonic()
-        while len(done | set(self.dead)) < self.n:
-            try:
-                kind, worker, payload = self.out.get(timeout=0.1)
-            except queue.Empty:
-                kind, worker, payload = "", -1, None
-            if kind == "result":
-                got[worker].add(payload.index)
-                self.emit(payload)
-            elif kind == "armed":
-                armed.add(worker)
-            elif kind == "done":
-                done.add(worker)
-            if not self.go.is_set() and (armed | set(self.dead)) >= set(live):
+        while len(self.done | set(self.dead)) < self.n:
+            self._take(timeout_s=0.1)
+            if not self.go.is_set() and (self.armed | set(self.dead)) >= set(live):
                 self.t_go.value = time.perf_counter() + GO_AHEAD_S
                 self.go.set()  # the barrier: every live worker holds its job
-            self._check_dead(jobs, got, done, armed, t_armed)
+            self._check_dead(jobs, t_armed)
 
-    def _check_dead(
-        self, jobs: list[Job], got: dict[int, set[int]], done: set[int], armed: set[int], t0: float
-    ) -> None:
+    def _take(self, timeout_s: float) -> bool:
+        """Handle one message; False when none came in time."""
+        try:
+            kind, worker, payload = self.inbox.get(timeout=timeout_s)
+        except queue.Empty:
+            return False
+        if kind == "result":
+            self.got[worker].add(payload.index)
+            self.emit(payload)
+        elif kind == "armed":
+            self.armed.add(worker)
+        elif kind == "done":
+            self.done.add(worker)
+        return True
+
+    def _check_dead(self, jobs: list[Job], t0: float) -> None:
         for i, p in enumerate(self.procs):
-            if i in self.dead or i in done:
+            if i in self.dead or i in self.done:
                 continue
-            slow = i not in armed and time.monotonic() - t0 > ARMED_TIMEOUT_S
+            slow = i not in self.armed and time.monotonic() - t0 > ARMED_TIMEOUT_S
             if p.exitcode is not None or slow:
-                with contextlib.suppress(Exception):
-                    while True:  # results it sent before dying are still in the queue: keep them
-                        kind, w, payload = self.out.get_nowait()
-                        if kind == "result":
-                            got[w].add(payload.index)
-                            self.emit(payload)
-                        elif kind == "done":
-                            done.add(w)
-                if i in done:
+                while self._take(timeout_s=0.2):  # what it sent before dying is still on its way: keep it
+                    pass
+                if i in self.done:
                     continue
                 why = f"worker {i} (pid {p.pid}) " + (f"died (exit {p.exitcode})" if p.exitcode is not None else "hung")
                 self.dead[i] = why + "; its unfinished requests were not measured"
-                lost(jobs[i], got[i], self.dead[i], self.emit)
+                lost(jobs[i], self.got[i], self.dead[i], self.emit)
 
     def cancel(self, reason: str) -> None:
         """From any thread: every worker stops its requests as `reason`."""
@@ -196,9 +204,9 @@ class ProcessExecutor:
 
     def close(self) -> None:
         """Tell each worker to finish, then reap it."""
-        for i, inbox in enumerate(self.inboxes):
+        for i, jobs in enumerate(self.jobs_qs):
             if i not in self.dead:
-                inbox.put(None)
+                jobs.put(None)
         for p in self.procs:
             p.join(timeout=5)
             if p.is_alive():

@@ -88,8 +88,9 @@ def test_two_worker_processes_split_and_merge(fake_server) -> None:  # type: ign
     assert sorted(w["requests"] for w in workers) == [15, 15]
     assert len({w["pid"] for w in workers}) == 2 and os.getpid() not in {w["pid"] for w in workers}
     assert all(w["schedule_lag_s"]["p99"] is not None for w in workers)  # each worker's own lag
-    g = gaps_s(srv.chat_arrivals_s)  # two processes, one schedule: constant gaps of 1/30 s
-    assert g.mean() * 30 == pytest.approx(1.0, abs=0.05) and g.std() / g.mean() < 0.25
+    g = gaps_s(srv.chat_arrivals_s)  # two processes, one schedule: constant gaps of 1/30 s, interleaved
+    assert g.mean() * 30 == pytest.approx(1.0, abs=0.05)
+    assert np.median(g) * 30 == pytest.approx(1.0, abs=0.2)  # not two bursts (median, robust to one CPU stall)
 
 
 def test_a_dying_worker_loses_only_its_requests_and_every_sample_is_stored(fake_server) -> None:  # type: ignore[no-untyped-def]
