@@ -176,6 +176,53 @@ def raw_reference(url: str, api: str, streams: int, rounds: int) -> dict[str, np
     return _collect(out)
 
 
+async def _lib_stream(kind: str, client: Any, url: str, body: bytes, n: int, out: list[Any]) -> None:
+    """One stream through a bare library client (aiohttp or httpx): one untimed request opens the connection."""
+    headers = {"Content-Type": "application/json"}
+    for i in range(n + 1):
+        buf, times = b"", []
+        t0 = time.perf_counter()
+        if kind == "aiohttp":
+            async with client.post(url, data=body, headers=headers) as resp:
+                async for chunk in resp.content.iter_any():
+                    t = time.perf_counter()
+                    buf += chunk
+                    times += [t] * (len(WRITE_RE.findall(buf)) - len(times))
+        else:
+            async with client.stream("POST", url, content=body, headers=headers) as resp:
+                async for chunk in resp.aiter_raw():
+                    t = time.perf_counter()
+                    buf += chunk
+                    times += [t] * (len(WRITE_RE.findall(buf)) - len(times))
+        text = "".join(f"{k.decode()}{v.decode()};" for k, v in TOKEN_RE.findall(buf))
+        if i and times and len(set(times)) == len(times):
+            out.append((text, times[0] - t0, [b - a for a, b in zip(times, times[1:], strict=False)]))
+
+
+def library_reference(kind: str, url: str, api: str, streams: int, rounds: int) -> dict[str, np.ndarray]:
+    """TTFT/ITL errors of a bare aiohttp or httpx client (t0 before the library call), the choice's evidence."""
+    path = "/v1/chat/completions" if api == "openai" else "/api/chat"
+    body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": TOKENS,
+                       "options": {"num_predict": TOKENS}, "stream": True}).encode()  # fmt: skip
+    out: list[Any] = []
+
+    async def main() -> None:
+        if kind == "aiohttp":
+            import aiohttp
+
+            client: Any = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+        else:
+            import httpx
+
+            limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
+            client = httpx.AsyncClient(limits=limits, timeout=None)
+        async with client:
+            await asyncio.gather(*(_lib_stream(kind, client, url + path, body, rounds, out) for _ in range(streams)))
+
+    asyncio.run(main())
+    return _collect(out)
+
+
 def _collect(samples: list[tuple[str, float, list[float]]]) -> dict[str, np.ndarray]:
     ttft, itl = [], []
     for text, t, gaps in samples:
@@ -215,8 +262,8 @@ def probe_errors(url: str, api: str, streams: int, rounds: int, workers: int) ->
     return _collect([s for s in out if s[1] is not None])
 
 
-def open_loop(url: str, rate: float, arrival: str, n: int) -> tuple[float, float, float] | None:
-    """(mean gap / (1/rate), CV of gaps, achieved/asked) from the server's arrival log for one open-loop level."""
+def open_loop(url: str, rate: float, arrival: str, n: int) -> tuple[float, float, float, float] | None:
+    """(mean gap x rate, CV of gaps, achieved/asked, CV of the drawn schedule) from the server's arrival log."""
     from probe.runner import run_probe
 
     settings = _settings(rate=[rate], arrival=arrival, requests_per_level=n, prompt_tokens=8, max_tokens=TOKENS,
@@ -227,7 +274,11 @@ def open_loop(url: str, rate: float, arrival: str, n: int) -> tuple[float, float
     report = run_probe(url, "m", "openai", settings, on_result=lambda r: arrivals.append(_arrival(r.text)))
     gaps = np.diff(np.sort([a for a in arrivals if a is not None]))
     lv = report.levels[0]
-    return float(gaps.mean() * rate), float(gaps.std() / gaps.mean()), (lv.achieved_rate or 0.0) / rate
+    from probe.engine import arrival_offsets_s
+
+    planned = np.diff(arrival_offsets_s(rate, arrival, 1.0, 1, n, None))
+    planned_cv = float(planned.std() / planned.mean())
+    return float(gaps.mean() * rate), float(gaps.std() / gaps.mean()), (lv.achieved_rate or 0.0) / rate, planned_cv
 
 
 def _arrival(text: str) -> float | None:
@@ -249,6 +300,7 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2", help="worker processes to try at 64+ streams")
     ap.add_argument("--quick", action="store_true", help="fewer requests")
     ap.add_argument("--no-open-loop", action="store_true")
+    ap.add_argument("--libraries", action="store_true", help="also bare aiohttp and httpx clients (OpenAI, <= 64)")
     ap.add_argument("--serve", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.serve is not None:
@@ -266,6 +318,8 @@ def main() -> int:
             for streams in [int(x) for x in args.streams.split(",")]:
                 rounds = max(1, (12 if streams == 1 else 2 if streams <= 16 else 1) // (2 if args.quick else 1))
                 rows = [("raw-socket", raw_reference(url, api, streams, rounds))]
+                if args.libraries and api == "openai" and streams <= 64:
+                    rows += [(k, library_reference(k, url, api, streams, rounds)) for k in ("aiohttp", "httpx")]
                 for w in [int(x) for x in args.workers.split(",")]:
                     if w == 1 or streams >= 64:
                         rows.append((f"probe w={w}", probe_errors(url, api, streams, rounds, w)))
@@ -286,21 +340,21 @@ def main() -> int:
 def _open_loop_table(quick: bool) -> None:
     """Open-loop schedule statistics against a free server and one with 4 slots that saturates."""
     print("\nopen loop, from the server's arrival log (targets: mean gap x rate within 0.05 of 1, CV within 0.1)")
-    print(f"{'server':10} {'arrival':9} {'rate':>5} {'n':>4} | {'gap x rate':>10} {'CV':>6} {'CV want':>7} |"
-          f" {'achieved/asked':>14}")  # fmt: skip
-    n = 60 if quick else 120
+    print(f"{'server':10} {'arrival':9} {'rate':>5} {'n':>4} | {'gap x rate':>10} {'CV':>6} {'drawn CV':>8}"
+          f" {'pattern CV':>10} | {'achieved/asked':>14}")  # fmt: skip
+    n = 60 if quick else 150
     for slots in (0, 4):
         server, url = start_server(slots)
         try:
-            for arrival, rate in (("poisson", 20.0), ("constant", 20.0), ("poisson", 50.0)):
+            for arrival, rate in (("poisson", 40.0), ("constant", 40.0), ("poisson", 100.0)):
                 r = open_loop(url, rate, arrival, n)
                 name = "free" if slots == 0 else f"{slots} slots"
                 if r is None:
                     print(f"{name:10} {arrival:9} {rate:>5g} {n:>4} | n/a (this probe has no open loop)")
                     continue
                 want = 1.0 if arrival == "poisson" else 0.0
-                print(f"{name:10} {arrival:9} {rate:>5g} {n:>4} | {r[0]:>10.3f} {r[1]:>6.3f} {want:>7.1f} |"
-                      f" {r[2]:>14.3f}")  # fmt: skip
+                print(f"{name:10} {arrival:9} {rate:>5g} {n:>4} | {r[0]:>10.3f} {r[1]:>6.3f} {r[3]:>8.3f}"
+                      f" {want:>10.1f} | {r[2]:>14.3f}")  # fmt: skip
         finally:
             server.stdin.close()  # type: ignore[union-attr]
             server.wait(timeout=10)
