@@ -102,8 +102,8 @@ class ProbeSettings:
         """Requests a level sends (at most; a closed loop with a duration stops early)."""
         if rate is not None:
             return len(self.offsets_s(rate))
-        if self.duration_s:
-            return MAX_REQUESTS_PER_LEVEL
+        if self.duration_s:  # users send until the time is up, within the run's share of the request cap
+            return min(MAX_REQUESTS_PER_LEVEL, MAX_TOTAL_REQUESTS // max(1, len(self.concurrency)))
         return max(self.requests_per_level, concurrency)
 
     def total_requests(self) -> int:
