@@ -167,3 +167,19 @@ def test_schedule_has_the_rate_and_the_patterns_variability(arrival: str, k: flo
     other = arrival_offsets_s(2.0, arrival, k, seed=6, n=101, duration_s=None)
     assert again == offsets and (arrival == "constant" or other != offsets)  # drawn up front from the seed
     assert len(arrival_offsets_s(2.0, arrival, k, seed=5, n=None, duration_s=30.0)) == 60
+
+
+def test_cancel_reaches_worker_processes(fake_server) -> None:  # type: ignore[no-untyped-def]
+    from probe.clients import StopSignal
+
+    srv = fake_server(source=ScheduledSource(first_delay_s=0.01, gap_s=0.05), num_parallel=8)
+    stop = StopSignal()
+    threading.Timer(2.0, stop.stop).start()  # the spawned workers are up and streaming by then
+    t = time.monotonic()
+    settings = ProbeSettings(concurrency=[4, 8], requests_per_level=8, prompt_tokens=8, max_tokens=200,
+                             warmup_requests=0, workers=2)  # fmt: skip
+    report = run_probe(srv.url, "tiny", "openai", settings, stop=stop)
+    assert time.monotonic() - t < 8.0  # 200 tokens x 50 ms would take 10 s per request
+    assert report.status == R.CANCELLED and [lv.concurrency for lv in report.levels] == [4]
+    cut = [r for r in report.results if r.error_kind == R.CANCELLED]
+    assert {r.worker for r in cut} == {0, 1} and all(r.ttft_s is not None for r in cut)  # kept, not lost
