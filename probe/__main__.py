@@ -16,7 +16,7 @@ from typing import Any
 
 from probe.clients import StopSignal
 from probe.guard import HostNotAllowed, ProbeInputError
-from probe.runner import ProbeSettings, run_probe
+from probe.runner import ProbeSettings, RunReport, run_probe
 
 ENV_VAR_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -40,13 +40,44 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--rate wants requests/s like 0.5,1,2, got {text!r}") from None
+    if not rates:
+        raise argparse.ArgumentTypeError("--rate needs at least one rate")
+    bad = [r for r in rates if not (math.isfinite(r) and r > 0)]
+    if bad:
+        raise argparse.ArgumentTypeError(f"--rate must be above 0 requests/s, got {bad[0]:g}")
+    return rates
+
+
+def _workers(text: str) -> int:
+    if text == "auto":
+        return max(1, min(os.cpu_count() or 1, 64))
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--workers wants a number or auto, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (flags exactly as DESIGN.md's CLI contract)."""
     p = _Parser(prog="python -m probe", description="Measure TTFT, ITL, TPOT and throughput of a live endpoint.")
     p.add_argument("--url", required=True, help="endpoint base URL, e.g. http://127.0.0.1:11434")
     p.add_argument("--backend", choices=["ollama", "openai", "auto"], default="auto")
     p.add_argument("--model", required=True, help="model name as the server knows it")
-    p.add_argument("--concurrency", type=_levels, default=[1], help="comma-separated levels, e.g. 1,4,16")
+    load = p.add_mutually_exclusive_group()
+    load.add_argument("--concurrency", type=_levels, default=[1], help="closed loop: users per level, e.g. 1,4,16")
+    load.add_argument("--rate", type=_rates, help="open loop: requests/s per level, e.g. 0.5,1,2")
+    p.add_argument("--arrival", choices=["poisson", "constant", "gamma"], default="poisson", help="open-loop gaps")
+    p.add_argument("--burstiness", type=float, default=1.0, help="gamma shape K (1 = Poisson, <1 burstier)")
+    p.add_argument("--duration", type=float, help="seconds per level, instead of --requests")
+    p.add_argument("--max-concurrency", type=int, help="open loop: at most this many requests in flight")
+    p.add_argument("--seed", type=int, default=0, help="seed of the open-loop arrival schedule")
+    p.add_argument("--workers", type=_workers, default=1, help="worker processes splitting each level (N or auto)")
+    p.add_argument("--ray-address", help="run the workers as Ray actors: local, auto or ray://HOST:10001")
     p.add_argument("--requests", type=int, default=8, help="requests per level (at least the level's concurrency)")
     p.add_argument("--prompt-tokens", type=int, default=128, help="approximate prompt length in tokens")
     p.add_argument("--max-tokens", type=int, default=64, help="output tokens requested per request")
@@ -81,27 +112,28 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
-def _text_report(out: dict[str, Any]) -> str:
-    lines = [f"{out['backend']} {out['model']} at {out['endpoint']}: {out['status']}"]
-    for err in out["errors"]:
+def _ms(p: Any) -> str:
+    return "-" if p.p50 is None else f"{p.p50 * 1e3:.1f}/{p.p99 * 1e3:.1f} ms"
+
+
+def _text_report(report: RunReport) -> str:
+    lines = [f"{report.backend} {report.model} at {report.endpoint}: {report.status}"]
+    for err in report.errors:
         lines.append(f"  run error [{err['kind']}] {err['message']}")
-    for lv in out["runs"]:
-
-        def ms(d: dict[str, Any]) -> str:
-            return "-" if d["p50"] is None else f"{d['p50'] * 1e3:.1f}/{d['p99'] * 1e3:.1f} ms"
-
-        tps = lv["output_tokens_per_s"]
+    for lv in report.levels:
+        tps = lv.output_tokens_per_s
+        load = f"c={lv.concurrency:<4}" if lv.rate is None else f"{lv.rate:g} req/s (lag p99 {_ms(lv.schedule_lag_s)})"
         lines.append(
-            f"  c={lv['concurrency']:<4} ok {lv['ok']}/{lv['requests']}  TTFT p50/p99 {ms(lv['ttft_s'])}  "
-            f"ITL {ms(lv['itl_s'])}  TPOT {ms(lv['tpot_s'])}  "
+            f"  {load} ok {lv.ok}/{lv.requests}  TTFT p50/p99 {_ms(lv.ttft_s)}  "
+            f"ITL {_ms(lv.itl_s)}  TPOT {_ms(lv.tpot_s)}  "
             f"{'-' if tps is None else f'{tps:.1f}'} tok/s"
         )
-        for err in lv["errors"]:
-            lines.append(f"      {err['count']} x [{err['kind']}] {err['message']}")
-    if out.get("knee"):
-        lines.append("  knee: " + out["knee"]["explanation"])
-    if out.get("run_id"):
-        lines.append(f"  saved as run {out['run_id']}")
+        for e in lv.errors:
+            lines.append(f"      {e.count} x [{e.kind}] {e.message}")
+    if report.knee:
+        lines.append("  knee: " + report.knee.explanation)
+    if report.run_id:
+        lines.append(f"  saved as run {report.run_id}")
     return "\n".join(lines)
 
 
@@ -119,6 +151,14 @@ def main(argv: list[str] | None = None) -> int:
             warmup_requests=args.warmup,
             read_timeout_s=args.read_timeout,
             deadline_s=args.deadline,
+            rate=args.rate,
+            arrival=args.arrival,
+            burstiness=args.burstiness,
+            duration_s=args.duration,
+            max_concurrency=args.max_concurrency,
+            seed=args.seed,
+            workers=args.workers,
+            ray_address=args.ray_address,
         )
         settings.validate()
         api_key = _api_key(args.api_key_env)
@@ -126,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
         for sig in previous:
             signal.signal(sig, lambda *_: stop.stop())
         if args.save:
-            from probe.store import ProbeStore, run_and_save
+            from probe.record import run_and_save
+            from probe.store import ProbeStore
 
             store = ProbeStore()
             try:
@@ -146,8 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    out = _clean(report.to_json())
-    print(json.dumps(out, default=str) if args.json else _text_report(out))
+    print(json.dumps(_clean(report.to_json()), default=str) if args.json else _text_report(report))
     return 0 if report.all_ok else 1
 
 

@@ -24,7 +24,6 @@ import urllib3.connection
 from probe import results as R
 from probe.guard import scrub
 from probe.results import RequestResult, ns_to_s
-from probe.stream import LineSplitter, SSEDecoder, timed_chunks
 
 USER_AGENT = "llm-capacity-probe/1"
 
@@ -72,6 +71,15 @@ class StopSignal:
         self.reason = R.CANCELLED
         self._lock = threading.Lock()
         self._sockets: list[socket.socket] = []
+        self._listeners: list[Callable[[str], None]] = []
+
+    def add_listener(self, fn: Callable[[str], None]) -> None:
+        """Call fn(reason) when the run is stopped (at once if it already is): how async workers hear of it."""
+        with self._lock:
+            self._listeners.append(fn)
+            stopped = self.event.is_set()
+        if stopped:
+            fn(self.reason)
 
     def is_set(self) -> bool:
         """Whether the run was stopped."""
@@ -84,8 +92,12 @@ class StopSignal:
                 self.reason = reason
             self.event.set()
             sockets = list(self._sockets)
+            listeners = list(self._listeners)
         for sock in sockets:
             _shutdown(sock)
+        for fn in listeners:
+            with contextlib.suppress(Exception):  # one broken listener must not keep the others running
+                fn(self.reason)
 
     def track(self, sock: socket.socket) -> None:
         """Remember a socket this run connected (shut at once if the run is already stopped)."""
@@ -176,13 +188,9 @@ def classify_exception(exc: BaseException) -> tuple[str, str]:
     return R.CONNECTION, f"connection error ({type(exc).__name__})"
 
 
-def _http_error(resp: requests.Response, api_key: str | None) -> tuple[str, str]:
+def http_error(status: int, reason: str | None, body: str, api_key: str | None) -> tuple[str, str]:
     """Kind and message for a non-2xx response, with the server's own error text when short."""
-    try:
-        # Scrub before any cut, so that a key straddling the cut cannot leak in part.
-        body = scrub(resp.text, api_key)[:4096]
-    except (requests.exceptions.RequestException, OSError):  # a body we cannot read still leaves the status code
-        body = ""
+    body = scrub(body, api_key)[:4096]  # scrub before any cut, so a key straddling the cut cannot leak in part
     try:
         obj = json.loads(body)
     except ValueError:
@@ -194,45 +202,28 @@ def _http_error(resp: requests.Response, api_key: str | None) -> tuple[str, str]
             err = err.get("message")
         detail = str(err or obj.get("detail") or obj.get("message") or "")
     hint = {401: " (missing or wrong API key)", 403: " (forbidden)", 404: " (wrong path or unknown model)"}
-    msg = f"HTTP {resp.status_code} {resp.reason or ''}{hint.get(resp.status_code, '')}".strip()
+    msg = f"HTTP {status} {reason or ''}{hint.get(status, '')}".strip()
     if detail.strip():
         msg += f": {' '.join(detail.split())[:200]}"
-    return f"{R.HTTP}{resp.status_code}", scrub(msg, api_key)
+    return f"{R.HTTP}{status}", scrub(msg, api_key)
 
 
-# ---------------------------------------------------------------------------------------------
-# Stream reading shared by both backends
-
-
-def _body_chunks(resp: requests.Response) -> Iterator[bytes]:
-    """Body bytes as they arrive: one HTTP chunk at a time (see psf/requests#2433 on iter_lines)."""
-    if getattr(resp.raw, "chunked", False):
-        yield from resp.iter_content(chunk_size=None)
-        return
-    # Not chunked (HTTP/1.0 style, or Content-Length): iter_content(None) would read to the end, so
-    # take whatever one socket read returns instead.
-    read1 = getattr(resp.raw, "read1", None)
-    if read1 is None:
-        yield from resp.iter_content(chunk_size=None)
-        return
+def _http_error(resp: requests.Response, api_key: str | None) -> tuple[str, str]:
+    """http_error for a requests response (metadata calls)."""
     try:
-        while True:
-            data = read1(65536)
-            if not data:
-                return
-            yield data
-    except urllib3.exceptions.ReadTimeoutError as e:
-        raise requests.exceptions.ConnectionError(e) from e
-    except urllib3.exceptions.ProtocolError as e:
-        raise requests.exceptions.ChunkedEncodingError(e) from e
+        body = resp.text
+    except (requests.exceptions.RequestException, OSError):  # a body we cannot read still leaves the status code
+        body = ""
+    return http_error(resp.status_code, resp.reason, body, api_key)
 
 
-class _Timing:
+class Timing:
     """Accumulates TTFT and inter-message gaps for one request."""
 
     def __init__(self, result: RequestResult, t0: float) -> None:
         self.r = result
         self.t0 = t0
+        self.clock: Callable[[], float] = time.perf_counter
         self.last: float | None = None
         self.parts: list[str] = []  # joined once at the end; += on a long text would be quadratic
 
@@ -254,93 +245,6 @@ class _Timing:
 
 # A handler gets (parsed JSON, arrival time) and returns True when the protocol's last message came.
 Handler = Callable[[Any, float], bool]
-
-
-def _stream(
-    session: requests.Session,
-    url: str,
-    body: dict[str, Any],
-    ep: Endpoint,
-    result: RequestResult,
-    stop: StopSignal | None,
-    sse: bool,
-    make_handler: Callable[[_Timing], Handler],
-    clock: Callable[[], float] = time.perf_counter,
-) -> RequestResult:
-    """POST a streaming request and feed each framed JSON message to a handler; never raises."""
-    if stop is not None and stop.is_set():
-        return result.fail(stop.reason, f"not sent: run {stop.reason}")
-    resp: requests.Response | None = None
-    t0 = result.started_perf_s = clock()
-    timing = _Timing(result, t0)
-    handler = make_handler(timing)
-    done = False
-    t_last = t0
-    try:
-        resp = session.post(url, json=body, headers=ep.headers(), timeout=ep.timeout, stream=True)
-        if resp.status_code >= 400:
-            return result.fail(*_http_error(resp, ep.api_key))
-        splitter = LineSplitter()
-        sse_dec = SSEDecoder() if sse else None
-
-        def messages() -> Iterator[tuple[str, float]]:
-            nonlocal t_last
-            for chunk, t in timed_chunks(_body_chunks(resp), clock):
-                t_last = t
-                for line, tl in splitter.feed(chunk, t):
-                    if sse_dec is None:
-                        if line.strip():
-                            yield line, tl
-                    elif (ev := sse_dec.line(line, tl)) is not None:
-                        yield ev
-            tail = splitter.flush()
-            if tail is not None:
-                if sse_dec is None:
-                    yield tail, t_last
-                else:
-                    sse_dec.line(tail, t_last)
-            if sse_dec is not None and (ev := sse_dec.flush(t_last)) is not None:
-                yield ev
-
-        for text, t in messages():
-            if sse and text.strip() == "[DONE]":
-                timing.end(t)
-                done = True
-                break
-            try:
-                obj = json.loads(text)
-            except ValueError:
-                line = scrub(text, ep.api_key)[:80]
-                return result.fail(R.BAD_STREAM, f"the server sent a line that is not JSON: {line!r}")
-            if handler(obj, t):
-                done = True
-                break
-            if stop is not None and stop.is_set():
-                return result.fail(stop.reason, f"stopped mid-stream: run {stop.reason}")
-        if not done:
-            if getattr(handler, "finished", False):  # finish_reason seen; server just omitted [DONE]
-                timing.end(t_last)
-                done = True
-            else:
-                return result.fail(R.INCOMPLETE, "the stream ended before the server's final message")
-    except requests.exceptions.RequestException as e:
-        if stop is not None and stop.is_set():
-            return result.fail(stop.reason, f"stopped mid-stream: run {stop.reason}")
-        return result.fail(*classify_exception(e))
-    except (OSError, urllib3.exceptions.HTTPError) as e:
-        if stop is not None and stop.is_set():
-            return result.fail(stop.reason, f"stopped mid-stream: run {stop.reason}")
-        return result.fail(*classify_exception(e))
-    finally:
-        result.text = "".join(timing.parts)
-        if resp is not None:
-            resp.close()
-    if result.error_kind is None:
-        if result.ttft_s is None:
-            result.fail(R.NO_TOKENS, "the response finished without any generated text")
-        else:
-            result.ok = True
-    return result
 
 
 # ---------------------------------------------------------------------------------------------
@@ -365,6 +269,9 @@ class OllamaBackend:
     """Ollama's native API: /api/chat (NDJSON), /api/tags, /api/ps, /api/show."""
 
     name = "ollama"
+    chat_path = "/api/chat"
+    warm_path = "/api/version"  # the smallest answer: opens a keep-alive connection before timing
+    sse = False  # NDJSON: one JSON object per line
 
     def detect(self, session: requests.Session, ep: Endpoint) -> bool:
         """Whether the server answers /api/tags the way Ollama does."""
@@ -417,50 +324,34 @@ class OllamaBackend:
             "options": {"num_predict": max_tokens, "temperature": temperature},
         }
 
-    def stream(
-        self,
-        session: requests.Session,
-        ep: Endpoint,
-        model: str,
-        prompt: str,
-        max_tokens: int,
-        result: RequestResult | None = None,
-        stop: StopSignal | None = None,
-        temperature: float = 0.0,
-        clock: Callable[[], float] = time.perf_counter,
-    ) -> RequestResult:
-        """Send one streamed chat request and measure it."""
-        result = result or RequestResult()
+    def make_handler(self, result: RequestResult, timing: Timing, ep: Endpoint) -> Handler:
+        """The per-request message handler: feeds text to `timing`, server counts to `result`."""
 
-        def make_handler(timing: _Timing) -> Handler:
-            def handle(obj: Any, t: float) -> bool:
-                if not isinstance(obj, dict):
-                    result.fail(R.BAD_STREAM, "a stream line is JSON but not an object")
-                    return True
-                if obj.get("error"):
-                    _server_error(result, obj["error"], ep)
-                    return True
-                msg = obj.get("message") if isinstance(obj.get("message"), dict) else {}
-                text = msg.get("content") or msg.get("thinking") or obj.get("response")
-                if text:
-                    timing.content(t, str(text))
-                if obj.get("done"):
-                    timing.end(t)
-                    ec, pc = obj.get("eval_count"), obj.get("prompt_eval_count")
-                    result.output_tokens = ec if isinstance(ec, int) else None
-                    result.output_tokens_source = "eval_count" if isinstance(ec, int) else None
-                    result.prompt_tokens = pc if isinstance(pc, int) else None
-                    result.load_s = ns_to_s(obj.get("load_duration"))
-                    result.prompt_eval_s = ns_to_s(obj.get("prompt_eval_duration"))
-                    result.eval_s = ns_to_s(obj.get("eval_duration"))
-                    result.total_s = ns_to_s(obj.get("total_duration"))
-                    return True
-                return False
+        def handle(obj: Any, t: float) -> bool:
+            if not isinstance(obj, dict):
+                result.fail(R.BAD_STREAM, "a stream line is JSON but not an object")
+                return True
+            if obj.get("error"):
+                _server_error(result, obj["error"], ep)
+                return True
+            msg = obj.get("message") if isinstance(obj.get("message"), dict) else {}
+            text = msg.get("content") or msg.get("thinking") or obj.get("response")
+            if text:
+                timing.content(t, str(text))
+            if obj.get("done"):
+                timing.end(t)
+                ec, pc = obj.get("eval_count"), obj.get("prompt_eval_count")
+                result.output_tokens = ec if isinstance(ec, int) else None
+                result.output_tokens_source = "eval_count" if isinstance(ec, int) else None
+                result.prompt_tokens = pc if isinstance(pc, int) else None
+                result.load_s = ns_to_s(obj.get("load_duration"))
+                result.prompt_eval_s = ns_to_s(obj.get("prompt_eval_duration"))
+                result.eval_s = ns_to_s(obj.get("eval_duration"))
+                result.total_s = ns_to_s(obj.get("total_duration"))
+                return True
+            return False
 
-            return handle
-
-        body = self.request_body(model, prompt, max_tokens, temperature)
-        return _stream(session, ep.base_url + "/api/chat", body, ep, result, stop, False, make_handler, clock)
+        return handle
 
 
 def _server_error(result: RequestResult, error: Any, ep: Endpoint) -> None:
@@ -541,6 +432,9 @@ class OpenAIBackend:
     """OpenAI-compatible servers (vLLM, llama.cpp, SGLang, LM Studio): /v1/chat/completions SSE."""
 
     name = "openai"
+    chat_path = "/v1/chat/completions"
+    warm_path = "/v1/models"
+    sse = True
 
     def __init__(self) -> None:
         self._tokenize_path: str | None = None  # which recount endpoint worked, once found
@@ -626,57 +520,40 @@ class OpenAIBackend:
             "stream_options": {"include_usage": True},
         }
 
-    def stream(
-        self,
-        session: requests.Session,
-        ep: Endpoint,
-        model: str,
-        prompt: str,
-        max_tokens: int,
-        result: RequestResult | None = None,
-        stop: StopSignal | None = None,
-        temperature: float = 0.0,
-        clock: Callable[[], float] = time.perf_counter,
-    ) -> RequestResult:
-        """Send one streamed chat request and measure it."""
-        result = result or RequestResult()
+    def make_handler(self, result: RequestResult, timing: Timing, ep: Endpoint) -> Handler:
+        """The per-request message handler: feeds text to `timing`, server counts to `result`."""
 
-        def make_handler(timing: _Timing) -> Handler:
-            def handle(obj: Any, t: float) -> bool:
-                if not isinstance(obj, dict):
-                    result.fail(R.BAD_STREAM, "an SSE event is JSON but not an object")
-                    return True
-                if obj.get("error"):
-                    _server_error(result, obj["error"], ep)
-                    return True
-                for choice in obj.get("choices") or []:
-                    if not isinstance(choice, dict):
-                        continue
-                    delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
-                    text = (
-                        delta.get("content")
-                        or delta.get("reasoning_content")
-                        or delta.get("reasoning")
-                        or choice.get("text")
-                    )
-                    if text:
-                        timing.content(t, str(text))
-                    if choice.get("finish_reason"):
-                        handle.finished = True  # type: ignore[attr-defined]
-                usage = obj.get("usage")
-                if isinstance(usage, dict):
-                    ct, pt = usage.get("completion_tokens"), usage.get("prompt_tokens")
-                    if isinstance(ct, int):
-                        result.output_tokens, result.output_tokens_source = ct, "usage"
-                    result.prompt_tokens = pt if isinstance(pt, int) else result.prompt_tokens
-                return False
+        def handle(obj: Any, t: float) -> bool:
+            if not isinstance(obj, dict):
+                result.fail(R.BAD_STREAM, "an SSE event is JSON but not an object")
+                return True
+            if obj.get("error"):
+                _server_error(result, obj["error"], ep)
+                return True
+            for choice in obj.get("choices") or []:
+                if not isinstance(choice, dict):
+                    continue
+                delta = choice.get("delta") if isinstance(choice.get("delta"), dict) else {}
+                text = (
+                    delta.get("content")
+                    or delta.get("reasoning_content")
+                    or delta.get("reasoning")
+                    or choice.get("text")
+                )
+                if text:
+                    timing.content(t, str(text))
+                if choice.get("finish_reason"):
+                    handle.finished = True  # type: ignore[attr-defined]
+            usage = obj.get("usage")
+            if isinstance(usage, dict):
+                ct, pt = usage.get("completion_tokens"), usage.get("prompt_tokens")
+                if isinstance(ct, int):
+                    result.output_tokens, result.output_tokens_source = ct, "usage"
+                result.prompt_tokens = pt if isinstance(pt, int) else result.prompt_tokens
+            return False
 
-            handle.finished = False  # type: ignore[attr-defined]
-            return handle
-
-        body = self.request_body(model, prompt, max_tokens, temperature)
-        url = ep.base_url + "/v1/chat/completions"
-        return _stream(session, url, body, ep, result, stop, True, make_handler, clock)
+        handle.finished = False  # type: ignore[attr-defined]
+        return handle
 
 
 Backend = OllamaBackend | OpenAIBackend

@@ -25,6 +25,8 @@ MAX_TOTAL_REQUESTS = 4096
 MAX_PROMPT_TOKENS = 131_072
 MAX_OUTPUT_TOKENS = 32_768
 MAX_WARMUP_REQUESTS = 8
+MAX_RATE_PER_S = 1000.0  # open-loop requests/s per level
+MAX_WORKERS = 64  # local worker processes or Ray actors
 
 
 class ProbeInputError(ValueError):

@@ -6,6 +6,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from probe.summary import LevelSummary
+
 METRICS = (("ttft_s", "TTFT"), ("itl_s", "ITL"), ("tpot_s", "TPOT"), ("e2e_s", "E2E"))
 # st.session_state key under which the probe page publishes "use my measurement" for the speed/cost pages.
 USE_MEASUREMENT_KEY = "probe_use_measurement"
@@ -15,68 +17,69 @@ def _ms(v: float | None) -> float | None:
     return None if v is None else round(v * 1e3, 3)
 
 
-def percentile_rows(levels: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (concurrency, metric) with p50/p90/p99/mean in milliseconds."""
+def percentile_rows(levels: Iterable[LevelSummary]) -> list[dict[str, Any]]:
+    """One row per (level, metric) with p50/p90/p99/mean in milliseconds."""
     rows = []
     for lv in levels:
         for key, label in METRICS:
-            p = lv.get(key) or {}
+            p = getattr(lv, key)
             rows.append(
-                {"concurrency": lv["concurrency"], "metric": label}
-                | {f"{q} (ms)": _ms(p.get(q)) for q in ("p50", "p90", "p99", "mean")}
+                {"level": lv.label, "metric": label}
+                | {f"{q} (ms)": _ms(getattr(p, q)) for q in ("p50", "p90", "p99", "mean")}
             )
     return rows
 
 
-def level_rows(levels: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Headline figures per concurrency level."""
+def level_rows(levels: Iterable[LevelSummary]) -> list[dict[str, Any]]:
+    """Headline figures per level (open-loop levels add the asked and achieved rate and the send lag)."""
     rows = []
     for lv in levels:
+        row: dict[str, Any] = {"concurrency": lv.concurrency}
+        if lv.rate is not None:
+            row |= {
+                "rate (req/s)": lv.rate,
+                "achieved (req/s)": _round(lv.achieved_rate, 2),
+                "send lag p99 (ms)": _ms(lv.schedule_lag_s.p99),
+            }
         rows.append(
-            {
-                "concurrency": lv["concurrency"],
-                "ok / requests": f"{lv['ok']} / {lv['requests']}",
-                "TTFT p50 (ms)": _ms(lv["ttft_s"]["p50"]),
-                "TPOT p50 (ms)": _ms(lv["tpot_s"]["p50"]),
-                "aggregate output tok/s": _round(lv.get("output_tokens_per_s")),
-                "per-user output tok/s": _round(lv.get("per_user_output_tokens_per_s")),
-                "output tokens": lv.get("output_tokens_total"),
-                "prompt tokens (server, mean)": _round(lv.get("prompt_tokens_mean")),
-                "cold starts": lv.get("cold_starts", 0),
+            row
+            | {
+                "ok / requests": f"{lv.ok} / {lv.requests}",
+                "TTFT p50 (ms)": _ms(lv.ttft_s.p50),
+                "TPOT p50 (ms)": _ms(lv.tpot_s.p50),
+                "aggregate output tok/s": _round(lv.output_tokens_per_s),
+                "per-user output tok/s": _round(lv.per_user_output_tokens_per_s),
+                "output tokens": lv.output_tokens_total,
+                "prompt tokens (server, mean)": _round(lv.prompt_tokens_mean),
+                "cold starts": lv.cold_starts,
             }
         )
     return rows
 
 
-def breakdown_rows(levels: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def breakdown_rows(levels: Iterable[LevelSummary]) -> list[dict[str, Any]]:
     """Mean TTFT split (Ollama durations) per level, in milliseconds; empty when the server gave none."""
     rows = []
     for lv in levels:
-        bd = lv.get("ttft_breakdown_s")
+        bd = lv.ttft_breakdown_s
         if bd:
             rows.append(
                 {
-                    "concurrency": lv["concurrency"],
-                    "queue + other (ms)": _ms(bd["queue_and_other_mean"]),
-                    "model load (ms)": _ms(bd["load_mean"]),
-                    "prefill (ms)": _ms(bd["prefill_mean"]),
-                    "server decode tok/s": _round(bd.get("server_decode_tokens_per_s_mean")),
+                    "concurrency": str(lv.concurrency) if lv.rate is None else lv.label,
+                    "queue + other (ms)": _ms(bd.queue_and_other_mean),
+                    "model load (ms)": _ms(bd.load_mean),
+                    "prefill (ms)": _ms(bd.prefill_mean),
+                    "server decode tok/s": _round(bd.server_decode_tokens_per_s_mean),
                 }
             )
     return rows
 
 
-def error_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+def error_rows(run_errors: Iterable[dict[str, Any]], levels: Iterable[LevelSummary]) -> list[dict[str, Any]]:
     """Run-level and per-level errors in one table."""
-    rows = [
-        {"concurrency": "run", "kind": e["kind"], "count": 1, "message": e["message"]}
-        for e in summary.get("errors", [])
-    ]
-    for lv in summary.get("runs", []):
-        rows += [
-            {"concurrency": lv["concurrency"], "kind": e["kind"], "count": e.get("count", 1), "message": e["message"]}
-            for e in lv.get("errors", [])
-        ]
+    rows = [{"level": "run", "kind": e["kind"], "count": 1, "message": e["message"]} for e in run_errors]
+    for lv in levels:
+        rows += [{"level": lv.label, "kind": e.kind, "count": e.count, "message": e.message} for e in lv.errors]
     return rows
 
 
@@ -144,10 +147,10 @@ def forecast_rows(
     ]
 
 
-def measured_single_user(levels: Iterable[dict[str, Any]]) -> dict[str, float] | None:
-    """Concurrency-1 decode speed (1 / TPOT p50) and TTFT p50, the figures a forecast predicts."""
+def measured_single_user(levels: Iterable[LevelSummary]) -> dict[str, float] | None:
+    """Concurrency-1 decode speed (1 / TPOT p50) and TTFT p50, the figures a forecast predicts (closed loop)."""
     for lv in levels:
-        tpot = lv["tpot_s"]["p50"]
-        if lv["concurrency"] == 1 and lv["ok"] and tpot:
-            return {"decode_tokens_per_s": 1.0 / tpot, "ttft_s": lv["ttft_s"]["p50"]}
+        tpot = lv.tpot_s.p50
+        if lv.rate is None and lv.concurrency == 1 and lv.ok and tpot and lv.ttft_s.p50 is not None:
+            return {"decode_tokens_per_s": 1.0 / tpot, "ttft_s": lv.ttft_s.p50}
     return None

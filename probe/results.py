@@ -20,6 +20,7 @@ STORE_ERROR = "store_error"  # a run-level fault: the result store failed, the m
 DEADLINE = "deadline"
 CANCELLED = "cancelled"
 BAD_INPUT = "bad_input"
+WORKER_LOST = "worker_lost"  # the worker process or Ray actor that held the request died
 
 
 @dataclass
@@ -48,6 +49,10 @@ class RequestResult:
     concurrency: int = 1
     warmup: bool = False
     index: int = 0
+    rate: float | None = None  # the open-loop level's requests/s; None in a closed loop
+    due_s: float | None = None  # perf_counter reading when the schedule wanted the request sent
+    sent_s: float | None = None  # perf_counter reading when its bytes were handed to the socket
+    worker: int = 0  # which worker process or Ray actor sent it
 
     @property
     def tpot_s(self) -> float | None:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -16,13 +14,16 @@ import requests
 from probe import results as R
 from probe import stats
 from probe.clients import Endpoint, ProbeError, StopSignal, detect_backend, get_backend
+from probe.engine import ARRIVALS, Job, WorkerConfig, arrival_offsets_s
 from probe.guard import (
     MAX_CONCURRENCY,
     MAX_OUTPUT_TOKENS,
     MAX_PROMPT_TOKENS,
+    MAX_RATE_PER_S,
     MAX_REQUESTS_PER_LEVEL,
     MAX_TOTAL_REQUESTS,
     MAX_WARMUP_REQUESTS,
+    MAX_WORKERS,
     AllowedHosts,
     HostLookupFailed,
     ProbeInputError,
@@ -31,8 +32,9 @@ from probe.guard import (
     public_endpoint,
     scrub,
 )
-from probe.prompt import build_prompt
 from probe.results import RequestResult
+from probe.summary import Knee, LevelSummary
+from probe.workers import LocalExecutor, ProcessExecutor, RayExecutor, ray_init
 
 
 @dataclass
@@ -40,7 +42,7 @@ class ProbeSettings:
     """What a run does; validated before anything is sent."""
 
     concurrency: list[int] = field(default_factory=lambda: [1])
-    requests_per_level: int = 8  # a level sends max(this, its concurrency) requests
+    requests_per_level: int = 8  # closed loop: max(this, its concurrency) requests; open loop: this many
     prompt_tokens: int = 128
     max_tokens: int = 64
     warmup_requests: int = 1
@@ -48,14 +50,18 @@ class ProbeSettings:
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 60.0
     deadline_s: float = 600.0  # the whole run, warm-up included
+    rate: list[float] | None = None  # open loop: requests/s, one level each; None = closed loop over `concurrency`
+    arrival: str = "poisson"  # poisson | constant | gamma
+    burstiness: float = 1.0  # gamma shape K: 1 = Poisson, < 1 burstier, > 1 more regular (vLLM bench serve)
+    duration_s: float | None = None  # per level, instead of requests_per_level
+    max_concurrency: int | None = None  # open loop: at most this many requests in flight
+    seed: int = 0  # the open-loop schedule is drawn from it up front
+    workers: int = 1  # local worker processes (or Ray actors) splitting each level
+    ray_address: str | None = None  # local | auto | ray://host:port; None = no Ray
 
     def validate(self) -> None:
         """Raise ProbeInputError with a one-line reason when a setting is out of range."""
-        if not self.concurrency:
-            raise ProbeInputError("at least one concurrency level is required")
-        for c in self.concurrency:
-            if not 1 <= c <= MAX_CONCURRENCY:
-                raise ProbeInputError(f"concurrency {c} is outside 1..{MAX_CONCURRENCY}")
+        _validate_load(self)
         if not 1 <= self.requests_per_level <= MAX_REQUESTS_PER_LEVEL:
             raise ProbeInputError(f"requests per level must be 1..{MAX_REQUESTS_PER_LEVEL}")
         if self.total_requests() > MAX_TOTAL_REQUESTS:
@@ -75,18 +81,65 @@ class ProbeSettings:
             if not 0.0 < v <= 86_400:
                 raise ProbeInputError(f"{name} must be a positive number of seconds")
 
-    def requests_at(self, concurrency: int) -> int:
-        """Requests sent at one level: enough to keep every worker busy at least once."""
+    @property
+    def open_loop(self) -> bool:
+        """Requests sent at a rate rather than by a fixed number of users."""
+        return self.rate is not None
+
+    def levels(self) -> list[tuple[int, float | None]]:
+        """(concurrency, rate) per level in run order; an open loop's concurrency is its cap (0 = none)."""
+        if self.rate is not None:
+            return [(self.max_concurrency or 0, r) for r in self.rate]
+        return [(c, None) for c in self.concurrency]
+
+    def offsets_s(self, rate: float) -> list[float]:
+        """The open-loop schedule of one level, drawn from the seed."""
+        n = None if self.duration_s else self.requests_per_level
+        offsets = arrival_offsets_s(rate, self.arrival, self.burstiness, self.seed, n, self.duration_s)
+        return offsets[:MAX_REQUESTS_PER_LEVEL]
+
+    def requests_at(self, concurrency: int, rate: float | None = None) -> int:
+        """Requests a level sends (at most; a closed loop with a duration stops early)."""
+        if rate is not None:
+            return len(self.offsets_s(rate))
+        if self.duration_s:  # users send until the time is up, within the run's share of the request cap
+            return min(MAX_REQUESTS_PER_LEVEL, MAX_TOTAL_REQUESTS // max(1, len(self.concurrency)))
         return max(self.requests_per_level, concurrency)
 
     def total_requests(self) -> int:
-        """Requests of the whole run, warm-up included."""
-        return self.warmup_requests + sum(self.requests_at(c) for c in self.concurrency)
+        """Requests of the whole run, warm-up included (an upper bound for a closed loop with a duration)."""
+        return self.warmup_requests + sum(self.requests_at(c, r) for c, r in self.levels())
+
+
+def _validate_load(s: ProbeSettings) -> None:
+    """The load pattern: levels, rates, arrival, duration, cap, workers."""
+    if s.rate is not None:
+        if not s.rate:
+            raise ProbeInputError("at least one rate is required")
+        for r in s.rate:
+            if not (isinstance(r, int | float) and 0 < r <= MAX_RATE_PER_S):
+                raise ProbeInputError(f"rate {r} must be above 0 and at most {MAX_RATE_PER_S:g} requests/s")
+        if s.arrival not in ARRIVALS:
+            raise ProbeInputError(f"unknown arrival pattern {s.arrival!r}; choose {', '.join(ARRIVALS)}")
+        if not 0 < s.burstiness <= 100:
+            raise ProbeInputError("burstiness (gamma shape) must be above 0 and at most 100")
+    else:
+        if not s.concurrency:
+            raise ProbeInputError("at least one concurrency level is required")
+        for c in s.concurrency:
+            if not 1 <= c <= MAX_CONCURRENCY:
+                raise ProbeInputError(f"concurrency {c} is outside 1..{MAX_CONCURRENCY}")
+    if s.duration_s is not None and not 0 < s.duration_s <= 3600:
+        raise ProbeInputError("duration must be above 0 and at most 3600 seconds per level")
+    if s.max_concurrency is not None and not 1 <= s.max_concurrency <= MAX_CONCURRENCY:
+        raise ProbeInputError(f"max concurrency must be 1..{MAX_CONCURRENCY}")
+    if not 1 <= s.workers <= MAX_WORKERS:
+        raise ProbeInputError(f"workers must be 1..{MAX_WORKERS}")
 
 
 @dataclass
 class Progress:
-    """Passed to the progress callback after every finished request."""
+    """Passed to the progress callback after every finished request (concurrency: the level's, or its cap)."""
 
     done: int
     total: int
@@ -104,13 +157,14 @@ class RunReport:
     model: str
     settings: dict[str, Any]
     status: str = "running"  # complete | cancelled | deadline | failed
-    levels: list[dict[str, Any]] = field(default_factory=list)
+    levels: list[LevelSummary] = field(default_factory=list)
     results: list[RequestResult] = field(default_factory=list)  # warm-up included, flagged
     errors: list[dict[str, Any]] = field(default_factory=list)  # run-level faults (detection, DNS, store)
     server: dict[str, Any] = field(default_factory=dict)
     cold_start: dict[str, Any] = field(default_factory=dict)
-    knee: dict[str, Any] | None = None
+    knee: Knee | None = None
     run_id: str | None = None
+    workers: list[dict[str, Any]] = field(default_factory=list)  # id, host, pid, requests, schedule_lag_s
 
     @property
     def all_ok(self) -> bool:
@@ -119,7 +173,7 @@ class RunReport:
             self.status == "complete"
             and not self.errors
             and bool(self.levels)
-            and all(lv["ok"] == lv["requests"] for lv in self.levels)
+            and all(lv.ok == lv.requests for lv in self.levels)
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -131,11 +185,12 @@ class RunReport:
             "endpoint": self.endpoint,
             "status": self.status,
             "settings": self.settings,
-            "runs": self.levels,
+            "runs": [lv.to_json() for lv in self.levels],
             "errors": self.errors,
             "cold_start": self.cold_start,
-            "knee": self.knee,
+            "knee": None if self.knee is None else self.knee.to_json(),
             "server": self.server,
+            "workers": self.workers,
         }
 
 
@@ -181,6 +236,8 @@ def run_probe(
         report.status = "failed"
         report.errors.append({"kind": R.DNS, "message": str(e)})
         return report
+    if settings.ray_address:
+        ray_init(settings.ray_address)  # Ray missing or unreachable is bad input, found before anything is sent
     ep = Endpoint(base, api_key, settings.connect_timeout_s, settings.read_timeout_s)
     stop = stop or StopSignal()
     runner = _Runner(report, ep, settings, on_result, on_progress, stop)
@@ -192,8 +249,27 @@ def _is_fatal(kind: str) -> bool:
     return kind in (R.REFUSED, R.DNS, R.BAD_STREAM) or (kind.startswith(R.HTTP) and kind[len(R.HTTP) :].startswith("4"))
 
 
+def split_level(s: ProbeSettings, concurrency: int, rate: float | None, workers: int) -> list[Job]:
+    """One Job per worker: a closed loop's users and requests, or an open loop's schedule dealt round-robin."""
+    if rate is not None:
+        offsets = s.offsets_s(rate)
+        return [
+            Job(concurrency, tuple(range(w, len(offsets), workers)), tuple(offsets[w::workers]), rate,
+                level_concurrency=concurrency, worker=w, duration_s=None)
+            for w in range(workers)
+        ]  # fmt: skip
+    n = s.requests_at(concurrency)
+    users = [concurrency // workers + (w < concurrency % workers) for w in range(workers)]
+    busy = [w for w in range(workers) if users[w]]
+    share = {w: tuple(range(i, n, len(busy))) for i, w in enumerate(busy)}
+    return [
+        Job(users[w], share.get(w, ()), level_concurrency=concurrency, worker=w, duration_s=s.duration_s)
+        for w in range(workers)
+    ]
+
+
 class _Runner:
-    """State of one run; worker threads report into it."""
+    """State of one run; the executor's workers report finished requests into it."""
 
     def __init__(
         self,
@@ -214,28 +290,14 @@ class _Runner:
         self.done = 0
         self.total = settings.total_requests()
         self.t_start = time.perf_counter()
-        self.sessions: list[requests.Session] = []
-        # Idle sessions (each one kept-alive connection), reused across warm-up and levels so that only
-        # the first request of each extra worker pays a TCP connect inside its TTFT.
-        self.idle: queue.SimpleQueue[requests.Session] = queue.SimpleQueue()
+        self._session: requests.Session | None = None  # metadata calls only
+        self.executor: Any = None
 
     def session(self) -> requests.Session:
-        """The session for metadata calls (the first one created)."""
-        if not self.sessions:
-            self.idle.put(self._new_session())
-        return self.sessions[0]
-
-    def _new_session(self) -> requests.Session:
-        s = self.stop.session()
-        with self.lock:
-            self.sessions.append(s)
-        return s
-
-    def _borrow(self) -> requests.Session:
-        try:
-            return self.idle.get_nowait()
-        except queue.Empty:
-            return self._new_session()
+        """The session for metadata calls."""
+        if self._session is None:
+            self._session = self.stop.session()
+        return self._session
 
     def _run_error(self, kind: str, message: str) -> None:
         with self.lock:
@@ -260,40 +322,26 @@ class _Runner:
                 self.on_progress(
                     Progress(done, self.total, result.concurrency, result, time.perf_counter() - self.t_start)
                 )
-
-    def _one(self, backend: Any, concurrency: int, index: int, warmup: bool) -> RequestResult | None:
-        if self.stop.is_set():
-            return None  # never sent: not a measurement, not an error of the endpoint
-        result = RequestResult(concurrency=concurrency, warmup=warmup, index=index)
-        # Distinct seeds per request keep prompts from sharing a prefix the server could cache.
-        prompt = build_prompt(self.s.prompt_tokens, seed=concurrency * 1_000_003 + index * 2 + int(warmup))
-        session = self._borrow()
-        try:
-            backend.stream(
-                session,
-                self.ep,
-                self.report.model,
-                prompt,
-                self.s.max_tokens,
-                result,
-                self.stop,
-                self.s.temperature,
-            )
-        except Exception as e:  # noqa: BLE001 - the last line of defence: a bug must not lose the run
-            result.fail(R.CONNECTION, scrub(f"unexpected {type(e).__name__}: {e}", self.ep.api_key)[:250])
-        if result.ok and result.output_tokens is None and hasattr(backend, "count_tokens"):
-            # The server streamed no usage (llama-cpp-python ignores include_usage): ask its tokenizer.
-            try:
-                n = backend.count_tokens(session, self.ep, self.report.model, result.text)
-            except Exception:  # noqa: BLE001 - a recount is a bonus; without it tokens stay unknown
-                n = None
-            if n is not None:
-                result.output_tokens, result.output_tokens_source = n, "retokenized"
-        self.idle.put(session)
-        stats.mark_cold_starts([result])
-        self._emit(result)
         result.text = ""  # callbacks may read the text; the report does not keep it
-        return result
+
+    def _executor(self, backend_name: str) -> Any:
+        cfg = WorkerConfig(
+            backend_name, self.ep.base_url, self.report.model, self.s.prompt_tokens, self.s.max_tokens,
+            self.s.temperature, self.ep.connect_timeout_s, self.ep.read_timeout_s, self.ep.api_key,
+        )  # fmt: skip
+        if self.s.ray_address:
+            return RayExecutor(cfg, self._emit, self.s.workers, self.s.ray_address)
+        if self.s.workers > 1:
+            return ProcessExecutor(cfg, self._emit, self.s.workers)
+        return LocalExecutor(cfg, self._emit)
+
+    def _run_jobs(self, jobs: list[Job]) -> list[RequestResult]:
+        """Run one level's jobs; the results that came back for it."""
+        first = len(self.report.results)
+        if not self.stop.is_set():
+            self.executor.run_level(jobs)
+        with self.lock:
+            return self.report.results[first:]
 
     def run(self, backend_name: str) -> RunReport:
         """Detect, read the server's facts, warm up, climb the ladder, summarise."""
@@ -313,44 +361,66 @@ class _Runner:
             backend = get_backend(backend_name)
             # Never raises: each facts call turns its own faults into a missing fact or an '*_error' entry.
             report.server = backend.server_facts(self.session(), self.ep, report.model)
-            warm = [self._one(backend, 1, i, True) for i in range(self.s.warmup_requests)]
-            warm_results = [r for r in warm if r is not None]
-            fatal = [r for r in warm_results if r.error_kind and _is_fatal(r.error_kind)]
-            if warm_results and len(fatal) == len(warm_results):
-                # The ladder would only repeat the same failure hundreds of times; stop here.
-                report.status = "failed"
-                first = fatal[0]
-                self._run_error(first.error_kind or R.CONNECTION, f"warm-up failed: {first.error_message}")
-                return report
-            for c in self.s.concurrency:
-                if self.stop.is_set():
-                    break
-                self._level(backend, c)
-            measured = [r for r in report.results if not r.warmup]
-            report.cold_start = stats.detect_cold_start(warm_results, measured)
-            report.knee = stats.find_knee(report.levels, backend_name, report.server)
-            report.status = self.stop.reason if self.stop.is_set() else "complete"
+            self.executor = self._executor(backend_name)
+            self.stop.add_listener(self.executor.cancel)
+            self._ladder(backend)
         finally:
             deadline.cancel()
-            for s in self.sessions:
-                s.close()
+            if self.executor is not None:
+                report.workers = self._worker_entries()
+                self.executor.close()
+            if self._session is not None:
+                self._session.close()
         return report
 
-    def _level(self, backend: Any, concurrency: int) -> None:
-        n = self.s.requests_at(concurrency)
+    def _ladder(self, backend: Any) -> None:
+        report, w = self.report, self.s.workers
+        warm = [Job(1, tuple(range(self.s.warmup_requests)), warmup=True)] + [Job(0, (), worker=i) for i in range(1, w)]
+        warm_results = self._run_jobs(warm) if self.s.warmup_requests else []
+        fatal = [r for r in warm_results if r.error_kind and _is_fatal(r.error_kind)]
+        if warm_results and len(fatal) == len(warm_results):
+            # The ladder would only repeat the same failure hundreds of times; stop here.
+            report.status = "failed"
+            first = fatal[0]
+            self._run_error(first.error_kind or R.CONNECTION, f"warm-up failed: {first.error_message}")
+            return
+        for concurrency, rate in self.s.levels():
+            if self.stop.is_set():
+                break
+            self._level(backend, concurrency, rate)
+        measured = [r for r in report.results if not r.warmup]
+        report.cold_start = stats.detect_cold_start(warm_results, measured)
+        report.knee = stats.find_knee(report.levels, backend.name, report.server)
+        report.status = self.stop.reason if self.stop.is_set() else "complete"
+
+    def _level(self, backend: Any, concurrency: int, rate: float | None) -> None:
         t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"probe-c{concurrency}") as pool:
-            futures = [pool.submit(self._one, backend, concurrency, i, False) for i in range(n)]
-            level_results = [r for f in futures if (r := f.result()) is not None]
+        level_results = self._run_jobs(split_level(self.s, concurrency, rate, self.s.workers))
         if not level_results:
             return
         # Wall time from the first request sent to the last byte received, for aggregate tokens/s.
+        sent = [r.started_perf_s for r in level_results if r.sent_s is not None]
         ends = [r.started_perf_s + r.e2e_s for r in level_results if r.e2e_s is not None]
-        wall_s = (max(ends) - min(r.started_perf_s for r in level_results)) if ends else time.perf_counter() - t0
+        wall_s = (max(ends) - min(sent)) if ends and sent else time.perf_counter() - t0
+        if rate is not None:  # open loop: the most requests in flight at once, summed over workers
+            peaks: dict[int, int] = {}
+            for r in level_results:
+                peaks[r.worker] = max(peaks.get(r.worker, 0), r.concurrency)
+            concurrency = sum(peaks.values())
         summary = stats.summarize_level(concurrency, level_results, wall_s)
-        summary["server"] = self._server_snapshot(backend)
+        summary.rate = rate
+        summary.server = self._server_snapshot(backend)
         with self.lock:
             self.report.levels.append(summary)
+
+    def _worker_entries(self) -> list[dict[str, Any]]:
+        """Each worker's id, host, pid, requests and its own schedule lag over the run."""
+        out = []
+        for info in self.executor.infos():
+            mine = [r for r in self.report.results if r.worker == info["id"] and r.sent_s is not None]
+            lag = stats.percentiles([r.sent_s - r.due_s for r in mine if r.due_s is not None and r.sent_s is not None])
+            out.append(info | {"schedule_lag_s": {"p50": lag.p50, "p99": lag.p99}})
+        return out
 
     def _server_snapshot(self, backend: Any) -> dict[str, Any]:
         """What the server says right after a level: memory in use (Ollama) or queue gauges (vLLM)."""

@@ -364,16 +364,3 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
-
-
-# Moved to probe.record (run logic, not persistence). Served from here until probe/__main__.py, pages/probe.py
-# and pages/speed.py import them from probe.record; lazy, so the store still depends on nothing above it.
-_MOVED_TO_RECORD = (
-    "run_and_save", "measured_decode_tokens_per_s", "MeasuredSpeed", "summaries_from_samples", "result_from_row",
-)  # fmt: skip
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED_TO_RECORD:
-        return getattr(importlib.import_module("probe.record"), name)
-    raise AttributeError(f"module 'probe.store' has no attribute {name!r}")

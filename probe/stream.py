@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 
 Clock = Callable[[], float]
-
-
-def timed_chunks(chunks: Iterable[bytes], clock: Clock = time.perf_counter) -> Iterator[tuple[bytes, float]]:
-    """Pair each chunk with the clock reading taken the moment it was handed over."""
-    for chunk in chunks:
-        t = clock()  # first thing after the bytes arrive; nothing else runs in between
-        if chunk:
-            yield chunk, t
 
 
 class LineSplitter:

@@ -9,8 +9,9 @@ import streamlit as st
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from probe.record import MeasuredSpeed, measured_decode_tokens_per_s
 from probe.report import USE_MEASUREMENT_KEY
-from probe.store import STORE_ERRORS, MeasuredSpeed, ProbeStore, database_url, measured_decode_tokens_per_s
+from probe.store import STORE_ERRORS, ProbeStore, database_url
 from ui.cost_charts import rate_levels
 from ui.scenario import Scenario
 from ui.views.facts import SessionFacts

@@ -8,6 +8,8 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from probe.summary import LevelSummary
+
 MARGIN = dict(l=10, r=10, t=40, b=10)
 # (level key, percentile or None for a plain number, legend label)
 Series = tuple[str, str | None, str]
@@ -40,28 +42,35 @@ SAMPLE_COLUMNS = (
 )
 
 
+def _load_axis(levels: Sequence[LevelSummary]) -> tuple[list[float], str, str]:
+    """x values, axis title and title word: request rate for an open loop, concurrency for a closed one."""
+    if levels and all(lv.rate is not None for lv in levels):
+        return [float(lv.rate or 0.0) for lv in levels], "requests / s (open loop)", "request rate"
+    return [float(lv.concurrency) for lv in levels], "concurrent requests", "concurrency"
+
+
 def vs_concurrency_figure(
-    levels: Sequence[dict[str, Any]], series: Iterable[Series], y_title: str, scale: float, title: str
+    levels: Sequence[LevelSummary], series: Iterable[Series], y_title: str, scale: float, title: str
 ) -> go.Figure:
-    """One line per series against concurrency (log axis), each value times `scale`; gaps where a level has none."""
+    """One line per series against the load (log axis), each value times `scale`; gaps where a level has none."""
     fig = go.Figure()
-    xs = [lv["concurrency"] for lv in levels]
+    xs, x_title, word = _load_axis(levels)
     for key, q, label in series:
-        ys = [(lv.get(key) or {}).get(q) if q else lv.get(key) for lv in levels]
+        ys = [getattr(getattr(lv, key), q) if q else getattr(lv, key) for lv in levels]
         fig.add_scatter(x=xs, y=[None if y is None else y * scale for y in ys], mode="lines+markers", name=label)
-    fig.update_layout(title=title, xaxis_title="concurrent requests", yaxis_title=y_title, height=340, margin=MARGIN)
+    fig.update_layout(title=f"{title} vs {word}", xaxis_title=x_title, yaxis_title=y_title, height=340, margin=MARGIN)
     fig.update_xaxes(type="log", tickvals=xs)
     return fig
 
 
-def latency_figure(levels: Sequence[dict[str, Any]]) -> go.Figure:
-    """TTFT, TPOT and ITL percentiles in milliseconds against concurrency."""
-    return vs_concurrency_figure(levels, LATENCY_SERIES, "ms", 1e3, "Latency vs concurrency")
+def latency_figure(levels: Sequence[LevelSummary]) -> go.Figure:
+    """TTFT, TPOT and ITL percentiles in milliseconds against the load."""
+    return vs_concurrency_figure(levels, LATENCY_SERIES, "ms", 1e3, "Latency")
 
 
-def throughput_figure(levels: Sequence[dict[str, Any]]) -> go.Figure:
-    """Aggregate and per-user output tokens/s against concurrency."""
-    return vs_concurrency_figure(levels, THROUGHPUT_SERIES, "output tokens / s", 1.0, "Throughput vs concurrency")
+def throughput_figure(levels: Sequence[LevelSummary]) -> go.Figure:
+    """Aggregate and per-user output tokens/s against the load."""
+    return vs_concurrency_figure(levels, THROUGHPUT_SERIES, "output tokens / s", 1.0, "Throughput")
 
 
 def breakdown_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
@@ -81,10 +90,10 @@ def breakdown_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-def timeline_point(elapsed_s: float, concurrency: int, ttft_s: float | None) -> dict[str, Any]:
-    """One finished request as a point of the live timeline."""
-    # Concurrency as text so each level gets its own legend entry rather than a colour scale.
-    return {"t (s)": elapsed_s, "concurrency": str(concurrency), "TTFT (ms)": None if ttft_s is None else ttft_s * 1e3}
+def timeline_point(elapsed_s: float, level: str, ttft_s: float | None) -> dict[str, Any]:
+    """One finished request as a point of the live timeline; `level` names its level ('4' users or '2 req/s')."""
+    # The level as text so each gets its own legend entry rather than a colour scale.
+    return {"t (s)": elapsed_s, "concurrency": str(level), "TTFT (ms)": None if ttft_s is None else ttft_s * 1e3}
 
 
 def timeline_figure(points: Sequence[dict[str, Any]]) -> go.Figure:
@@ -93,7 +102,8 @@ def timeline_figure(points: Sequence[dict[str, Any]]) -> go.Figure:
     fig = go.Figure()
     if not df.empty:
         for c, part in df.groupby("concurrency", sort=False):
-            fig.add_scatter(x=part["t (s)"], y=part["TTFT (ms)"], mode="markers", name=f"c={c}")
+            name = c if str(c).endswith("req/s") else f"c={c}"
+            fig.add_scatter(x=part["t (s)"], y=part["TTFT (ms)"], mode="markers", name=name)
     fig.update_layout(
         title="TTFT of each request as it finished",
         xaxis_title="seconds since start",

@@ -92,6 +92,31 @@ class Scenario(BaseModel):
     fams: str | None = Field(default=None, pattern=r"^[\w.,-]*$")  # families shown, comma-separated; None = all
     score: str | None = Field(default=None, max_length=100)  # benchmark of the quality chart; None = the first
 
+    # Probe page (pages/probe.py, ui/views/probe.py): the run form; never the API key. Limits as probe/guard.py.
+    p_url: str = Field(default="http://127.0.0.1:11434", max_length=300)  # endpoint base URL
+    p_backend: Literal["auto", "ollama", "openai"] = "auto"
+    p_model: str = Field(default="", max_length=200)  # model name as the server knows it
+    p_loop: Literal["closed", "open"] = "closed"  # closed: users (p_conc); open: requests/s (p_rate)
+    p_conc: str = Field(default="1,2,4", pattern=r"^\d{1,3}(,\d{1,3}){0,15}$")  # users per level
+    # requests/s per level
+    p_rate: str = Field(default="1,2,4", pattern=r"^\d{1,4}(\.\d{1,3})?(,\d{1,4}(\.\d{1,3})?){0,15}$")
+    p_arrival: Literal["poisson", "constant", "gamma"] = "poisson"
+    p_burst: float = Field(default=1.0, gt=0, le=100)  # gamma shape: 1 = Poisson
+    p_dur: float | None = Field(default=None, gt=0, le=3600)  # seconds per level; None = p_req requests
+    p_req: int = Field(default=8, ge=1, le=1024)  # requests per level
+    p_maxc: int | None = Field(default=None, ge=1, le=256)  # open loop: most requests in flight; None = no cap
+    p_seed: int = Field(default=0, ge=0, le=2**31 - 1)  # open-loop schedule seed
+    p_workers: int = Field(default=1, ge=1, le=64)  # worker processes
+    p_ptok: int = Field(default=128, ge=1, le=131_072)  # prompt tokens (approx.)
+    p_otok: int = Field(default=64, ge=1, le=32_768)  # max output tokens
+    p_warm: int = Field(default=1, ge=0, le=8)  # warm-up requests
+    p_rto: float = Field(default=60.0, ge=1, le=3600)  # read timeout, s
+    p_dl: float = Field(default=600.0, ge=5, le=7200)  # deadline of the whole run, s
+    p_save: bool = True  # store the run
+    p_cmp: str = Field(default="", pattern=r"^([0-9a-f]{1,32}(,[0-9a-f]{1,32}){0,15})?$")  # stored runs compared
+    p_fc_model: str | None = None  # forecast vs measured: catalog model; None = guessed from the served name
+    p_fc_q: str | None = None  # forecast vs measured: quantization; None = the server's or the scenario's
+
     @field_validator("gguf", "mmproj")
     @classmethod
     def _no_credentials(cls, v: str | None) -> str | None:

@@ -110,6 +110,7 @@ class ProtocolServer(ThreadingHTTPServer):
         self.config = config or ServerConfig()
         self.slots = threading.Semaphore(self.config.num_parallel)
         self.requests_seen: list[dict[str, Any]] = []
+        self.chat_arrivals_s: list[float] = []  # perf_counter when each chat request was read, before any queueing
         self._thread: threading.Thread | None = None
 
     @property
@@ -134,6 +135,9 @@ class ProtocolServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # TCP_NODELAY, as Ollama (Go's net/http) and uvicorn (vLLM, llama-cpp-python) set it: without it Nagle holds
+    # each small token write until the client's delayed ACK (tens of ms), and tokens arrive in clumps.
+    disable_nagle_algorithm = True
     server: ProtocolServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output clean
@@ -181,6 +185,8 @@ class _Handler(BaseHTTPRequestHandler):
             obj = json.loads(self.rfile.read(n) or b"{}")
         except ValueError:
             obj = {}
+        if isinstance(obj, dict) and "messages" in obj:
+            self.server.chat_arrivals_s.append(time.perf_counter())
         self.server.requests_seen.append(obj)
         return obj if isinstance(obj, dict) else {}
 

@@ -32,7 +32,7 @@ def test_ttft_breakdown_bars_stack_up_to_the_mean_ttft() -> None:
     assert all(list(t.x) == ["2"] for t in fig.data)
     parts_ms = [t.y[0] for t in fig.data]
     assert parts_ms == pytest.approx([500.0, 250.0, 250.0])
-    assert sum(parts_ms) == pytest.approx(levels[0]["ttft_breakdown_s"]["ttft_mean"] * 1e3)  # 1000 ms
+    assert sum(parts_ms) == pytest.approx(levels[0].ttft_breakdown_s.ttft_mean * 1e3)  # 1000 ms
 
 
 def test_concurrency_curves_follow_the_level_summaries() -> None:

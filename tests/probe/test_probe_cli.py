@@ -47,6 +47,21 @@ def test_json_shape_and_exit_0(fake_server) -> None:  # type: ignore[no-untyped-
         for key in ("ttft_s", "itl_s", "tpot_s", "e2e_s"):
             assert set(lv[key]) == {"p50", "p90", "p99", "mean"}
         assert lv["requests"] == lv["ok"] == 4 and lv["output_tokens_total"] == 20
+        assert lv["rate"] is None and lv["achieved_rate"] > 0 and set(lv["schedule_lag_s"]) == {"p50", "p99"}
+    assert [set(w) >= {"id", "host", "pid", "requests"} for w in out["workers"]] == [True]
+    assert out["workers"][0]["requests"] == 1 + 4 + 4  # warm-up and both levels, from this process
+
+
+def test_open_loop_json_and_text(fake_server) -> None:  # type: ignore[no-untyped-def]
+    srv = fake_server(num_parallel=8)
+    args = ("--url", srv.url, "--backend", "openai", "--model", "tiny", "--rate", "10,20", "--arrival", "constant",
+            "--requests", "10", "--max-tokens", "2", "--warmup", "0")  # fmt: skip
+    out = json.loads(cli(*args, "--json").stdout)
+    assert [lv["rate"] for lv in out["runs"]] == [10.0, 20.0]
+    assert [round(lv["achieved_rate"]) for lv in out["runs"]] == [10, 20]  # 9 gaps of 1/rate each
+    assert out["knee"] is None  # a knee is a closed-loop notion
+    text = cli(*args).stdout
+    assert "10 req/s (lag p99" in text and "20 req/s" in text
 
 
 def test_some_failed_exit_1_json_still_printed(fake_server) -> None:  # type: ignore[no-untyped-def]

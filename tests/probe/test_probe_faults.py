@@ -26,7 +26,7 @@ def test_healthy_server_all_ok(fake_server, backend: str) -> None:  # type: igno
     srv = fake_server(num_parallel=2)
     report = run_probe(srv.url, "tiny", backend, one_level())
     assert report.all_ok and report.status == "complete"
-    lv = report.levels[0]
+    lv = report.levels[0].to_json()
     assert lv["ok"] == 3 and lv["output_tokens_total"] == 18  # 3 requests x 6 tokens, as the server counted
     # The schedule: first token after 20 ms, then one every 5 ms (ScheduledSource defaults). Nothing can
     # arrive before its send time; the upper bounds leave room for a loaded CI machine.
@@ -38,7 +38,7 @@ def test_healthy_server_all_ok(fake_server, backend: str) -> None:  # type: igno
 def test_401_without_key_and_ok_with_it_and_key_never_echoed(fake_server, backend: str) -> None:  # type: ignore[no-untyped-def]
     srv = fake_server(api_key="sk-test-9876")
     bad = run_probe(srv.url, "tiny", backend, one_level(), api_key="sk-wrong-1111")
-    errors = bad.levels[0]["errors"]
+    errors = bad.levels[0].to_json()["errors"]
     assert [e["kind"] for e in errors] == ["http_401"] and errors[0]["count"] == 3
     assert "API key" in errors[0]["message"] and "sk-wrong-1111" not in str(bad.to_json())
     good = run_probe(srv.url, "tiny", backend, one_level(), api_key="sk-test-9876")
@@ -49,7 +49,7 @@ def test_401_without_key_and_ok_with_it_and_key_never_echoed(fake_server, backen
 def test_404_unknown_model(fake_server, backend: str) -> None:  # type: ignore[no-untyped-def]
     srv = fake_server()
     report = run_probe(srv.url, "missing-model", backend, one_level())
-    err = report.levels[0]["errors"][0]
+    err = report.levels[0].to_json()["errors"][0]
     assert err["kind"] == "http_404" and "missing-model" in err["message"]
 
 
@@ -76,7 +76,7 @@ def test_stream_faults(fake_server, backend: str, fault: str, kind: str) -> None
     srv = fake_server(fault=fault, fault_after_tokens=2, num_parallel=2)
     report = run_probe(srv.url, "tiny", backend, one_level())
     assert report.status == "complete" and not report.all_ok
-    lv = report.levels[0]
+    lv = report.levels[0].to_json()
     assert lv["ok"] == 0 and [e["kind"] for e in lv["errors"]] == [kind] and lv["errors"][0]["count"] == 3
     measured = [r for r in report.results if not r.warmup]
     if fault != "500":
@@ -92,14 +92,14 @@ def test_stall_past_read_timeout(fake_server, backend: str) -> None:  # type: ig
     t = time.monotonic()
     report = run_probe(srv.url, "tiny", backend, one_level(read_timeout_s=0.3, requests_per_level=2))
     assert time.monotonic() - t < 3.5  # the 0.3 s read timeout fired, not the server's 4 s stall
-    lv = report.levels[0]
+    lv = report.levels[0].to_json()
     assert [e["kind"] for e in lv["errors"]] == [R.STALL]
     assert all(r.ttft_s is not None for r in report.results)
 
 
 def test_refused_connection_closed_port() -> None:
     report = run_probe(f"http://127.0.0.1:{free_port()}", "tiny", "openai", one_level())
-    lv = report.levels[0]
+    lv = report.levels[0].to_json()
     assert [e["kind"] for e in lv["errors"]] == [R.REFUSED] and lv["ok"] == 0
 
 
@@ -117,7 +117,7 @@ def test_dns_failure_on_an_allowed_name() -> None:
 
 def test_dns_failure_per_request_when_any_host_is_allowed() -> None:
     report = run_probe("http://no-such-host.invalid", "tiny", "ollama", one_level(), allowed=AllowedHosts.from_env("*"))
-    assert [e["kind"] for e in report.levels[0]["errors"]] == [R.DNS]
+    assert [e["kind"] for e in report.levels[0].to_json()["errors"]] == [R.DNS]
 
 
 def test_cancel_mid_stream_keeps_measurements(fake_server) -> None:  # type: ignore[no-untyped-def]
@@ -131,7 +131,7 @@ def test_cancel_mid_stream_keeps_measurements(fake_server) -> None:  # type: ign
     assert report.status == R.CANCELLED
     cut = [r for r in report.results if r.error_kind == R.CANCELLED]
     assert len(cut) == 2 and all(r.ttft_s is not None and len(r.itl_s) >= 1 for r in cut)  # kept, not lost
-    assert [lv["concurrency"] for lv in report.levels] == [2]  # the second level never started
+    assert [lv.concurrency for lv in report.levels] == [2]  # the second level never started
 
 
 def test_cancel_wakes_a_request_queued_for_a_slot(fake_server) -> None:  # type: ignore[no-untyped-def]
@@ -152,7 +152,7 @@ def test_total_deadline(fake_server) -> None:  # type: ignore[no-untyped-def]
     settings = ProbeSettings(concurrency=[2], requests_per_level=2, max_tokens=200, warmup_requests=0, deadline_s=0.3)
     report = run_probe(srv.url, "tiny", "openai", settings)
     assert report.status == R.DEADLINE
-    assert [e["kind"] for e in report.levels[0]["errors"]] == [R.DEADLINE]
+    assert [e["kind"] for e in report.levels[0].to_json()["errors"]] == [R.DEADLINE]
 
 
 def test_a_failing_result_callback_does_not_lose_the_run(fake_server) -> None:  # type: ignore[no-untyped-def]
@@ -162,7 +162,7 @@ def test_a_failing_result_callback_does_not_lose_the_run(fake_server) -> None:  
         raise OSError("disk full")
 
     report = run_probe(srv.url, "tiny", "ollama", one_level(), on_result=broken)
-    assert report.levels[0]["ok"] == 3
+    assert report.levels[0].to_json()["ok"] == 3
     assert report.errors == [{"kind": "store_error", "message": "could not store a sample: OSError: disk full"}]
 
 
@@ -187,12 +187,18 @@ def test_unchunked_stream_is_timed_as_it_arrives() -> None:
         conn.close()
 
     threading.Thread(target=serve, daemon=True).start()
-    import requests
+    import asyncio
 
+    from probe.aio import new_session, prepare_request, stream
     from probe.clients import Endpoint, OllamaBackend
+    from probe.results import RequestResult
 
-    with requests.Session() as s:
-        r = OllamaBackend().stream(s, Endpoint(f"http://127.0.0.1:{srv.getsockname()[1]}"), "m", "hi", 3)
+    async def one() -> RequestResult:
+        ep, backend = Endpoint(f"http://127.0.0.1:{srv.getsockname()[1]}"), OllamaBackend()
+        async with new_session(ep) as session:
+            return await stream(session, backend, ep, prepare_request(backend, ep, "m", "hi", 3, 0.0), RequestResult())
+
+    r = asyncio.run(one())
     srv.close()
     assert r.ok and r.output_tokens == 3
     # Gaps of ~100 ms prove each line was timed on arrival, not when the connection closed.

@@ -9,6 +9,7 @@ import sys
 import pytest
 import requests
 
+from probe.aio import stream_once
 from probe.clients import Endpoint, OpenAIBackend, detect_backend
 from probe.runner import ProbeSettings, run_probe
 from tests.probe.conftest import needs_llama
@@ -29,7 +30,7 @@ def test_openai_ladder_against_llama_cpp(llama_server: str) -> None:
     report = run_probe(llama_server, "tiny", "auto", settings)
     assert report.backend == "openai" and report.status == "complete", report.errors
     assert report.all_ok, report.levels
-    assert [lv["concurrency"] for lv in report.levels] == [1, 2]
+    assert [lv.concurrency for lv in report.levels] == [1, 2]
     measured = [r for r in report.results if not r.warmup]
     assert len(measured) == 3 + 3 and len([r for r in report.results if r.warmup]) == 1
     for r in measured:
@@ -38,7 +39,7 @@ def test_openai_ladder_against_llama_cpp(llama_server: str) -> None:
         # model writes one token per character (tests/probe/tiny_model.py), so it cannot exceed max_tokens.
         assert r.output_tokens_source == "retokenized"
         assert 1 <= r.output_tokens <= 12
-    level = report.levels[0]
+    level = report.levels[0].to_json()
     assert level["output_tokens_total"] == sum(r.output_tokens for r in measured if r.concurrency == 1)
     assert level["output_tokens_per_s"] > 0 and level["tpot_s"]["p50"] > 0
     assert level["ttft_s"]["p50"] <= level["ttft_s"]["p90"] <= level["ttft_s"]["p99"]
@@ -53,7 +54,7 @@ def test_recount_matches_the_servers_own_usage(llama_server: str) -> None:
     usage = requests.post(llama_server + "/v1/chat/completions", json=body, timeout=60).json()["usage"]
     with requests.Session() as s:
         backend = OpenAIBackend()
-        r = backend.stream(s, Endpoint(llama_server), "tiny", prompt, 10)
+        r = stream_once(backend, Endpoint(llama_server), "tiny", prompt, 10)
         assert r.ok, r.error_message
         n = backend.count_tokens(s, Endpoint(llama_server), "tiny", r.text)
     assert n == usage["completion_tokens"]
@@ -88,5 +89,5 @@ def test_ollama_protocol_server_with_llama_tokens(llama_ollama_server) -> None: 
     assert report.server["layers"] == N_LAYER and report.server["heads"] == N_HEAD
     assert report.server["kv_heads"] == N_HEAD_KV and report.server["embedding_length"] == N_EMBD
     assert report.server["context_length"] <= N_CTX_TRAIN
-    bd = report.levels[0]["ttft_breakdown_s"]
+    bd = report.levels[0].to_json()["ttft_breakdown_s"]
     assert bd["prefill_mean"] > 0 and bd["ttft_mean"] >= bd["prefill_mean"]

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from probe.record import run_and_save
 from probe.report import USE_MEASUREMENT_KEY
 from probe.runner import ProbeSettings
-from probe.store import ProbeStore, run_and_save
+from probe.store import ProbeStore
 from tests.probe.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,22 +46,22 @@ def wait_for_run(at: AppTest, timeout_s: float = 30) -> None:
 def test_form_renders() -> None:
     at = page()
     assert at.title[0].value == "Live latency probe"
-    assert at.text_input(key="probe_url").value == "http://127.0.0.1:11434"
-    assert at.selectbox(key="probe_backend").options == ["auto", "ollama", "openai"]
+    assert at.text_input(key="probe_p_url").value == "http://127.0.0.1:11434"
+    assert at.selectbox(key="probe_p_backend").options == ["auto", "ollama", "openai"]
     assert "No stored runs yet." in [c.value for c in at.caption]
 
 
 def test_connect_pick_model_run_and_store(fake_server) -> None:  # type: ignore[no-untyped-def]
     srv = fake_server(models=["tiny", "other"], num_parallel=2)
     at = page()
-    at.text_input(key="probe_url").set_value(srv.url)
+    at.text_input(key="probe_p_url").set_value(srv.url)
     at.button(key="probe_connect").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert at.selectbox(key="probe_model_pick").options == ["other", "tiny"]
-    at.selectbox(key="probe_model_pick").set_value("tiny")
-    at.multiselect(key="probe_levels").set_value([1, 2])
-    at.number_input(key="probe_requests").set_value(2)
-    at.number_input(key="probe_max_tokens").set_value(4)
+    assert at.selectbox(key="probe_pick_p_model").options == ["other", "tiny"]
+    at.selectbox(key="probe_pick_p_model").set_value("tiny")
+    at.text_input(key="probe_p_conc").set_value("1,2")
+    at.number_input(key="probe_p_req").set_value(2)
+    at.number_input(key="probe_p_otok").set_value(4)
     at.button(key="probe_run").click().run()
     wait_for_run(at)
     assert not at.error, [e.value for e in at.error]
@@ -84,7 +85,7 @@ def test_connect_pick_model_run_and_store(fake_server) -> None:  # type: ignore[
 
 def test_refused_endpoint_is_an_error_message_not_a_traceback() -> None:
     at = page()
-    at.text_input(key="probe_url").set_value(f"http://127.0.0.1:{free_port()}")
+    at.text_input(key="probe_p_url").set_value(f"http://127.0.0.1:{free_port()}")
     at.button(key="probe_connect").click().run()
     assert not at.exception
     assert "connection_refused" in at.error[0].value
@@ -92,7 +93,7 @@ def test_refused_endpoint_is_an_error_message_not_a_traceback() -> None:
 
 def test_disallowed_host_is_refused() -> None:
     at = page()
-    at.text_input(key="probe_url").set_value("http://10.1.2.3:11434")
+    at.text_input(key="probe_p_url").set_value("http://10.1.2.3:11434")
     at.button(key="probe_connect").click().run()
     assert "not allowed" in at.error[0].value
 
@@ -100,10 +101,10 @@ def test_disallowed_host_is_refused() -> None:
 def test_run_failure_shows_st_error(fake_server) -> None:  # type: ignore[no-untyped-def]
     srv = fake_server(api_key="needed")
     at = page()
-    at.text_input(key="probe_url").set_value(srv.url)
-    at.selectbox(key="probe_backend").set_value("ollama")
-    at.text_input(key="probe_model_name").set_value("tiny")
-    at.multiselect(key="probe_levels").set_value([1])
+    at.text_input(key="probe_p_url").set_value(srv.url)
+    at.selectbox(key="probe_p_backend").set_value("ollama")
+    at.text_input(key="probe_p_model").set_value("tiny")
+    at.text_input(key="probe_p_conc").set_value("1")
     at.button(key="probe_run").click().run()
     wait_for_run(at)
     assert at.error and "failed" in at.error[0].value
@@ -170,9 +171,9 @@ def test_api_key_from_environment(fake_server, monkeypatch: pytest.MonkeyPatch) 
     srv = fake_server(api_key="sk-env-key")
     monkeypatch.setenv("PROBE_API_KEY", "sk-env-key")
     at = page()
-    at.text_input(key="probe_url").set_value(srv.url)
+    at.text_input(key="probe_p_url").set_value(srv.url)
     at.button(key="probe_connect").click().run()
-    assert not at.error and at.selectbox(key="probe_model_pick").options == ["tiny"]
+    assert not at.error and at.selectbox(key="probe_pick_p_model").options == ["tiny"]
     assert "sk-env-key" not in str(at.query_params) and "sk-env-key" not in " ".join(m.value for m in at.markdown)
 
 
@@ -182,13 +183,13 @@ def test_live_progress_and_cancel(fake_server) -> None:  # type: ignore[no-untyp
     # 200 tokens at 50 ms each: a request takes 10 s, so the run is still going when the page draws it.
     srv = fake_server(source=ScheduledSource(first_delay_s=0.01, gap_s=0.05), num_parallel=2)
     at = page()
-    at.text_input(key="probe_url").set_value(srv.url)
-    at.selectbox(key="probe_backend").set_value("ollama")
-    at.text_input(key="probe_model_name").set_value("tiny")
-    at.multiselect(key="probe_levels").set_value([2])
-    at.number_input(key="probe_requests").set_value(2)
-    at.number_input(key="probe_max_tokens").set_value(200)
-    at.number_input(key="probe_warmup").set_value(0)
+    at.text_input(key="probe_p_url").set_value(srv.url)
+    at.selectbox(key="probe_p_backend").set_value("ollama")
+    at.text_input(key="probe_p_model").set_value("tiny")
+    at.text_input(key="probe_p_conc").set_value("2")
+    at.number_input(key="probe_p_req").set_value(2)
+    at.number_input(key="probe_p_otok").set_value(200)
+    at.number_input(key="probe_p_warm").set_value(0)
     at.button(key="probe_run").click().run()
     assert not at.exception and not at.session_state["probe_live"].finished
     assert "of 2 requests" in at.get("progress")[0].proto.text
@@ -207,7 +208,32 @@ def test_live_progress_and_cancel(fake_server) -> None:  # type: ignore[no-untyp
 def test_broken_store_is_an_error_message(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATABASE_URL", database_url)  # an unknown dialect; a folder that cannot be created
     at = page()
-    assert at.text_input(key="probe_url").value  # the form still works without a store
+    assert at.text_input(key="probe_p_url").value  # the form still works without a store
     assert "Could not read the result store" in at.error[0].value
     at = page({"run": "abc"})
     assert "Could not read the result store" in at.error[0].value
+
+
+def test_open_loop_from_a_link_runs_and_every_form_widget_is_in_the_link(fake_server) -> None:  # type: ignore[no-untyped-def]
+    srv = fake_server(num_parallel=4)
+    query = {"p_url": srv.url, "p_backend": "openai", "p_model": "tiny", "p_loop": "open", "p_rate": "20",
+             "p_arrival": "constant", "p_req": "6", "p_otok": "2", "p_warm": "0", "p_save": "0"}  # fmt: skip
+    at = page(query)
+    assert at.text_input(key="probe_p_rate").value == "20" and at.selectbox(key="probe_p_arrival").value == "constant"
+    # Every widget of the form is bound to a Scenario field (its key names it), except the API key and buttons.
+    keys = [w.key for w in [*at.text_input, *at.number_input, *at.selectbox, *at.radio, *at.toggle]]
+    unbound = [k for k in keys if not k.startswith(("probe_p_", "probe_pick_p_")) and k != "probe_api_key"]
+    assert not unbound, unbound
+    at.button(key="probe_run").click().run()
+    wait_for_run(at)
+    assert not at.error, [e.value for e in at.error]
+    levels = at.dataframe[0].value
+    assert list(levels["rate (req/s)"]) == [20.0] and list(levels["ok / requests"]) == ["6 / 6"]
+    assert "Latency vs request rate" in chart_titles(at)
+
+
+def test_bad_rate_in_a_link_is_a_notice_not_a_run() -> None:
+    at = page({"p_loop": "open", "p_rate": "0", "p_model": "tiny"})
+    at.button(key="probe_run").click().run()
+    assert not at.exception and any("rate 0" in e.value for e in at.error)
+    assert "probe_live" not in at.session_state

@@ -7,6 +7,7 @@ import pytest
 from probe.prompt import build_prompt
 from probe.results import RequestResult
 from probe.stats import detect_cold_start, find_knee, percentiles, summarize_level
+from probe.summary import LevelSummary, levels_from_json
 
 
 def ok(ttft: float, e2e: float, tokens: int, itl: list[float] | None = None, **kw: object) -> RequestResult:
@@ -15,10 +16,10 @@ def ok(ttft: float, e2e: float, tokens: int, itl: list[float] | None = None, **k
 
 def test_percentiles_linear_interpolation() -> None:
     # numpy's default (linear) method on 1..10: p50 = 5.5, p90 = 9.1, p99 = 9.91.
-    assert percentiles([float(v) for v in range(1, 11)]) == pytest.approx(
+    assert percentiles([float(v) for v in range(1, 11)]).model_dump() == pytest.approx(
         {"p50": 5.5, "p90": 9.1, "p99": 9.91, "mean": 5.5}
     )
-    assert percentiles([]) == {"p50": None, "p90": None, "p99": None, "mean": None}
+    assert percentiles([]).model_dump() == {"p50": None, "p90": None, "p99": None, "mean": None}
 
 
 def test_tpot_follows_vllm_definition() -> None:
@@ -31,7 +32,7 @@ def test_level_summary_aggregate_and_per_user() -> None:
     rs = [ok(0.1, 1.1, 11, [0.1] * 10), ok(0.3, 2.3, 21, [0.1] * 20)]
     bad = RequestResult(ttft_s=0.5, itl_s=[9.0])
     bad.fail("incomplete_stream", "cut")
-    s = summarize_level(2, [*rs, bad], wall_s=2.5)
+    s = summarize_level(2, [*rs, bad], wall_s=2.5).to_json()  # the CLI JSON shape
     assert s["requests"] == 3 and s["ok"] == 2
     assert s["output_tokens_total"] == 32 and s["output_tokens_per_s"] == pytest.approx(32 / 2.5)
     assert s["per_user_output_tokens_per_s"] == pytest.approx((11 / 1.1 + 21 / 2.3) / 2)
@@ -40,13 +41,13 @@ def test_level_summary_aggregate_and_per_user() -> None:
 
 
 def test_summary_without_usage_says_so() -> None:
-    s = summarize_level(1, [ok(0.1, 1.0, None)], wall_s=1.0)  # type: ignore[arg-type]
+    s = summarize_level(1, [ok(0.1, 1.0, None)], wall_s=1.0).to_json()  # type: ignore[arg-type]
     assert s["usage_missing"] and s["output_tokens_per_s"] is None
 
 
 def test_ttft_breakdown_from_ollama_durations() -> None:
     r = ok(1.5, 2.5, 11, load_s=1.0, prompt_eval_s=0.3, eval_s=1.0)
-    s = summarize_level(1, [r], wall_s=2.5)
+    s = summarize_level(1, [r], wall_s=2.5).to_json()
     bd = s["ttft_breakdown_s"]
     assert bd["load_mean"] == 1.0 and bd["prefill_mean"] == 0.3
     assert bd["queue_and_other_mean"] == pytest.approx(0.2)
@@ -65,15 +66,17 @@ def test_cold_start_from_load_duration_and_from_ttft_outlier() -> None:
     assert not cs["detected"]
 
 
-def level(c: int, tps: float, ttft: float) -> dict:
-    return {"concurrency": c, "output_tokens_per_s": tps, "ttft_s": {"p50": ttft}}
+def level(c: int, tps: float, ttft: float) -> LevelSummary:
+    return LevelSummary.from_json(
+        {"concurrency": c, "requests": c, "ok": c, "output_tokens_per_s": tps, "ttft_s": {"p50": ttft}}
+    )
 
 
 def test_knee_where_throughput_flattens_and_ttft_grows() -> None:
     levels = [level(1, 30, 0.1), level(2, 58, 0.11), level(4, 60, 0.25), level(8, 61, 0.6)]
     knee = find_knee(levels, "ollama")
-    assert knee["concurrency"] == 2 and knee["next_concurrency"] == 4
-    assert "OLLAMA_NUM_PARALLEL" in knee["explanation"]
+    assert knee is not None and knee.concurrency == 2 and knee.next_concurrency == 4
+    assert "OLLAMA_NUM_PARALLEL" in knee.explanation
     # Still scaling: no knee.
     assert find_knee([level(1, 30, 0.1), level(2, 58, 0.11), level(4, 110, 0.13)], "openai") is None
 
@@ -110,13 +113,15 @@ def test_llamacpp_props_and_knee_note() -> None:
     assert parse_llamacpp_props({"detail": "Not Found"}) == {}
     levels = [level(2, 58, 0.11), level(4, 110, 0.12), level(8, 112, 0.3)]
     knee = find_knee(levels, "openai", facts)
-    assert knee["concurrency"] == 4 and "4 parallel slot(s)" in knee["explanation"]
+    assert knee is not None and knee.concurrency == 4 and "4 parallel slot(s)" in knee.explanation
 
 
 def test_forecast_rows_ratio_and_units() -> None:
     from probe.report import forecast_rows, measured_single_user
 
-    levels = [{"concurrency": 1, "ok": 3, "tpot_s": {"p50": 0.02}, "ttft_s": {"p50": 0.15}}]
+    levels = levels_from_json(
+        [{"concurrency": 1, "requests": 3, "ok": 3, "tpot_s": {"p50": 0.02}, "ttft_s": {"p50": 0.15}}]
+    )
     measured = measured_single_user(levels)
     assert measured == pytest.approx({"decode_tokens_per_s": 50.0, "ttft_s": 0.15})
     dec, ttft = forecast_rows(40.0, 0.1, measured)

@@ -60,7 +60,7 @@ def test_run_and_save_round_trip_and_compare(fake_server, tmp_path: Path) -> Non
     assert [(c["run_id"], c["concurrency"]) for c in cmp] == [(report.run_id, 1), (report.run_id, 2)]
     speed = measured_decode_tokens_per_s("tiny")
     assert speed is not None and speed.run_id == report.run_id
-    assert speed.decode_tokens_per_s == pytest.approx(1 / report.levels[0]["tpot_s"]["p50"])
+    assert speed.decode_tokens_per_s == pytest.approx(1 / report.levels[0].to_json()["tpot_s"]["p50"])
     assert measured_decode_tokens_per_s("other-model") is None
     store.close()
 
@@ -81,7 +81,7 @@ def test_summary_that_cannot_be_stored_loses_no_measurement(fake_server, monkeyp
     monkeypatch.setattr(store, "finish_run", locked)
     settings = ProbeSettings(concurrency=[1], requests_per_level=2, max_tokens=3, prompt_tokens=8)
     report = run_and_save(store, srv.url, "tiny", "ollama", settings=settings)
-    assert report.levels[0]["ok"] == 2 and report.run_id is not None  # the caller still gets every figure
+    assert report.levels[0].to_json()["ok"] == 2 and report.run_id is not None  # the caller still gets every figure
     assert report.errors == [{"kind": "store_error", "message": "could not store the summary: OperationalError"}]
     assert len(store.get_run(report.run_id)["samples"]) == 3  # and the samples are in the database
     store.close()

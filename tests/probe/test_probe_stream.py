@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import pytest
 
 from probe import results as R
+from probe.aio import prepare_request, stream
 from probe.clients import Endpoint, OllamaBackend, OpenAIBackend
+from probe.results import RequestResult
 from probe.stream import LineSplitter, SSEDecoder
 
 
@@ -48,29 +51,37 @@ def test_sse_decoder_events_comments_and_multiline_data() -> None:
     assert events == [("a\nb", 5.0), ("[DONE]", 5.0)]
 
 
-class FakeRaw:
-    chunked = True
+class FakeContent:
+    """aiohttp's StreamReader stand-in: yields chunks and moves a fake clock to each chunk's time."""
+
+    def __init__(self, response: FakeResponse) -> None:
+        self.r = response
+
+    async def iter_any(self) -> Any:
+        for t, data in self.r.chunks:
+            self.r.clock.now = t
+            yield data
+
+    async def read(self, n: int = -1) -> bytes:
+        return self.r.text.encode()[:n]
 
 
 class FakeResponse:
-    """A requests.Response stand-in that yields chunks and moves a fake clock to each chunk's time."""
+    """An aiohttp.ClientResponse stand-in for the async stream reader."""
 
     def __init__(self, chunks: list[tuple[float, bytes]], clock: FakeClock, status: int = 200) -> None:
         self.chunks = chunks
         self.clock = clock
-        self.status_code = status
+        self.status = status
         self.reason = "OK"
-        self.raw = FakeRaw()
         self.closed = False
         self.text = ""
+        self.content = FakeContent(self)
 
-    def iter_content(self, chunk_size: int | None = None) -> Any:
-        assert chunk_size is None  # one HTTP chunk at a time, never a fixed size (psf/requests#2433)
-        for t, data in self.chunks:
-            self.clock.now = t
-            yield data
+    async def __aenter__(self) -> FakeResponse:
+        return self
 
-    def close(self) -> None:
+    async def __aexit__(self, *exc: object) -> None:
         self.closed = True
 
 
@@ -87,10 +98,15 @@ class FakeSession:
         self.response = response
         self.sent: list[dict[str, Any]] = []
 
-    def post(self, url: str, json: Any, headers: dict[str, str], timeout: Any, stream: bool) -> FakeResponse:
-        assert stream is True
-        self.sent.append({"url": url, "json": json, "headers": headers})
+    def post(self, url: Any, data: bytes, headers: dict[str, str], **_kw: Any) -> FakeResponse:
+        self.sent.append({"url": str(url), "json": json.loads(data), "headers": headers})
         return self.response
+
+
+def run_stream(backend: Any, session: FakeSession, ep: Endpoint, max_tokens: int, clock: FakeClock) -> Any:
+    """The probe's async stream reader over a fake session, with prepared request bytes as the runner sends them."""
+    req = prepare_request(backend, ep, "m", "hi", max_tokens, 0.0)
+    return asyncio.run(stream(session, backend, ep, req, RequestResult(), clock=clock))  # type: ignore[arg-type]
 
 
 def ndjson(obj: dict[str, Any]) -> bytes:
@@ -123,7 +139,7 @@ def run_ollama(chunks: list[tuple[float, bytes]]) -> Any:
     clock = FakeClock()
     resp = FakeResponse(chunks, clock)
     session = FakeSession(resp)
-    r = OllamaBackend().stream(session, Endpoint("http://x"), "m", "hi", 3, clock=clock)  # type: ignore[arg-type]
+    r = run_stream(OllamaBackend(), session, Endpoint("http://x"), 3, clock)
     assert resp.closed
     return r, session
 
@@ -177,7 +193,7 @@ def run_openai(chunks: list[tuple[float, bytes]], key: str | None = None) -> Any
     clock = FakeClock()
     session = FakeSession(FakeResponse(chunks, clock))
     ep = Endpoint("http://x", api_key=key)
-    r = OpenAIBackend().stream(session, ep, "m", "hi", 8, clock=clock)  # type: ignore[arg-type]
+    r = run_stream(OpenAIBackend(), session, ep, 8, clock)
     return r, session
 
 
@@ -243,10 +259,10 @@ def test_non_json_line_never_leaks_the_key() -> None:
     key = "sk-secret-0123456789"
     clock = FakeClock()
     resp = FakeResponse([(100.1, b"x" * 60 + f" token {key}\n".encode())], clock)  # the key across the 80-char cut
-    r = OllamaBackend().stream(FakeSession(resp), Endpoint("http://x", api_key=key), "m", "hi", 3, clock=clock)  # type: ignore[arg-type]
+    r = run_stream(OllamaBackend(), FakeSession(resp), Endpoint("http://x", api_key=key), 3, clock)
     assert r.error_kind == R.BAD_STREAM and "sk-secret" not in (r.error_message or "")
 
 
 def run_openai_response(resp: FakeResponse, key: str) -> Any:
-    r = OpenAIBackend().stream(FakeSession(resp), Endpoint("http://x", api_key=key), "m", "hi", 8, clock=resp.clock)  # type: ignore[arg-type]
+    r = run_stream(OpenAIBackend(), FakeSession(resp), Endpoint("http://x", api_key=key), 8, resp.clock)
     return r, resp

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from probe.store import MeasuredSpeed
+from probe.record import MeasuredSpeed
 
 
 @dataclass(frozen=True)
