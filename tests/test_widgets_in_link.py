@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # Widgets that hold no value a link could carry: actions, and an uploaded file (see README, "Links").
 NOT_INPUTS = (Button, DownloadButton, FileUploader)
 # The print view is a way of looking at a page, not an input; `print=1` opens it (test_print_link_opens_print_view).
-NOT_IN_SCENARIO = {PRINT_KEY}
+# The probe's API key is a secret: it never goes into a link (README, "Configuration"; test_probe_page checks it).
+NOT_IN_SCENARIO = {PRINT_KEY, "probe_api_key"}
 # Extra starting links that reveal widgets shown only for some inputs (e.g. the typed measurement on Costs).
 REVEALING_LINKS = {
     "costs": [{"tput": "typed", "api_model": "gemma-4-31b"}, {"tput": "probe"}],
@@ -159,15 +160,7 @@ PAGES = [p.url_path for p in app_pages.PAGES]
 
 @pytest.mark.parametrize(
     "page",
-    [
-        pytest.param(
-            p,
-            marks=pytest.mark.xfail(reason="probe page inputs land with branch probe", strict=False),
-        )
-        if p == "probe"
-        else p
-        for p in PAGES
-    ],
+    PAGES,
 )
 def test_every_widget_is_in_the_link(page, tmp_path, monkeypatch):
     # A stored probe run enables the widgets that use one (Speed's "use my measurement", Costs' probe-run picker).
@@ -188,3 +181,11 @@ def test_every_widget_is_in_the_link(page, tmp_path, monkeypatch):
 def test_print_link_opens_print_view():
     at = _open("guide", {"print": "1"})
     assert at.toggle(key=PRINT_KEY).value is True
+
+
+def test_the_probe_api_key_never_reaches_the_link():
+    at = _open("probe", {})
+    at.text_input(key="probe_api_key").input("sk-walker-secret").run()
+    assert not at.exception
+    assert "sk-walker-secret" not in repr(dict(at.query_params))
+    assert "sk-walker-secret" not in repr(scenario_to_query(at.session_state[SCENARIO_KEY]))
