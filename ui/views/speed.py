@@ -31,7 +31,7 @@ from model_specs import Catalog
 from model_specs.schema import Hardware, ModelSpec
 from ui.scenario import Scenario
 from ui.views import memo
-from ui.views.facts import SessionFacts
+from ui.views.facts import SessionFacts, capacity_run
 
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_OUTPUT_TOKENS = 256
@@ -59,9 +59,10 @@ class ServingView:
     curve: list[dict]  # latency_curve(): p95 TTFT and ITL per number of users
     notes: tuple[str, ...] = ()
     error: str | None = None
-    # Seam for the probe's capacity runs (they land from another branch): the measured `capacity` object of a stored
-    # run for this model/device, drawn on the same chart. Fill it from SessionFacts in build_speed_view.
+    # The measured `capacity` object of a stored probe capacity run (cap_run, else the newest for this model), drawn
+    # on the same chart as the forecast; `measured_label` says where and when it was measured.
     measured_capacity: dict | None = None
+    measured_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,11 @@ class SpeedView:
         )
         # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
         view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, *key[1:]))
-        # Seam for the probe's capacity runs (branch `capacity`): when SessionFacts carries a stored run's `capacity`
-        # object for this model, device and engine, return replace(view, measured_capacity=it); the chart draws it.
+        run, _ = capacity_run(self.facts, s.cap_run, (s.served or "", s.model))
+        if run is not None:
+            day = str(run["created_at"])[:10]
+            label = f"probe run {run['id']} of {run['model']} on {run['endpoint']}, {day}"
+            view = replace(view, measured_capacity=run["capacity"], measured_label=label)
         if self.efficiency_override is None:
             return view
         note = "the simulation uses the fitted step model, not your measured efficiency"
