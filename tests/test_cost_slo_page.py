@@ -27,9 +27,10 @@ CAPACITY = {
     "first_failing_attainment": 0.6, "levels_measured": 4, "note": None,
     "slo": {"ttft_s": 0.5, "tpot_s": None, "e2e_s": None, "attainment": 0.95},
 }  # fmt: skip
-# Owned: 2000 USD over 20 months = 100 USD/month; 400 W busy for 365 h + 40 W idle (10 %) for 365 h = 160.6 kWh x
-# 0.10 = 16.06 USD: 116.06 USD a replica. 10 peak users / 4 per replica = 3 replicas: 100 fixed + 348.18 = 448.18 USD,
-# over 20 M output tokens = 22.409 USD per million. Rented: 3 x 2 USD/h x 730 h = 4,380 USD, 219 USD per million.
+# Owned: 2000 USD over 20 months = 100 USD/month + 40 W idle (10 % of 400 W) x 730 h = 29.2 kWh x 0.10 = 2.92 USD:
+# 102.92 USD a replica. 10 peak users / 4 per replica = 3 replicas = 308.76 USD; busy: 20e6 tokens / 120 tokens/s =
+# 46.296 h x 360 W = 16.667 kWh x 0.10 = 1.6667 USD; + 100 fixed = 410.43 USD, over 20 M output tokens = 20.5213 USD
+# per million. Rented: 3 x 2 USD/h x 730 h = 4,380 USD, 219 USD per million.
 SC = dict(model="gemma-4-e4b", hw="rtx-4090", conc=10, util=0.5, out_mtok=20.0, hw_usd=2000.0, watts=400.0,
           months=20, kwh=0.10, fixed=100.0, cloud_hr=2.0)  # fmt: skip
 
@@ -76,12 +77,13 @@ def test_cost_view_prices_the_run_at_its_slo(stored):
     assert slo is not None and slo.error is None and v.slo_notice is None
     assert (slo.replicas.peak_load, slo.replicas.replicas) == (10, 3)
     owned, cloud = slo.costs["owned"], slo.costs["cloud"]
-    assert owned.usd_per_month == pytest.approx(448.18) and owned.usd_per_mtok_output == pytest.approx(22.409)
+    assert owned.usd_per_month == pytest.approx(410.4267, abs=1e-3)
+    assert owned.usd_per_mtok_output == pytest.approx(20.5213, abs=1e-4)
     assert cloud.usd_per_month == pytest.approx(4380) and cloud.usd_per_mtok_output == pytest.approx(219)
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert slo.sentence("owned") == (
-        f"At the SLO (measured on http://127.0.0.1:8080, {today}): 3 replicas, $448.18 a month, "
-        "$22.4090 per million output tokens"
+        f"At the SLO (measured on http://127.0.0.1:8080, {today}): 3 replicas, $410.43 a month, "
+        "$20.5213 per million output tokens"
     )
     rows = {(r["option"], r["capacity"].split(" ")[0]): r for r in v.slo_rows()}
     assert rows[("owned", "measured")]["replicas"] == 3 and rows[("cloud", "measured")]["usd_per_month"] == 4380
@@ -108,7 +110,7 @@ def test_report_has_the_slo_lines(stored):
     rep = build_report(Scenario(**SC, cap_run=run_id), CAT, ("cost",), facts=facts)
     cost = next(s for s in rep.sections if s.key == "cost")
     text = " ".join(cost.lines)
-    assert "owned: At the SLO (measured on http://127.0.0.1:8080" in text and "$448.18 a month" in text
+    assert "owned: At the SLO (measured on http://127.0.0.1:8080" in text and "$410.43 a month" in text
     assert "cloud: At the SLO" in text and "$4,380.00 a month" in text
     assert any(t.name == "cost_slo" for t in rep.tables)
 
@@ -150,7 +152,7 @@ def test_costs_page_shows_measured_next_to_forecast(stored):
     run_id, _ = stored
     at = _page("costs", scenario_to_query(Scenario(**SC, cap_run=run_id)))
     infos = [i.value for i in at.info]
-    assert any("3 replicas, $448.18 a month, $22.4090 per million output tokens" in i for i in infos)
+    assert any("3 replicas, $410.43 a month, $20.5213 per million output tokens" in i for i in infos)
     assert any("$4,380.00 a month, $219.0000 per million" in i for i in infos)
     assert at.selectbox(key="cost_cap_run").value == run_id
     assert any("forecast vs measured" in h.value for h in at.subheader)

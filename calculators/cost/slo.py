@@ -10,8 +10,9 @@ The rule, stated once (docs/cost-cli.md and the Costs page repeat it):
   month's output tokens spread evenly over the busy hours (utilisation x 730 h), in requests of the measured size
   (goodput output tokens/s / goodput requests/s): the capacity holds for requests shaped like the measured ones.
   Replicas = ceil(peak requests/s / requests/s per replica).
-- Owned: fixed costs + replicas x (GPUs per replica x (monthly instalment + energy)), each device drawing its busy
-  power during the busy hours and its idle power for the rest of the month, times PUE.
+- Owned: fixed costs + replicas x GPUs per replica x (monthly instalment + idle power for 730 h) + the power above
+  idle for the device-hours the month's output tokens take at the measured goodput (as the forecast's cost model
+  counts it), times PUE.
 - Rented: replicas x GPUs per replica x USD per GPU-hour x 730 h (busy hours only with scale-to-zero).
 - USD per million output tokens at the scenario's volume = USD a month / monthly output tokens x 1e6; at capacity,
   the same cost over what the provisioned replicas serve at the SLO load through the busy hours.
@@ -126,6 +127,7 @@ def _per_mtok(usd: float, tokens: float) -> float | None:
 
 
 def _cost(option: str, w: Workload, cap: MeasuredCapacity, gpus: int, per_replica: float, fixed: float) -> SloCost:
+    """`fixed` is paid once (fixed costs, busy energy), `per_replica` for each replica provisioned."""
     r = slo_replicas(w, cap).replicas
     total = fixed + r * per_replica
     at_capacity_tokens = r * cap.goodput_output_tokens_per_s * w.busy_hours * 3600
@@ -146,13 +148,14 @@ def _check_gpus(gpus_per_replica: int) -> None:
 
 
 def owned_slo_cost(w: Workload, cap: MeasuredCapacity, hw: OwnedHardware, gpus_per_replica: int = 1) -> SloCost:
-    """Owned hardware at the SLO: fixed + replicas x one replica's instalments and energy a month."""
+    """Owned hardware at the SLO: replicas x (instalments + idle power) + busy power for the tokens + fixed costs."""
     _check_gpus(gpus_per_replica)
-    busy_h = w.busy_hours
-    kwh = (hw.busy_watts * busy_h + hw.idle_watts_effective * (HOURS_PER_MONTH - busy_h)) / 1000
+    price_kwh, idle_w = hw.usd_per_kwh_at_wall, hw.idle_watts_effective
     per_device = monthly_capital_usd(hw.price_usd, hw.amortization_months, hw.cost_of_capital)
-    per_device += kwh * hw.usd_per_kwh_at_wall
-    return _cost("owned", w, cap, gpus_per_replica, per_device * gpus_per_replica, hw.fixed_usd_per_month)
+    per_device += idle_w / 1000 * HOURS_PER_MONTH * price_kwh
+    busy_device_h = w.monthly_output_tokens / cap.goodput_output_tokens_per_s / 3600 * gpus_per_replica
+    busy_usd = (hw.busy_watts - idle_w) / 1000 * busy_device_h * price_kwh
+    return _cost("owned", w, cap, gpus_per_replica, per_device * gpus_per_replica, hw.fixed_usd_per_month + busy_usd)
 
 
 def cloud_slo_cost(w: Workload, cap: MeasuredCapacity, cloud: CloudGpu, gpus_per_replica: int = 1) -> SloCost:
