@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from ui.scenario import Scenario, scenario_from_query, scenario_to_query
 from ui.speed_charts import latency_load_figure
 from ui.views.costs import build_cost_view
 from ui.views.facts import SessionFacts
-from ui.views.speed import build_speed_view
+from ui.views.speed import build_speed_view, simulated_capacity
 
 ROOT = Path(__file__).resolve().parents[1]
 CAT = load_catalog()
@@ -85,10 +86,18 @@ def test_cost_view_prices_the_run_at_its_slo(stored):
         f"At the SLO (measured on http://127.0.0.1:8080, {today}): 3 replicas, $410.43 a month, "
         "$20.5213 per million output tokens"
     )
-    rows = {(r["option"], r["capacity"].split(" ")[0]): r for r in v.slo_rows()}
-    assert rows[("owned", "measured")]["replicas"] == 3 and rows[("cloud", "measured")]["usd_per_month"] == 4380
+    rows = {(r["option"], r["capacity"]): r for r in v.slo_rows()}
+    measured = f"measured (run {run_id})"
+    assert rows[("owned", measured)]["replicas"] == 3 and rows[("cloud", measured)]["usd_per_month"] == 4380
     forecast = v.comparison.options["owned"]
     assert rows[("owned", "forecast")]["usd_per_month"] == round(forecast.usd_per_month, 2)
+    # The simulator's capacity for the scenario at the run's SLO, priced the same way (owned: the hardware simulated).
+    sim = simulated_capacity(Scenario(**SC), CAT, CAPACITY["slo"], "concurrency")
+    assert sim["value"] >= 1 and slo.simulated.value == sim["value"]
+    assert slo.simulated_costs["owned"].replicas == math.ceil(10 / sim["value"]) and "cloud" not in slo.simulated_costs
+    bars = dict(v.capacity_bars())
+    assert bars[f"measured (run {run_id})"] == 4 and bars["forecast (simulated at the run's SLO)"] == sim["value"]
+    assert bars["forecast (cost model)"] == v.plan.inputs.owned_capacity.users_per_replica
     # Without cap_run Costs prices no run; an unknown id is ignored with a notice.
     assert build_cost_view(Scenario(**SC), CAT, facts).slo is None
     unknown = build_cost_view(Scenario(**SC, cap_run="abc123"), CAT, facts)
@@ -156,6 +165,7 @@ def test_costs_page_shows_measured_next_to_forecast(stored):
     assert any("$4,380.00 a month, $219.0000 per million" in i for i in infos)
     assert at.selectbox(key="cost_cap_run").value == run_id
     assert any("forecast vs measured" in h.value for h in at.subheader)
+    assert at.get("plotly_chart")  # the capacity bars (and the page's other charts)
     unknown = _page("costs", scenario_to_query(Scenario(**SC, cap_run="abc123")))
     assert any("no stored capacity run" in w.value for w in unknown.warning)
 

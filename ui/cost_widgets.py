@@ -7,7 +7,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from ui.cost_charts import OPTION_NAMES
+from ui.cost_charts import OPTION_NAMES, capacity_bars_figure
 from ui.state import bind, catalog, get_scenario
 from ui.views.costs import THROUGHPUT_LABELS, CostView, level_key
 from ui.views.facts import SessionFacts
@@ -237,6 +237,8 @@ def slo_section(v: CostView) -> None:
     )
     if slo.capacity.at_least:
         st.caption("The search's maximum still met the SLO: the capacity may be higher, the replicas fewer.")
+    bars = v.capacity_bars()
+    st.plotly_chart(capacity_bars_figure(bars, slo.capacity.unit), width="stretch", key="cost_slo_capacity")
     st.dataframe(pd.DataFrame(v.slo_rows()), hide_index=True, width="stretch")
     st.caption(
         "Measured: replicas = ceil(peak / capacity per replica): peak concurrent users for a concurrency search "

@@ -4,7 +4,7 @@ three options side by side, break-evens and sensitivities. Home and the report r
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
@@ -37,8 +37,17 @@ from model_specs import Catalog
 from model_specs.schema import ApiPrice, CloudPrice, Hardware
 from ui.scenario import Scenario
 from ui.views.facts import SessionFacts, capacity_run
+from ui.views.speed import simulated_capacity
 
 SLO_OPTIONS = ("owned", "cloud")
+
+
+def _capacity_words(c: MeasuredCapacity | None) -> str:
+    """'4 users per replica' or '2.5 requests/s per replica' ('at least' when the search's maximum passed)."""
+    if c is None:
+        return "none"
+    v = f"{c.value:,.0f}" if c.search == "concurrency" else f"{c.value:,.3g}"
+    return f"{'at least ' if c.at_least else ''}{v} {c.unit} per replica"
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,8 @@ class SloView:
     replicas: SloReplicas | None
     costs: dict[str, SloCost]  # "owned", "cloud" where the forecast plan priced them
     error: str | None = None  # why the run cannot be priced, in plain words
+    simulated: MeasuredCapacity | None = None  # the simulator's capacity for the scenario at the run's SLO
+    simulated_costs: dict[str, SloCost] = field(default_factory=dict)  # "owned" only: the hardware it simulated
 
     @property
     def label(self) -> str:
@@ -70,11 +81,7 @@ class SloView:
     @property
     def capacity_words(self) -> str:
         """'4 users' or '2.5 requests/s' per replica ('at least' when the search's maximum passed)."""
-        c = self.capacity
-        if c is None:
-            return "none"
-        v = f"{c.value:,.0f}" if c.search == "concurrency" else f"{c.value:,.3g}"
-        return f"{'at least ' if c.at_least else ''}{v} {c.unit} per replica"
+        return _capacity_words(self.capacity)
 
     def sentence(self, option: str) -> str | None:
         """'At the SLO (measured on <endpoint>, <date>): N replicas, $X a month, $Y per million output tokens'."""
@@ -159,6 +166,19 @@ class CostView:
         out = self.request.workload.monthly_output_tokens
         return None if o is None or out <= 0 else o.usd_per_month / out * 1e6
 
+    def capacity_bars(self) -> list[tuple[str, float]]:
+        """(source, capacity per replica in the run's unit): forecast (cost model, users only), simulated, measured."""
+        slo, rows = self.slo, []
+        if slo is None or slo.capacity is None:
+            return []
+        own = None if self.plan is None else self.plan.inputs.owned_capacity
+        if slo.capacity.search == "concurrency" and own is not None:
+            rows.append(("forecast (cost model)", float(own.users_per_replica)))
+        if slo.simulated is not None:
+            rows.append(("forecast (simulated at the run's SLO)", float(slo.simulated.value)))
+        rows.append((f"measured (run {slo.run['id']})", float(slo.capacity.value)))
+        return rows
+
     def slo_rows(self) -> list[dict[str, Any]]:
         """Forecast vs measured capacity per replica, with the replicas and money each gives (owned, rented)."""
         if self.slo is None or self.plan is None or self.comparison is None:
@@ -170,6 +190,19 @@ class CostView:
                 per = f"{cap.users_per_replica:,} users, {cap.output_tokens_per_s:,.0f} output tokens/s"
                 rows.append(
                     _slo_row(name, "forecast", per, o.replicas, o.usd_per_month, self.forecast_per_mtok_output(name))
+                )
+            c, sim = self.slo.simulated_costs.get(name), self.slo.simulated
+            if c is not None and sim is not None:
+                per = f"{_capacity_words(sim)}, {sim.goodput_output_tokens_per_s:,.0f} goodput tokens/s"
+                rows.append(
+                    _slo_row(
+                        name,
+                        "forecast (simulated at the run's SLO)",
+                        per,
+                        c.replicas,
+                        c.usd_per_month,
+                        c.usd_per_mtok_output,
+                    )
                 )
             c = self.slo.costs.get(name)
             if c is not None:
@@ -254,21 +287,38 @@ def _measured(s: Scenario, facts: SessionFacts) -> tuple[str, float | None, int 
     return "forecast", None, None, None
 
 
-def slo_view(run: dict[str, Any], plan: CostPlan | None) -> SloView:
-    """The plan's workload, owned hardware and rented GPU priced at the run's measured capacity per replica."""
+def _slo_costs(plan: CostPlan, cap: MeasuredCapacity, options: tuple[str, ...] = SLO_OPTIONS) -> dict[str, SloCost]:
+    """The plan's owned hardware and rented GPU (those in `options`) priced at `cap` per replica."""
+    i, costs = plan.inputs, {}
+    if "owned" in options and i.owned is not None and i.owned_capacity is not None:
+        costs["owned"] = owned_slo_cost(i.workload, cap, i.owned, i.owned_capacity.gpus_per_replica)
+    if "cloud" in options and i.cloud is not None and i.cloud_capacity is not None:
+        costs["cloud"] = cloud_slo_cost(i.workload, cap, i.cloud, i.cloud_capacity.gpus_per_replica)
+    return costs
+
+
+def slo_view(run: dict[str, Any], plan: CostPlan | None, simulated: dict[str, Any] | None = None) -> SloView:
+    """The plan's workload priced at the run's measured capacity per replica (and at the simulator's, same SLO)."""
+    sim = sim_costs = None
+    try:
+        sim = MeasuredCapacity.from_probe(simulated) if simulated else None
+        # The simulator ran the scenario's own hardware: it prices the owned option only.
+        sim_costs = _slo_costs(plan, sim, ("owned",)) if sim is not None and plan is not None else {}
+    except SloCostError:
+        sim, sim_costs = None, {}  # the simulator found no capacity at this SLO: only the measured row is shown
     try:
         cap = MeasuredCapacity.from_probe(run["capacity"])
         if plan is None:
-            return SloView(run, cap, None, {})
-        i = plan.inputs
-        costs = {}
-        if i.owned is not None and i.owned_capacity is not None:
-            costs["owned"] = owned_slo_cost(i.workload, cap, i.owned, i.owned_capacity.gpus_per_replica)
-        if i.cloud is not None and i.cloud_capacity is not None:
-            costs["cloud"] = cloud_slo_cost(i.workload, cap, i.cloud, i.cloud_capacity.gpus_per_replica)
-        return SloView(run, cap, slo_replicas(i.workload, cap), costs)
+            return SloView(run, cap, None, {}, None, sim, sim_costs)
+        return SloView(run, cap, slo_replicas(plan.inputs.workload, cap), _slo_costs(plan, cap), None, sim, sim_costs)
     except SloCostError as e:
-        return SloView(run, None, None, {}, str(e))
+        return SloView(run, None, None, {}, str(e), sim, sim_costs)
+
+
+def _simulated(s: Scenario, cat: Catalog, run: dict[str, Any]) -> dict[str, Any] | None:
+    """The simulator's capacity for the scenario at the run's SLO and search (None without a target)."""
+    c = run.get("capacity") or {}
+    return simulated_capacity(s, cat, c.get("slo") or {}, c.get("search", ""))
 
 
 def build_cost_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = None) -> CostView:
@@ -316,7 +366,7 @@ def build_cost_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = None
         req,
         plan,
         err,
-        None if run is None else slo_view(run, plan),
+        None if run is None else slo_view(run, plan, _simulated(s, cat, run)),
         notice,
         facts.capacity_runs,
     )

@@ -260,6 +260,31 @@ def _serving(model, hw, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, 
     return ServingView(conc, slo, fields, users, rate, curve, tuple(fields["serving_notes"]))
 
 
+_AT_SLO: dict[tuple, tuple] = {}
+
+
+def simulated_capacity(s: Scenario, cat: Catalog, slo: dict[str, Any], search: str) -> dict | None:
+    """The simulator's capacity object for the scenario at a stored run's SLO (its targets in seconds and attainment),
+    the forecast to set beside the measured one; None when the SLO has no target or the scenario cannot be simulated."""
+    targets = tuple(slo.get(k) for k in ("ttft_s", "tpot_s", "e2e_s"))
+    if not any(targets) or search not in ("concurrency", "rate"):
+        return None
+    model, hw = cat.model(s.model), cat.device(s.hw)
+    ctx = min(s.ctx, model.context_tokens)
+    prompt, output = request_tokens(s, ctx)
+    key = (s.model, s.quant, s.hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv, targets, search)
+    attainment = slo.get("attainment") or SLO_ATTAINMENT
+
+    def compute() -> dict | None:
+        try:
+            su = serving_setup(model, s.quant, hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv)
+            return capacity(su.step, su.engine, su.load, Slo(*targets), attainment, search, SEARCH_MAX_USERS)
+        except ValueError:
+            return None
+
+    return memo(_AT_SLO, (*key, attainment), model, compute)
+
+
 def variant_rows(v: SpeedView, cat: Catalog) -> list[dict]:
     """Every catalog model in the view's formats on the view's device: decode, prefill, TTFT, fit (memoised)."""
     s = v.scenario
