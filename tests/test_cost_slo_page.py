@@ -135,6 +135,8 @@ def test_speed_draws_the_measured_capacity_beside_the_forecast(stored):
     assert any(t.name.startswith("capacity at the SLO") for t in fig.data)  # the forecast's, on the same chart
     other = build_speed_view(sc.model_copy(update={"model": "gemma-4-31b"}), CAT, facts).serving
     assert other.measured_capacity is None  # another model's run is not drawn unless cap_run names it
+    unknown = build_speed_view(sc.model_copy(update={"cap_run": "abc123"}), CAT, facts).serving
+    assert unknown.measured_capacity is None and any("no stored capacity run" in n for n in unknown.notes)
 
 
 def test_cap_run_link_round_trip():

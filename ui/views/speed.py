@@ -143,7 +143,9 @@ class SpeedView:
         )
         # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
         view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, *key[1:]))
-        run, _ = capacity_run(self.facts, s.cap_run, (s.served or "", s.model))
+        run, notice = capacity_run(self.facts, s.cap_run, (s.served or "", s.model))
+        if notice:
+            view = replace(view, notes=(*view.notes, notice))
         if run is not None:
             day = str(run["created_at"])[:10]
             label = f"probe run {run['id']} of {run['model']} on {run['endpoint']}, {day}"
