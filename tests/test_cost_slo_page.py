@@ -90,14 +90,16 @@ def test_cost_view_prices_the_run_at_its_slo(stored):
     measured = f"measured (run {run_id})"
     assert rows[("owned", measured)]["replicas"] == 3 and rows[("cloud", measured)]["usd_per_month"] == 4380
     forecast = v.comparison.options["owned"]
-    assert rows[("owned", "forecast")]["usd_per_month"] == round(forecast.usd_per_month, 2)
+    assert rows[("owned", "forecast (cost model, your latency target)")]["usd_per_month"] == round(
+        forecast.usd_per_month, 2
+    )
     # The simulator's capacity for the scenario at the run's SLO, priced the same way (owned: the hardware simulated).
     sim = simulated_capacity(Scenario(**SC), CAT, CAPACITY["slo"], "concurrency")
     assert sim["value"] >= 1 and slo.simulated.value == sim["value"]
     assert slo.simulated_costs["owned"].replicas == math.ceil(10 / sim["value"]) and "cloud" not in slo.simulated_costs
     bars = dict(v.capacity_bars())
     assert bars[f"measured (run {run_id})"] == 4 and bars["forecast (simulated at the run's SLO)"] == sim["value"]
-    assert bars["forecast (cost model)"] == v.plan.inputs.owned_capacity.users_per_replica
+    assert bars["forecast (cost model, your latency target)"] == v.plan.inputs.owned_capacity.users_per_replica
     # Without cap_run Costs prices no run; an unknown id is ignored with a notice.
     assert build_cost_view(Scenario(**SC), CAT, facts).slo is None
     unknown = build_cost_view(Scenario(**SC, cap_run="abc123"), CAT, facts)
@@ -177,3 +179,25 @@ def test_speed_page_says_measured_capacity(stored):
     at = _page("speed", {"model": "gemma-4-e4b", "hw": "rtx-4090", "conc": "4", "ttft_s": "0.5"})
     captions = " ".join(c.value for c in at.caption)
     assert "Measured capacity: 4 users with TTFT <= 500 ms for 95% of requests" in captions and run_id in captions
+
+
+def test_a_rate_run_is_priced_in_requests_of_its_size(tmp_path):
+    # 380 goodput tokens/s / 1.9 requests/s = 200 tokens a request; 2,000 M output tokens over 365 busy hours =
+    # 1,522.07 tokens/s = 7.61 requests/s; 2 requests/s per replica: 4 replicas; rented 4 x 2 USD/h x 730 h = 5,840.
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    rate = {
+        **CAPACITY,
+        "search": "rate",
+        "value": 2.0,
+        "goodput_requests_per_s": 1.9,
+        "goodput_output_tokens_per_s": 380.0,
+    }
+    run_id = _seed(url, rate)
+    store = ProbeStore(url)
+    facts = SessionFacts(capacity_runs=tuple(store.list_capacities()))
+    store.close()
+    v = build_cost_view(Scenario(**{**SC, "out_mtok": 2000.0}, cap_run=run_id), CAT, facts)
+    assert v.slo.replicas.peak_load == pytest.approx(7.61035, rel=1e-5) and v.slo.replicas.replicas == 4
+    assert v.slo.costs["cloud"].usd_per_month == pytest.approx(5840)
+    assert v.slo.capacity_words == "2 requests/s per replica"
+    assert "forecast (cost model, your latency target)" not in dict(v.capacity_bars())  # users, not requests/s

@@ -40,6 +40,7 @@ from ui.views.facts import SessionFacts, capacity_run
 from ui.views.speed import simulated_capacity
 
 SLO_OPTIONS = ("owned", "cloud")
+FORECAST_COST_MODEL = "forecast (cost model, your latency target)"  # what the side-by-side options above use
 
 
 def _capacity_words(c: MeasuredCapacity | None) -> str:
@@ -173,7 +174,7 @@ class CostView:
             return []
         own = None if self.plan is None else self.plan.inputs.owned_capacity
         if slo.capacity.search == "concurrency" and own is not None:
-            rows.append(("forecast (cost model)", float(own.users_per_replica)))
+            rows.append((FORECAST_COST_MODEL, float(own.users_per_replica)))
         if slo.simulated is not None:
             rows.append(("forecast (simulated at the run's SLO)", float(slo.simulated.value)))
         rows.append((f"measured (run {slo.run['id']})", float(slo.capacity.value)))
@@ -189,7 +190,9 @@ class CostView:
             if cap is not None and o is not None:
                 per = f"{cap.users_per_replica:,} users, {cap.output_tokens_per_s:,.0f} output tokens/s"
                 rows.append(
-                    _slo_row(name, "forecast", per, o.replicas, o.usd_per_month, self.forecast_per_mtok_output(name))
+                    _slo_row(
+                        name, FORECAST_COST_MODEL, per, o.replicas, o.usd_per_month, self.forecast_per_mtok_output(name)
+                    )
                 )
             c, sim = self.slo.simulated_costs.get(name), self.slo.simulated
             if c is not None and sim is not None:
