@@ -13,7 +13,7 @@ from ui.cost_charts import (
     quote_caption,
     tornado_figure,
 )
-from ui.cost_widgets import cost_inputs, money
+from ui.cost_widgets import cost_inputs, money, slo_section
 from ui.measurements import session_facts
 from ui.state import bind, catalog, get_scenario, update_scenario
 from ui.views.costs import OPTIONS, build_cost_view
@@ -69,12 +69,15 @@ for col, name in zip(st.columns(3), OPTIONS, strict=True):
             st.write(plan.sizing[name])
         for note in o.notes:
             st.caption(note)
+        if v.slo is not None and (line := v.slo.sentence(name)):
+            st.info(line + " (measured; the figures above are the forecast).")
 if result.cheapest:
     st.success(
         f"Cheapest at {sc.in_mtok:,.0f} M input + {sc.out_mtok:,.0f} M output tokens a month: "
         f"**{OPTION_NAMES[result.cheapest]}** ({plan.labels[result.cheapest]})."
     )
 st.caption(v.throughput_sentence)
+slo_section(v)
 
 st.subheader("Monthly cost against monthly volume")
 st.plotly_chart(cost_curve_figure(plan.inputs, result), width="stretch", key="cost_curve")

@@ -291,6 +291,19 @@ class ProbeStore:
             levels = [r.level for r in conn.execute(q.order_by(capacity_levels.c.step))]
         return dict(row._mapping) | {"levels": levels}
 
+    def list_capacities(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Finished capacity searches, newest first: the run's endpoint, model and date with the capacity object."""
+        cols = (runs.c.id, runs.c.created_at, runs.c.endpoint, runs.c.backend, runs.c.model, capacity_runs.c.capacity)
+        q = (
+            select(*cols)
+            .select_from(runs.join(capacity_runs, capacity_runs.c.run_id == runs.c.id))
+            .where(capacity_runs.c.capacity.is_not(None))
+            .order_by(runs.c.created_at.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
     def metric_series(self, run_id: str) -> list[dict[str, Any]]:
         """A run's server-metric samples in time order: {"level", "t_s", "source", "metrics"}."""
         cols = (metric_samples.c.level, metric_samples.c.t_s, metric_samples.c.source, metric_samples.c.metrics)

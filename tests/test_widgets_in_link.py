@@ -173,6 +173,13 @@ def test_every_widget_is_in_the_link(page, tmp_path, monkeypatch):
         run_id = store.start_run("http://127.0.0.1:8080", "openai", "gemma-4-e4b", {"concurrency": [conc]})
         level = {"concurrency": conc, "ok": True, "tpot_s": {"p50": 0.01}, "ttft_s": {"p50": 0.05}}
         store.finish_run(run_id, {"runs": [{**level, "output_tokens_per_s": 90.0 * conc}]}, "done")
+    # A stored capacity search enables Costs' capacity-run picker (cap_run) and Speed's measured capacity.
+    run_id = store.start_run("http://127.0.0.1:8080", "openai", "gemma-4-e4b", {"search": "concurrency"})
+    slo = {"ttft_s": 0.5, "tpot_s": None, "e2e_s": None, "attainment": 0.95}
+    store.start_capacity(run_id, "concurrency", 64, slo)
+    cap = {"search": "concurrency", "value": 4, "at_least": False, "goodput_requests_per_s": 0.6}
+    store.finish_capacity(run_id, {**cap, "goodput_output_tokens_per_s": 120.0, "slo": slo})
+    store.finish_run(run_id, {"runs": []}, "complete")
     store.close()
     problems = _walk(page)
     assert not problems, "\n".join(problems)

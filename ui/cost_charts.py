@@ -182,3 +182,21 @@ def prices_table(quotes: dict[str, Quote]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def capacity_bars_figure(bars: Sequence[tuple[str, float]], unit: str) -> go.Figure:
+    """Capacity per replica: the forecasts beside the measured one (a stored probe capacity run)."""
+    colours = ["#4C78A8" if not name.startswith("measured") else "#F58518" for name, _ in bars]
+    fig = go.Figure(
+        go.Bar(
+            x=[v for _, v in bars],
+            y=[n for n, _ in bars],
+            orientation="h",
+            marker_color=colours,
+            text=[f"{v:,.4g}" for _, v in bars],
+            textposition="auto",
+            hovertemplate=f"%{{y}}: %{{x:,.4g}} {unit}<extra></extra>",
+        )
+    )
+    fig.update_layout(height=80 + 50 * len(bars), margin={"t": 10, "b": 40}, xaxis={"title": f"{unit} per replica"})
+    return fig

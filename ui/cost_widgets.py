@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from ui.cost_charts import OPTION_NAMES
+from ui.cost_charts import OPTION_NAMES, capacity_bars_figure
 from ui.state import bind, catalog, get_scenario
 from ui.views.costs import THROUGHPUT_LABELS, CostView, level_key
 from ui.views.facts import SessionFacts
@@ -202,3 +203,46 @@ def cost_inputs(v: CostView, facts: SessionFacts) -> tuple[Any, Any, Any]:
     with col_a:
         _api_inputs(v)
     return col_o, col_c, col_a
+
+
+def _run_label(run: dict[str, Any]) -> str:
+    """A stored capacity run as the picker shows it: model, capacity, endpoint, date, id."""
+    c = run["capacity"]
+    unit = "users" if c.get("search") == "concurrency" else "requests/s"
+    value = "none" if c.get("value") is None else f"{c['value']:,.4g} {unit}"
+    return f"{run['model']} · {value} at its SLO · {run['endpoint']} · {str(run['created_at'])[:10]} · {run['id']}"
+
+
+def slo_section(v: CostView) -> None:
+    """Cost at a stored capacity run's SLO (cap_run): the picker, forecast vs measured capacity and money."""
+    if not v.capacity_runs and v.slo is None and v.slo_notice is None:
+        return
+    st.subheader("At the SLO: forecast vs measured capacity")
+    if v.slo_notice:
+        st.warning(v.slo_notice)
+    runs = {r["id"]: r for r in v.capacity_runs}
+    if runs:
+        none = "none (forecast only)"
+        _choice("cap_run", "Stored capacity run", [None, *runs], lambda r: none if r is None else _run_label(runs[r]))
+    slo = v.slo
+    if slo is None:
+        st.caption("Pick a probe capacity run to price the scenario's peak at the capacity it measured.")
+        return
+    if slo.error:
+        st.warning(f"This capacity run cannot be priced: {slo.error}.")
+        return
+    st.write(
+        f"Run {slo.run['id']} ({slo.run['model']}, {slo.label}): {slo.capacity_words} with {slo.slo_words}. "
+        f"Peak load {slo.replicas.peak_load:,.3g} {slo.capacity.unit}."
+    )
+    if slo.capacity.at_least:
+        st.caption("The search's maximum still met the SLO: the capacity may be higher, the replicas fewer.")
+    bars = v.capacity_bars()
+    st.plotly_chart(capacity_bars_figure(bars, slo.capacity.unit), width="stretch", key="cost_slo_capacity")
+    st.dataframe(pd.DataFrame(v.slo_rows()), hide_index=True, width="stretch")
+    st.caption(
+        "Measured: replicas = ceil(peak / capacity per replica): peak concurrent users for a concurrency search "
+        "(and enough goodput for the month's output tokens in the busy hours), or for a rate search the month's "
+        "output tokens over the busy hours in requests of the measured size. Each replica is assumed to be one "
+        "owned replica (and one rented one) of the options above, serving as the measured endpoint did."
+    )

@@ -44,9 +44,28 @@ def _stored_levels(model_hint: str, url: str) -> tuple[list[dict[str, Any]], str
     return rate_levels(runs, model_hint), None
 
 
+@st.cache_data(show_spinner=False, max_entries=16, ttl=30)
+def _stored_capacities(url: str) -> tuple[list[dict[str, Any]], str | None]:
+    """Finished capacity searches in the store, newest first, and why the store is unreadable."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+            return [], None  # reading must not create an empty database
+        store = ProbeStore(url)
+        try:
+            return [r for r in store.list_capacities(limit=100) if r.get("capacity")], None
+        finally:
+            store.close()
+    except STORE_ERRORS as e:
+        return [], str(e).splitlines()[0][:200]
+
+
 def session_facts(s: Scenario, with_levels: bool = False) -> SessionFacts:
-    """The stored run for the served model name, the probe page's choice and (Costs) the stored output rates."""
+    """The stored run for the served model name, the probe page's choice, (Costs) the stored output rates and the
+    stored capacity searches."""
     url = database_url()
     stored, error = _probe_point(s.served or s.model, 1, url)
     levels, levels_error = _stored_levels(s.model.split("-")[-1], url) if with_levels else ([], None)
-    return SessionFacts(stored, error or levels_error, st.session_state.get(USE_MEASUREMENT_KEY), tuple(levels))
+    capacities, capacities_error = _stored_capacities(url)
+    choice = st.session_state.get(USE_MEASUREMENT_KEY)
+    return SessionFacts(stored, error or levels_error or capacities_error, choice, tuple(levels), tuple(capacities))

@@ -368,6 +368,7 @@ def _cost_section(v: CostView, sources: list[tuple[str, str]]) -> Section:
     if v.fallback_label:
         s.lines.append(v.fallback_label)
     s.lines.append(v.throughput_sentence)
+    _slo_lines(v, s)
     s.data = cmp.to_dict()
     priced = [r for r in rows if r["usd_per_month"] is not None]
     if priced:
@@ -376,6 +377,22 @@ def _cost_section(v: CostView, sources: list[tuple[str, str]]) -> Section:
             layout={"title": "Monthly cost (USD)", "yaxis_title": "USD / month"},
         )
     return s
+
+
+def _slo_lines(v: CostView, s: Section) -> None:
+    """The Costs page's lines at a stored capacity run's SLO (cap_run), measured, next to the forecast."""
+    if v.slo_notice:
+        s.lines.append(v.slo_notice)
+    if v.slo is None:
+        return
+    if v.slo.error:
+        s.lines.append(f"Capacity run {v.slo.run['id']} cannot be priced: {v.slo.error}.")
+        return
+    s.lines.append(f"Measured capacity ({v.slo.label}): {v.slo.capacity_words} with {v.slo.slo_words}.")
+    for name in ("owned", "cloud"):
+        if (line := v.slo.sentence(name)) is not None:
+            s.lines.append(f"{name}: {line}.")
+    s.tables.append(Table("cost_slo", "Forecast vs measured capacity at the SLO", v.slo_rows()))
 
 
 def _guide_section(v: GuideView, cat: Catalog, sources: list[tuple[str, str]], top: int = 10) -> Section:

@@ -84,6 +84,7 @@ class Scenario(BaseModel):
     tput: ThroughputSource = "forecast"  # owned throughput: forecast, a typed rate or a stored probe run
     meas_tps: float = Field(default=50.0, ge=0.1, le=1e7)  # typed aggregate output tokens/s
     meas_run: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,32}@[0-9]{1,4}$")  # stored run "id@concurrency"
+    cap_run: str | None = Field(default=None, pattern=r"^[0-9a-f]{1,32}$")  # stored capacity run priced at its SLO
     cloud_prov: str | None = Field(default=None, max_length=100)  # cloud provider; None = the catalog's cheapest
     api_prov: str | None = Field(default=None, max_length=100)  # API provider; None = the catalog's cheapest
     sens: int = Field(default=20, ge=5, le=50)  # sensitivity: each input moved by this many %

@@ -155,10 +155,16 @@ def latency_load_figure(sv: ServingView) -> go.Figure:
                 )
             )
     measured = sv.measured_capacity  # the probe's capacity object of a stored run (a concurrency search)
-    if measured and measured.get("search") == "concurrency" and measured.get("value") and slo and slo.ttft_s:
+    # Drawn at the run's own TTFT (else per-token) target, else the scenario's: where its SLO line is.
+    m_slo = (measured or {}).get("slo") or {}
+    ttft_s = m_slo.get("ttft_s") or (slo and slo.ttft_s)
+    tpot_s = m_slo.get("tpot_s") or (slo and slo.tpot_s)
+    if measured and measured.get("search") == "concurrency" and measured.get("value") and (ttft_s or tpot_s):
         star = dict(size=14, symbol="star", color="#F58518")
         name = f"measured capacity: {measured['value']:,} users (probe)"
-        traces.append(dict(x=[measured["value"]], y=[slo.ttft_s * 1e3], name=name, mode="markers", marker=star))
+        y, axis = (ttft_s, "y") if ttft_s else (tpot_s, "y2")
+        at = dict(xaxis="x" if axis == "y" else "x2", yaxis=axis)
+        traces.append(dict(x=[measured["value"]], y=[y * 1e3], name=name, mode="markers", marker=star, **at))
     layout = dict(
         height=480,
         margin=MARGIN,

@@ -214,5 +214,18 @@ def serving_caption(sv: ServingView, engine: str, prompt_tokens: int, output_tok
         "1,000 requests. Aggregate decode: all sequences decoding together, prefill excluded."
     )
     if sv.slo is None:
-        return text + " Set a latency target on the Costs page to see the capacity at it."
-    return text + f" Capacity: the most users (or Poisson requests/s) with {slo_words(sv)}."
+        return text + " Set a latency target on the Costs page to see the capacity at it." + measured_words(sv)
+    return text + f" Capacity: the most users (or Poisson requests/s) with {slo_words(sv)}." + measured_words(sv)
+
+
+def measured_words(sv: ServingView) -> str:
+    """' Measured: N users at its SLO (probe run ...).' for a stored capacity run; '' without one."""
+    c = sv.measured_capacity
+    if not c:
+        return ""
+    unit = "users" if c.get("search") == "concurrency" else "requests/s"
+    value = "below the smallest load" if c.get("value") is None else f"{c['value']:,.4g} {unit}"
+    slo = c.get("slo") or {}
+    targets = [f"{n} <= {slo[k] * 1e3:,.0f} ms" for k, n in (("ttft_s", "TTFT"), ("tpot_s", "TPOT")) if slo.get(k)]
+    share = f" for {slo['attainment']:.0%} of requests" if slo.get("attainment") else ""
+    return f" Measured capacity: {value} with {' and '.join(targets) or 'its SLO'}{share} ({sv.measured_label})."

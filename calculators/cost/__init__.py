@@ -81,6 +81,15 @@ from calculators.cost.request import (
     Quote,
 )
 from calculators.cost.sensitivity import SENSITIVITY_FACTORS, Sensitivity, sensitivities
+from calculators.cost.slo import (
+    MeasuredCapacity,
+    SloCost,
+    SloCostError,
+    SloReplicas,
+    cloud_slo_cost,
+    owned_slo_cost,
+    slo_replicas,
+)
 
 __all__ = [
     "Breakeven",
@@ -102,6 +111,7 @@ __all__ = [
     "HostedApi",
     "HostedSubstitute",
     "MAX_BREAKEVEN_TOKENS",
+    "MeasuredCapacity",
     "MissingInput",
     "OPTIONS",
     "OptionCost",
@@ -110,6 +120,9 @@ __all__ = [
     "Quote",
     "SENSITIVITY_FACTORS",
     "Sensitivity",
+    "SloCost",
+    "SloCostError",
+    "SloReplicas",
     "Workload",
     "api_blended_usd_per_mtok",
     "api_cost",
@@ -121,6 +134,7 @@ __all__ = [
     "cloud_cost",
     "cloud_hardware_for",
     "cloud_line",
+    "cloud_slo_cost",
     "cloud_prices_for",
     "compare",
     "cost_curves",
@@ -134,8 +148,10 @@ __all__ = [
     "option_cost",
     "owned_cost",
     "owned_line",
+    "owned_slo_cost",
     "payback_months",
     "plan_costs",
     "sensitivities",
     "sizing_sentence",
+    "slo_replicas",
 ]

@@ -50,12 +50,17 @@ def test_round_trip_with_capacity_and_metrics(store_url: str) -> None:
                                               {"t_s": 1.0, "metrics": {"vllm:num_requests_waiting": 1.0}}], level=2)  # fmt: skip
     half = store.get_capacity(run_id)
     assert half["capacity"] is None and [lv["value"] for lv in half["levels"]] == [1, 2, 4]
+    assert store.list_capacities() == []  # a search still running has no capacity to price
     capacity = {"search": "concurrency", "value": 2, "levels": path}
     store.finish_capacity(run_id, capacity)
     store.finish_run(run_id, {"runs": []}, "complete")
     got = store.get_capacity(run_id)
     assert got["slo"] == slo and got["search"] == "concurrency" and got["search_max"] == 64
     assert got["capacity"] == capacity and got["levels"] == path
+    listed = store.list_capacities()
+    assert [(r["id"], r["model"], r["endpoint"], r["capacity"]) for r in listed] == [
+        (run_id, "tiny", "http://127.0.0.1:8000/v1", capacity)
+    ]
     series = store.metric_series(run_id)
     assert [(m["t_s"], m["level"], m["source"]) for m in series] == [(0.5, 2.0, "vllm"), (1.0, 2.0, "vllm")]
     assert series[0]["metrics"] == {"vllm:num_requests_running": 2.0}

@@ -20,3 +20,23 @@ class SessionFacts:
     store_error: str | None = None  # why the store could not be read
     probe_choice: dict[str, Any] | None = None  # "use my measurement" from the probe page (USE_MEASUREMENT_KEY)
     rate_levels: tuple[dict[str, Any], ...] = field(default=())  # stored (run, concurrency) output rates, for Costs
+    # Stored capacity searches (probe capacity runs), newest first: {id, created_at, endpoint, backend, model, capacity}.
+    capacity_runs: tuple[dict[str, Any], ...] = field(default=())
+
+
+def capacity_run(
+    facts: SessionFacts, run_id: str | None, model_names: tuple[str, ...] = ()
+) -> tuple[dict[str, Any] | None, str | None]:
+    """(the stored capacity run `run_id`, or without one the newest for any of `model_names`; a notice or None).
+
+    A run id that is not stored is ignored with a notice. Model names match the served name exactly or contain the
+    model's size tag (as the probe-run picker does), case-insensitively."""
+    if run_id:
+        run = next((r for r in facts.capacity_runs if r["id"] == run_id), None)
+        return run, None if run else f"ignored cap_run={run_id!r}: no stored capacity run with that id"
+    names = [n.lower() for n in model_names if n]
+    for r in facts.capacity_runs:
+        served = str(r["model"]).lower()
+        if any(n == served or n.split("-")[-1] in served for n in names):
+            return r, None
+    return None, None

@@ -31,7 +31,7 @@ from model_specs import Catalog
 from model_specs.schema import Hardware, ModelSpec
 from ui.scenario import Scenario
 from ui.views import memo
-from ui.views.facts import SessionFacts
+from ui.views.facts import SessionFacts, capacity_run
 
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_OUTPUT_TOKENS = 256
@@ -59,9 +59,10 @@ class ServingView:
     curve: list[dict]  # latency_curve(): p95 TTFT and ITL per number of users
     notes: tuple[str, ...] = ()
     error: str | None = None
-    # Seam for the probe's capacity runs (they land from another branch): the measured `capacity` object of a stored
-    # run for this model/device, drawn on the same chart. Fill it from SessionFacts in build_speed_view.
+    # The measured `capacity` object of a stored probe capacity run (cap_run, else the newest for this model), drawn
+    # on the same chart as the forecast; `measured_label` says where and when it was measured.
     measured_capacity: dict | None = None
+    measured_label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,8 +143,13 @@ class SpeedView:
         )
         # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
         view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, *key[1:]))
-        # Seam for the probe's capacity runs (branch `capacity`): when SessionFacts carries a stored run's `capacity`
-        # object for this model, device and engine, return replace(view, measured_capacity=it); the chart draws it.
+        run, notice = capacity_run(self.facts, s.cap_run, (s.served or "", s.model))
+        if notice:
+            view = replace(view, notes=(*view.notes, notice))
+        if run is not None:
+            day = str(run["created_at"])[:10]
+            label = f"probe run {run['id']} of {run['model']} on {run['endpoint']}, {day}"
+            view = replace(view, measured_capacity=run["capacity"], measured_label=label)
         if self.efficiency_override is None:
             return view
         note = "the simulation uses the fitted step model, not your measured efficiency"
@@ -254,6 +260,31 @@ def _serving(model, hw, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, 
     except ValueError as e:
         return ServingView(conc, slo, {}, None, None, [], error=str(e))
     return ServingView(conc, slo, fields, users, rate, curve, tuple(fields["serving_notes"]))
+
+
+_AT_SLO: dict[tuple, tuple] = {}
+
+
+def simulated_capacity(s: Scenario, cat: Catalog, slo: dict[str, Any], search: str) -> dict | None:
+    """The simulator's capacity object for the scenario at a stored run's SLO (its targets in seconds and attainment),
+    the forecast to set beside the measured one; None when the SLO has no target or the scenario cannot be simulated."""
+    targets = tuple(slo.get(k) for k in ("ttft_s", "tpot_s", "e2e_s"))
+    if not any(targets) or search not in ("concurrency", "rate"):
+        return None
+    model, hw = cat.model(s.model), cat.device(s.hw)
+    ctx = min(s.ctx, model.context_tokens)
+    prompt, output = request_tokens(s, ctx)
+    key = (s.model, s.quant, s.hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv, targets, search)
+    attainment = slo.get("attainment") or SLO_ATTAINMENT
+
+    def compute() -> dict | None:
+        try:
+            su = serving_setup(model, s.quant, hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv)
+            return capacity(su.step, su.engine, su.load, Slo(*targets), attainment, search, SEARCH_MAX_USERS)
+        except ValueError:
+            return None
+
+    return memo(_AT_SLO, (*key, attainment), model, compute)
 
 
 def variant_rows(v: SpeedView, cat: Catalog) -> list[dict]:
