@@ -154,6 +154,7 @@ def run(args: argparse.Namespace) -> dict:
         slo_attainment=args.slo_attainment,
         search=args.search,
         search_max=args.search_max,
+        weights_override=source.weights if source else None,
     )
     out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items()})
     return {**out, **(source.info if source else {})}

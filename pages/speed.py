@@ -26,8 +26,8 @@ st.title("Speed")
 st.caption(text.intro())
 if v.context_capped:  # as on the Memory page: a context beyond the model's maximum is shown at that maximum
     st.info(f"{v.model.name} supports at most {v.model.context_tokens:,} tokens; showing that.")
-if v.own_model_note:
-    st.info(v.own_model_note)
+if v.own_model_caption:  # the Memory page's own model (GGUF / Hub id) is what is forecast, or why it is not
+    (st.warning if v.byo.error else st.caption)(v.own_model_caption)
 
 ctx, prompt = v.context_tokens, v.prompt_tokens
 if (sc.prompt is not None and sc.prompt != prompt) or (sc.out_tok is not None and sc.out_tok != v.output_tokens):

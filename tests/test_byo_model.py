@@ -156,10 +156,9 @@ def test_a_link_with_a_gguf_location_reproduces_the_figures(gguf_path, monkeypat
     mem = next(s for s in rep.sections if s.key == "memory")
     assert mem.data["weights_bytes"] == read_local(gguf_path).tensor_bytes
     assert "Sized from the scenario's own model: byo-llama" in mem.lines[0]
-    speed = next(s for s in rep.sections if s.key == "speed")  # not wired to the file yet: it says so
-    assert (
-        speed.lines[1] == "The model brought on the Memory page is sized there only; speed is forecast for Gemma 4 E4B."
-    )
+    speed = next(s for s in rep.sections if s.key == "speed")  # the speed section forecasts the same file
+    assert speed.lines[1].startswith(f"Forecast for {gguf_path}, the model brought on the Memory page: byo-llama")
+    assert speed.data["model_id"] == mem.data["model"] != "gemma-4-e4b"
     # the fetch guard still applies when the link is opened: without MODEL_DIR the sidebar's model is sized
     monkeypatch.delenv("MODEL_DIR")
     refused = _open_link(query)

@@ -301,8 +301,8 @@ def _speed_section(v: SpeedView) -> Section:
         {"metric": label, "value": getattr(f, a), "low": getattr(f, f"{a}_low"), "high": getattr(f, f"{a}_high")}
         for label, a in metrics
     ]
-    if v.own_model_note:
-        s.lines.append(v.own_model_note)
+    if v.own_model_caption:  # the file forecast instead of the catalog model (as on the page)
+        s.lines.append(v.own_model_caption)
     s.tables.append(Table("speed", "Speed forecast", rows))
     s.data = f.as_dict()
     depth_rows = [{"depth_tokens": d, "tokens_per_s": t, "low": lo, "high": hi} for d, t, lo, hi in v.depth]

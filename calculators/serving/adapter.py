@@ -69,9 +69,11 @@ def resolve_device(hardware) -> Device:
     return _resolve_device(hardware)
 
 
-def setup(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16"):
-    """The speed model's resolved setup (device class, fitted parameters, geometry) for one scenario."""
-    return setup_for(resolve_model(model), quant, resolve_device(device), engine, gpus, kv_dtype)
+def setup(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16", weights_override=None):
+    """The speed model's resolved setup (device class, fitted parameters, geometry) for one scenario
+    (`weights_override`: an actual file's exact weights)."""
+    dev = resolve_device(device)
+    return setup_for(resolve_model(model), quant, dev, engine, gpus, kv_dtype, weights_override)
 
 
 def forecast(model, quant: str, hardware, *args, **kwargs):

@@ -156,11 +156,13 @@ def build_step(
     kv_dtype: str = "f16",
     pp: int = 1,
     tp_efficiency: float = TP_EFFICIENCY,
+    weights_override=None,
 ) -> BatchedStep:
-    """The batched step model of a catalog (or HF-config) model on a device, from today's fitted parameters."""
+    """The batched step model of a catalog (or HF-config) model on a device, from today's fitted parameters
+    (`weights_override`: an actual file's exact weights instead of the recipe's)."""
     if pp < 1 or gpus < 1 or gpus % pp:
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
-    s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype)
+    s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override)
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
     server = engine in adapter.TENSOR_PARALLEL_ENGINES
     tp = gpus // pp if server else 1
@@ -224,10 +226,16 @@ def build_step(
 
 
 def kv_capacity_tokens(
-    model, quant: str, hardware, gpus: int = 1, kv_dtype: str = "f16", gpu_memory_utilization: float = 0.9
+    model,
+    quant: str,
+    hardware,
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    gpu_memory_utilization: float = 0.9,
+    weights_override=None,
 ) -> int | None:
     """vLLM's KV blocks in tokens: gpu_memory_utilization x memory - weights - reserved, over the KV per token."""
-    s = adapter.setup(model, quant, hardware, "vllm", gpus, kv_dtype)
+    s = adapter.setup(model, quant, hardware, "vllm", gpus, kv_dtype, weights_override)
     if s.dev.memory_bytes is None:
         return None
     per_tok, swa = _kv_rates(s.model, kv_dtype)
@@ -247,17 +255,18 @@ def engine_config(
     parallel: int | None = None,
     context_tokens: int | None = None,
     gpu_memory_utilization: float = VLLM_GPU_MEMORY_UTILIZATION,
+    weights_override=None,
 ) -> EngineConfig:
     """Default scheduler knobs per engine: vLLM V1's defaults and its KV blocks; llama.cpp / Ollama slots."""
     if engine in ("tensorrt-llm", "nim"):
-        kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization)
+        kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
         return tensorrt_llm(kv_tokens=kv)
     if engine in ("vllm", "transformers"):
         mem = adapter.resolve_device(hardware).memory_bytes if hardware is not None else None
         big = mem is not None and mem >= 70 * 2**30  # vLLM arg_utils: larger defaults on >= 70 GiB GPUs
         kv = None
         if model is not None:
-            kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization)
+            kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
         return vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
     if engine == "ollama":
         n = parallel or 1

@@ -55,14 +55,16 @@ def serving_setup(
     gpus: int = 1,
     kv_dtype: str = "f16",
     requests: int = 1000,
+    weights_override=None,
 ) -> ServingSetup:
-    """The batched step model and the engine's scheduler for a closed loop of `concurrency` users (ValueError)."""
-    m = adapter.resolve_model(model)
-    step = build_step(m, quant, hardware, engine, gpus, kv_dtype)
+    """The batched step model and the engine's scheduler for a closed loop of `concurrency` users (ValueError);
+    `weights_override`: an actual file's exact weights (calculators/gguf_file.py) instead of the recipe's."""
+    m, wo = adapter.resolve_model(model), weights_override
+    step = build_step(m, quant, hardware, engine, gpus, kv_dtype, weights_override=wo)
     notes: list[str] = []
     parallel = concurrency if engine == "llama.cpp" else (1 if engine == "ollama" else None)
     try:
-        cfg = engine_config(engine, m, quant, hardware, gpus, kv_dtype, parallel, context_tokens)
+        cfg = engine_config(engine, m, quant, hardware, gpus, kv_dtype, parallel, context_tokens, weights_override=wo)
     except ValueError as e:  # weights alone overflow the device: simulate without a KV limit, say so
         cfg = engine_config(engine, None, quant, hardware, gpus, kv_dtype, parallel, None)
         notes.append(f"{e}: the simulation assumes unlimited KV cache")
@@ -93,6 +95,7 @@ def serving_fields(
     search: str | None = None,
     search_max: float = 1024,
     requests: int = 1000,
+    weights_override=None,
 ) -> dict:
     """JSON-ready fields: decode_aggregate_tokens_per_s, ttft_s_p50/p95, itl_s, e2e_s_p95, simulated aggregate
     throughput and, with an SLO and a search, the probe's `capacity` object (ValueError on bad input)."""
@@ -112,6 +115,7 @@ def serving_fields(
         gpus,
         kv_dtype,
         requests,
+        weights_override,
     )
     s = summarize(simulate(su.step, su.engine, su.load), goodput)
     depth = prompt_tokens + output_tokens // 2

@@ -327,6 +327,7 @@ def decode_vs_depth(
     gpus: int = 1,
     efficiency_override: float | None = None,
     threads: int | None = None,  # CPU devices: llama.cpp -t (CPU hook)
+    weights_override: WeightBreakdown | None = None,  # an actual file's exact weights
 ) -> list[tuple[int, float, float, float]]:
     """(depth, tokens/s, low, high) of one stream as the context fills up."""
     model = resolve_model(model)
@@ -334,7 +335,7 @@ def decode_vs_depth(
     if depths is None:
         top = model.context_tokens
         depths = [0] + [d for d in (1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144) if d <= top]
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [], threads)
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [], threads, weights_override)
     lo, hi = 1 + s.cls.decode_rel_low, 1 + s.cls.decode_rel_high
     out = []
     for d in depths:
@@ -356,13 +357,15 @@ def concurrency_curve(
     levels: Sequence[int] | None = None,
     efficiency_override: float | None = None,
     threads: int | None = None,  # CPU devices: llama.cpp -t (CPU hook)
+    weights_override: WeightBreakdown | None = None,  # an actual file's exact weights
 ) -> list[ConcurrencyPoint]:
     """Aggregate vs per-user speed as concurrency grows (stops at the memory calculator's max concurrency)."""
     model = resolve_model(model)
     dev = resolve_device(hardware)
-    est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus)
+    wo = weights_override
+    est = _memory(model, quant, dev, engine, context_tokens, kv_dtype, gpus, wo)
     max_conc = est.max_concurrency if est is not None else None
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [], threads)
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [], threads, wo)
     if levels is None:
         levels = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
     depth = prompt_tokens + output_tokens // 2

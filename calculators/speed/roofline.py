@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from calculators.memory import WeightBreakdown
     from model_specs.schema import Hardware, ModelSpec
 from calculators.speed.device import Device, resolve_device
 from calculators.speed.geometry import resolve_model
@@ -23,11 +24,12 @@ def roofline(
     kv_dtype: str = "f16",
     efficiency_override: float | None = None,
     threads: int | None = None,  # CPU devices: llama.cpp -t (CPU hook)
+    weights_override: WeightBreakdown | None = None,  # an actual file's exact weights
 ) -> dict:
     """Arithmetic intensity (FLOP/byte) and achieved FLOP/s of decode at several batch sizes, with the roofs."""
     model = resolve_model(model)
     dev = resolve_device(hardware)
-    s = _setup(model, quant, dev, engine, kv_dtype, 1, efficiency_override, 0.0, [], threads)
+    s = _setup(model, quant, dev, engine, kv_dtype, 1, efficiency_override, 0.0, [], threads, weights_override)
     g = s.geo
     flops_tok = 2 * g.compute_params + attention_flops(
         g.q_dim, g.full_layers, g.sliding_layers, g.window, 1, depth_tokens
@@ -66,6 +68,7 @@ def implied_efficiency(
     depth_tokens: int = 0,
     kv_dtype: str = "f16",
     gpus: int = 1,
+    weights_override: WeightBreakdown | None = None,  # an actual file's exact weights
 ) -> float:
     """The bandwidth efficiency that makes the model reproduce a measured single-stream decode speed.
 
@@ -74,7 +77,7 @@ def implied_efficiency(
         raise ValueError("measured decode speed must be positive")
     model = resolve_model(model)
     dev = resolve_device(hardware)
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, 1.0, 0.0, [])
+    s = _setup(model, quant, dev, engine, kv_dtype, gpus, 1.0, 0.0, [], None, weights_override)
     st = step_time(s, 1, depth_tokens)
     rest = st.overhead_s + st.compute_s + st.comm_s
     t = 1.0 / measured_decode_tokens_per_s

@@ -166,9 +166,13 @@ def _cpu_hook(
     return cores, n, replace(cls, decode_rel_low=p.decode_rel_low, decode_rel_high=p.decode_rel_high)
 
 
-def setup_for(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16") -> _Setup:
-    """The resolved setup (device class, fitted parameters, geometry) of one scenario, for models built on this one."""
+def setup_for(
+    model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16", weights_override=None
+) -> _Setup:
+    """The resolved setup (device class, fitted parameters, geometry) of one scenario, for models built on this one;
+    `weights_override`: an actual file's exact weights instead of the recipe's."""
     from calculators.speed.device import resolve_device
     from calculators.speed.geometry import resolve_model
 
-    return _setup(resolve_model(model), quant, resolve_device(device), engine, kv_dtype, gpus, None, 0.0, [])
+    dev = resolve_device(device)
+    return _setup(resolve_model(model), quant, dev, engine, kv_dtype, gpus, None, 0.0, [], None, weights_override)

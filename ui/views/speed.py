@@ -1,5 +1,7 @@
 """Speed page view: the scenario's forecast with its ranges, every variant on the device, concurrency, depth, roofline.
 
+The model is the one the Memory page sizes: the scenario's own (GGUF location or Hub id, ui/views/byo.py, read once
+and cached there) with its exact weights, else the sidebar's catalog model.
 Session facts that are not in the link (the probe page's "use my measurement" choice, a stored probe run) come in
 as `SessionFacts`, gathered by the page; Home and the report pass the same, so they show the page's figures.
 """
@@ -12,6 +14,7 @@ from typing import Any
 
 from calculators import cpu as cpu_model
 from calculators.guide import ENGINE_QUANTS
+from calculators.memory import WeightBreakdown
 from calculators.serving.forecast import latency_curve, serving_fields, serving_setup
 from calculators.serving.metrics import capacity
 from calculators.serving.simulator import Slo
@@ -27,10 +30,12 @@ from calculators.speed import (
     implied_efficiency,
     roofline,
 )
+from calculators.speed.geometry import wo_key
 from model_specs import Catalog
 from model_specs.schema import Hardware, ModelSpec
 from ui.scenario import Scenario
 from ui.views import memo
+from ui.views.byo import ByoResult, resolve_byo
 from ui.views.facts import SessionFacts, capacity_run
 
 DEFAULT_PROMPT_TOKENS = 512
@@ -80,6 +85,12 @@ class SpeedView:
     override_from_probe_page: bool  # the override came from the probe page's choice (not this page's toggle)
     forecast: SpeedForecast | None
     error: str | None
+    byo: ByoResult = ByoResult()  # the scenario's own model (Memory page), forecast instead of the catalog's
+
+    @property
+    def weights(self) -> WeightBreakdown | None:
+        """The own model's exact weights (an actual file's), else None: the calculator's recipe for the quant."""
+        return self.byo.byo.weights if self.byo.byo is not None else None
 
     @cached_property
     def cpu(self) -> cpu_model.CpuCores | None:
@@ -104,11 +115,14 @@ class SpeedView:
         return self.context_tokens < self.scenario.ctx
 
     @property
-    def own_model_note(self) -> str | None:
-        """Why the scenario's own model (Memory page: `gguf`, `hf`) is not what is forecast here; None without one."""
-        if not (self.scenario.gguf or self.scenario.hf):
-            return None
-        return f"The model brought on the Memory page is sized there only; speed is forecast for {self.model.name}."
+    def own_model_caption(self) -> str | None:
+        """Which own model (Memory page: `gguf`, `hf`) is forecast, or why it could not be; None without one."""
+        r = self.byo
+        if r.byo is not None:
+            return f"Forecast for {r.label}, the model brought on the Memory page: {r.byo.summary}."
+        if r.error:
+            return f"{r.label} cannot be read ({r.error}): speed is forecast for the catalog model {self.model.name}."
+        return None
 
     def _common(self) -> dict[str, Any]:
         s = self.scenario
@@ -121,6 +135,7 @@ class SpeedView:
             kv_dtype=s.kv,
             efficiency_override=self.efficiency_override,
             threads=self.threads,
+            weights_override=self.weights,
         )
 
     @cached_property
@@ -128,7 +143,8 @@ class SpeedView:
         """The scheduler simulation at the scenario's concurrency and SLO (memoised per scenario)."""
         s = self.scenario
         key = (
-            s.model,
+            self.model.id,
+            wo_key(self.weights),
             s.quant,
             s.hw,
             s.engine,
@@ -142,7 +158,7 @@ class SpeedView:
             s.user_tps,
         )
         # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
-        view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, *key[1:]))
+        view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, self.weights, *key[2:]))
         run, notice = capacity_run(self.facts, s.cap_run, (s.served or "", s.model))
         if notice:
             view = replace(view, notes=(*view.notes, notice))
@@ -178,6 +194,7 @@ class SpeedView:
             gpus=s.gpus,
             efficiency_override=self.efficiency_override,
             threads=self.threads,
+            weights_override=self.weights,
         )
 
     @cached_property
@@ -193,10 +210,13 @@ class SpeedView:
             kv_dtype=s.kv,
             efficiency_override=self.efficiency_override,
             threads=self.threads,
+            weights_override=self.weights,
         )
 
 
-def _override(s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: SessionFacts) -> tuple[float | None, bool]:
+def _override(
+    s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: SessionFacts, wo: WeightBreakdown | None = None
+) -> tuple[float | None, bool]:
     """(bandwidth efficiency from a measurement or None, whether it came from the probe page's choice)."""
     if s.use_meas and m.stored_speed is not None:
         eff = implied_efficiency(
@@ -208,6 +228,7 @@ def _override(s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: Sessi
             depth_tokens=prompt,
             kv_dtype=s.kv,
             gpus=s.gpus,
+            weights_override=wo,
         )
         return eff, False
     c = m.probe_choice or {}
@@ -217,19 +238,23 @@ def _override(s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: Sessi
 
 
 def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = None) -> SpeedView:
-    """The Speed page's view of `s` (with this session's measurements, if any)."""
+    """The Speed page's view of `s` (with this session's measurements, if any), forecasting the scenario's own model
+    (as the Memory page sizes it: the same cached read) when it has a readable one."""
     m = facts or SessionFacts()
-    model, hw = cat.model(s.model), cat.device(s.hw)
+    byo = resolve_byo(s)
+    own = byo.byo
+    model, hw = own.model if own else cat.model(s.model), cat.device(s.hw)
+    wo = own.weights if own else None
     ctx = min(s.ctx, model.context_tokens)
     prompt, output = request_tokens(s, ctx)
     override, from_probe, f, err = None, False, None, None
     try:
-        override, from_probe = _override(s, model, hw, prompt, m)
-        v = SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, None, None)
+        override, from_probe = _override(s, model, hw, prompt, m, wo)
+        v = SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, None, None, byo)
         f = forecast(model, s.quant, hw, concurrency=s.conc, cold_start=s.cold, **v._common())
     except ValueError as e:
         err = str(e)
-    return SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, f, err)
+    return SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, f, err, byo)
 
 
 _VARIANTS: dict[tuple, tuple] = {}
@@ -243,11 +268,15 @@ def scenario_slo(ttft_s: float | None, user_tps: float | None) -> Slo | None:
     return Slo(ttft_s=ttft_s, tpot_s=1 / user_tps if user_tps else None)
 
 
-def _serving(model, hw, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, kv, ttft_s, user_tps) -> ServingView:
+def _serving(
+    model, hw, wo, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, kv, ttft_s, user_tps
+) -> ServingView:
     slo = scenario_slo(ttft_s, user_tps)
     try:
-        su = serving_setup(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv)
-        fields = serving_fields(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, goodput=slo)
+        su = serving_setup(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, weights_override=wo)
+        fields = serving_fields(
+            model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, goodput=slo, weights_override=wo
+        )
         users = rate = None
         if slo is not None:
             users = capacity(su.step, su.engine, su.load, slo, SLO_ATTAINMENT, "concurrency", SEARCH_MAX_USERS)
