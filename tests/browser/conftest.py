@@ -82,7 +82,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             proc.kill()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running in this thread until it exits, and
+# later modules (the probe's asyncio client) need the thread without one.
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian Chromium (no Playwright browser download: the machine cannot fetch one)."""
     if not Path(CHROMIUM).exists():
