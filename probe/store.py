@@ -11,7 +11,9 @@ import datetime as dt
 import importlib
 import os
 import secrets
+import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -374,6 +376,16 @@ def _add_missing_columns(conn: Connection) -> None:
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     """WAL lets the page read while a run writes."""
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
+    # Switching to WAL needs an exclusive lock and SQLite answers "database is locked" at once, without its busy
+    # timeout, while another process creates the schema: retry for as long as that timeout would have waited.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
