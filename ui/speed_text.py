@@ -205,7 +205,7 @@ def capacity_value(sv: ServingView) -> str:
 def serving_caption(sv: ServingView, engine: str, prompt_tokens: int, output_tokens: int) -> str:
     """How the serving figures were simulated, and the SLO the capacity is measured against."""
     slots = {
-        "llama.cpp": f" with {sv.concurrency:,} slots (-np {sv.concurrency})",
+        "llama.cpp": f" with {sv.concurrency:,} slot{'s' if sv.concurrency != 1 else ''} (-np {sv.concurrency})",
         "ollama": " (one slot, its default)",
     }
     text = (
