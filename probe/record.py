@@ -116,7 +116,9 @@ def run_and_save(store: ProbeStore, url: str, model: str, backend: str = "auto",
             user_on_result(result)
 
     try:
-        report = run_probe(url, model, backend, settings=settings, on_result=on_result, **kwargs)
+        report = run_probe(
+            url, model, backend, settings=settings, on_result=on_result, store=store, run_id=run_id, **kwargs
+        )
     except ProbeInputError:
         store.delete_run(run_id)  # nothing was sent (e.g. host not allowed): leave no empty run behind
         raise

@@ -54,6 +54,11 @@ class LocalExecutor:
         with contextlib.suppress(RuntimeError):  # the loop is already closed: nothing runs
             self.loop.call_soon_threadsafe(self.runner.cancel, reason)
 
+    def stop_sending(self) -> None:
+        """From any thread: the level is clearly failing; requests already sent finish."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.runner.stop_sending)
+
     def infos(self) -> list[dict[str, Any]]:
         """One entry: this process."""
         return [worker_info(0, self.sent)]
