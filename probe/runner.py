@@ -226,6 +226,7 @@ def run_probe(
     options: CapacityOptions | None = None,
     store: Any = None,
     run_id: str | None = None,
+    on_level: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunReport:
     """Run the ladder (or, with options.search, a capacity search); a store and run_id keep its steps. Raises ProbeInputError for bad input only; every endpoint fault lands in the report."""
     settings = settings or ProbeSettings()
@@ -252,6 +253,7 @@ def run_probe(
     stop = stop or StopSignal()
     runner = _Runner(report, ep, settings, on_result, on_progress, stop)
     runner.opts, runner.allowed, runner.store, runner.run_id = options or CapacityOptions(), allowed, store, run_id
+    runner.on_level = on_level  # each step of a capacity search, as it is known
     return runner.run(backend)
 
 
@@ -307,6 +309,7 @@ class _Runner:
         self.allowed: AllowedHosts | None = None
         self.store: Any = None  # with run_id: a capacity search's steps and metric samples are stored
         self.run_id: str | None = None
+        self.on_level: Callable[[dict[str, Any]], None] | None = None
         self.cutter: LevelCutter | None = None
         self.samples: list[dict[str, Any]] = []
         self.metrics_source: str | None = None
@@ -432,7 +435,7 @@ class _Runner:
             return self._level(backend, self.s.max_concurrency or 0, v)
 
         self.report.capacity = run_capacity(
-            measure, o.slo, o.search, o.search_max, store=self.store, run_id=self.run_id
+            measure, o.slo, o.search, o.search_max, store=self.store, run_id=self.run_id, on_level=self.on_level
         )
 
     def _jobs(self, concurrency: int, rate: float | None) -> list[Job]:
