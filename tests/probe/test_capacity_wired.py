@@ -13,6 +13,7 @@ from probe.__main__ import main
 from probe.engine import arrival_offsets_s
 from probe.store import ProbeStore
 from tests.probe.capacity_server import SlotServer, mdk_capacity
+from tests.probe.conftest import needs_llama
 
 pytestmark = pytest.mark.timeout(240)
 K, TTFT_S, ITL_S, TOKENS = 4, 0.05, 0.005, 16
@@ -130,3 +131,22 @@ def test_bad_workload_line_names_its_number(tmp_path: Path, capsys: pytest.Captu
     f.write_text('{"prompt": "hi", "max_tokens": 4}\nnot json\n')
     rc, _, err = cli(capsys, "--url", "http://127.0.0.1:9", "--model", "m", "--workload", str(f))
     assert rc == 2 and err.count("\n") == 1 and ("line 2" in err or ":2" in err), err
+
+
+@needs_llama
+def test_cli_concurrency_search_on_llama_cpp_finds_its_one_slot(
+    llama_server: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # llama_cpp.server as the fixture starts it serves one request at a time: its capacity is 1 user.
+    base = ["--url", llama_server, "--model", "tiny", "--backend", "openai", "--max-tokens", "256", "--json"]
+    rc, calib, err = cli(capsys, *base, "--concurrency", "1", "--requests", "8", "--warmup", "2")
+    assert rc == 0, err
+    lv = calib["runs"][0]
+    # A second user waits a whole response for the slot; a TTFT target of the median plus half a response splits them.
+    ttft_ms = (lv["ttft_s"]["p50"] + 0.5 * lv["e2e_s"]["p50"]) * 1e3
+    rc, out, err = cli(capsys, *base, "--requests", "12", "--goodput", f"ttft:{ttft_ms:.1f}", "--slo-attainment", "0.8",
+                       "--search", "concurrency", "--search-max", "4")  # fmt: skip
+    assert rc == 0, err
+    cap = out["capacity"]
+    print(f"llama.cpp: SLO TTFT {ttft_ms:.1f} ms, capacity {cap['value']}, path {[s['value'] for s in cap['levels']]}")
+    assert cap["value"] == 1 and cap["first_failing_value"] == 2 and cap["first_failing_attainment"] < 0.8
