@@ -11,9 +11,12 @@ import pytest
 
 from probe.__main__ import main
 from probe.engine import arrival_offsets_s
+from probe.record import run_and_save, summaries_from_samples
+from probe.runner import ProbeSettings
 from probe.store import ProbeStore
 from tests.probe.capacity_server import SlotServer, mdk_capacity
 from tests.probe.conftest import needs_llama
+from tests.probe.servers import ScheduledSource
 
 pytestmark = pytest.mark.timeout(240)
 K, TTFT_S, ITL_S, TOKENS = 4, 0.05, 0.005, 16
@@ -135,10 +138,13 @@ def test_bad_workload_line_names_its_number(tmp_path: Path, capsys: pytest.Captu
 
 @needs_llama
 def test_cli_concurrency_search_on_llama_cpp_finds_its_one_slot(
-    llama_server: str, capsys: pytest.CaptureFixture[str]
+    llama_server: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    # llama_cpp.server as the fixture starts it serves one request at a time: its capacity is 1 user.
-    base = ["--url", llama_server, "--model", "tiny", "--backend", "openai", "--max-tokens", "256", "--json"]
+    # llama_cpp.server as the fixture starts it serves one request at a time: its capacity is 1 user. One prompt
+    # for every request (a workload file of one line), so every response has the same length and the same wait.
+    work = tmp_path / "count.jsonl"
+    work.write_text(json.dumps({"prompt": "count", "max_tokens": 256}) + "\n")
+    base = ["--url", llama_server, "--model", "tiny", "--backend", "openai", "--workload", str(work), "--json"]
     rc, calib, err = cli(capsys, *base, "--concurrency", "1", "--requests", "8", "--warmup", "2")
     assert rc == 0, err
     lv = calib["runs"][0]
@@ -150,3 +156,22 @@ def test_cli_concurrency_search_on_llama_cpp_finds_its_one_slot(
     cap = out["capacity"]
     print(f"llama.cpp: SLO TTFT {ttft_ms:.1f} ms, capacity {cap['value']}, path {[s['value'] for s in cap['levels']]}")
     assert cap["value"] == 1 and cap["first_failing_value"] == 2 and cap["first_failing_attainment"] < 0.8
+
+
+def test_rebuilt_open_loop_summary_groups_by_rate(fake_server) -> None:  # type: ignore[no-untyped-def]
+    # A run rebuilt from its samples (one that never finished) has one level per rate, not one per in-flight count.
+    srv = fake_server(source=ScheduledSource(first_delay_s=0.02, gap_s=0.01), num_parallel=16)
+    store = ProbeStore()
+    try:
+        settings = ProbeSettings(
+            rate=[20.0, 40.0], requests_per_level=10, prompt_tokens=8, max_tokens=4, warmup_requests=0
+        )
+        report = run_and_save(store, srv.url, "tiny", "openai", settings=settings)
+        samples = store.get_run(report.run_id)["samples"]
+    finally:
+        store.close()
+    live = {lv.rate: lv for lv in report.levels}
+    assert len({s["concurrency"] for s in samples}) > 2  # each request saw its own in-flight count
+    rebuilt = summaries_from_samples(samples)
+    assert [lv["rate"] for lv in rebuilt] == [20.0, 40.0] and [lv["requests"] for lv in rebuilt] == [10, 10]
+    assert [lv["concurrency"] for lv in rebuilt] == [live[20.0].concurrency, live[40.0].concurrency]
