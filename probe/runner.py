@@ -332,7 +332,7 @@ class _Runner:
             self.done += 1
             done = self.done
             cut = self.cutter is not None and not self.cutter.cut and self.cutter.add(result)
-        if cut and hasattr(self.executor, "stop_sending"):  # process and Ray workers run their level out
+        if cut:
             self.executor.stop_sending()
         if self.on_result is not None:
             try:

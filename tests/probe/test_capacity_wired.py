@@ -36,11 +36,17 @@ def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict, str]
     return rc, (json.loads(out) if out.strip().startswith("{") else {}), err
 
 
-def test_concurrency_search_returns_k(slot_server: SlotServer, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("workers", ["1", "2", "ray"])  # one event loop, 2 processes, 2 local Ray actors
+def test_concurrency_search_returns_k(
+    slot_server: SlotServer, capsys: pytest.CaptureFixture[str], workers: str
+) -> None:
+    if workers == "ray":
+        pytest.importorskip("ray")
+    spread = ["--workers", "2", "--ray-address", "local"] if workers == "ray" else ["--workers", workers]
     # TTFT alone is 50 ms; a request that waits for a slot waits a whole service time (125 ms): 100 ms fails it.
     rc, out, err = cli(capsys, "--url", slot_server.url, "--model", "m", "--backend", "openai", "--requests", "40",
                        "--max-tokens", str(TOKENS), "--goodput", "ttft:100", "--slo-attainment", "0.9",
-                       "--search", "concurrency", "--search-max", "64", "--json")  # fmt: skip
+                       "--search", "concurrency", "--search-max", "64", *spread, "--json")  # fmt: skip
     assert rc == 0, err
     cap = out["capacity"]
     assert cap["value"] == K and cap["first_failing_value"] == K + 1 and cap["attainment"] >= 0.9
