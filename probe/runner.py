@@ -281,6 +281,25 @@ def split_level(s: ProbeSettings, concurrency: int, rate: float | None, workers:
     ]
 
 
+def _chats_whole(jobs: list[Job], specs: list[Any]) -> list[Job]:
+    """Deal whole chats to the workers that send (a chat's turns wait for each other only within one worker)."""
+    busy = [j for j in jobs if j.indices]
+    if len(busy) < 2:
+        return jobs
+    pairs = sorted(
+        (i, off) for j in busy for i, off in zip(j.indices, j.offsets_s or [None] * len(j.indices), strict=True)
+    )
+    mine: dict[int, list[tuple[int, float | None]]] = {j.worker: [] for j in busy}
+    for i, off in pairs:
+        mine[busy[specs[i].conversation % len(busy)].worker].append((i, off))
+    out = []
+    for j in jobs:
+        got = mine.get(j.worker, [])
+        offsets = tuple(off for _, off in got) if j.offsets_s is not None else None
+        out.append(replace(j, indices=tuple(i for i, _ in got), offsets_s=offsets))  # type: ignore[arg-type]
+    return out
+
+
 class _Runner:
     """State of one run; the executor's workers report finished requests into it."""
 
@@ -450,6 +469,8 @@ class _Runner:
         seed = self.s.seed * 1_000_003 + len(self.report.levels)
         specs = build_workload(n, o.prompt_tokens, o.max_tokens, seed=seed, shared_prefix_tokens=o.shared_prefix_tokens,
                                turns=o.turns, chats=list(o.chats) if o.chats else None)  # fmt: skip
+        if o.turns > 1:
+            jobs = _chats_whole(jobs, specs)
         return [replace(j, specs=tuple(specs[i] for i in j.indices)) for j in jobs]
 
     def _level(self, backend: Any, concurrency: int, rate: float | None) -> MeasuredLevel:
