@@ -9,7 +9,15 @@ import streamlit as st
 
 from ui.probe_charts import samples_table
 from ui.probe_runs import STORE_ERRORS, get_run
-from ui.probe_widgets import endpoint_inputs, forecast_vs_measured, history_section, load_inputs, table
+from ui.probe_widgets import (
+    capacity_inputs,
+    capacity_section,
+    endpoint_inputs,
+    forecast_vs_measured,
+    history_section,  # fmt: skip
+    load_inputs,
+    table,
+)
 from ui.state import get_scenario
 from ui.views import probe as vm
 
@@ -30,6 +38,7 @@ def show_result(summary: dict, samples: list[dict]) -> None:
         st.info(f"Knee at concurrency {view.knee.concurrency}: {view.knee.explanation}")
     if view.cold_text:
         st.info(view.cold_text)
+    capacity_section(view)
     table(view.level_table())
     if any(lv.usage_missing for lv in view.levels):
         st.warning("The server reported no token counts, so tokens/s and TPOT are unknown (chunks are not tokens).")
@@ -79,6 +88,8 @@ def live_panel() -> None:
         st.rerun()
     share, text, fig = live.progress()
     st.progress(share, text=text)
+    if search := live.search_text():
+        st.markdown(search)
     if st.button("Cancel run", key="probe_cancel"):
         live.stop.stop()
     st.plotly_chart(fig, width="stretch")
@@ -89,17 +100,18 @@ def new_run_form() -> None:
     with st.container(border=True):
         api_key = endpoint_inputs()
         load_inputs()
+        capacity_inputs()
         if not os.environ.get(vm.ENV_ALLOWED_HOSTS):
             st.caption(f"Only loopback hosts can be probed; set {vm.ENV_ALLOWED_HOSTS} (comma-separated names, IPs or "
                        "CIDRs) on the dashboard's server to allow others.")  # fmt: skip
         if st.button("Run probe", type="primary", key="probe_run"):
             sc = get_scenario()
             try:
-                settings = vm.settings_from(sc)
+                settings, opts = vm.settings_from(sc), vm.capacity_from(sc)
             except vm.ProbeInputError as e:
                 st.error(str(e))
                 return
-            st.session_state[vm.LIVE_KEY] = vm.start_run(sc, settings, api_key)
+            st.session_state[vm.LIVE_KEY] = vm.start_run(sc, settings, api_key, opts)
             st.rerun()
 
 

@@ -14,6 +14,7 @@ import signal
 import sys
 from typing import Any
 
+from probe import capacity_cli
 from probe.clients import StopSignal
 from probe.guard import HostNotAllowed, ProbeInputError
 from probe.runner import ProbeSettings, RunReport, run_probe
@@ -79,14 +80,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=_workers, default=1, help="worker processes splitting each level (N or auto)")
     p.add_argument("--ray-address", help="run the workers as Ray actors: local, auto or ray://HOST:10001")
     p.add_argument("--requests", type=int, default=8, help="requests per level (at least the level's concurrency)")
-    p.add_argument("--prompt-tokens", type=int, default=128, help="approximate prompt length in tokens")
-    p.add_argument("--max-tokens", type=int, default=64, help="output tokens requested per request")
+    p.add_argument("--prompt-tokens", default="128", help="approximate prompt length in tokens: N or MEAN:SD")
+    p.add_argument("--max-tokens", default="64", help="output tokens requested per request: N or MEAN:SD")
     p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding a bearer API key")
     p.add_argument("--save", action="store_true", help="store the run (DATABASE_URL or ./data/probe.sqlite)")
     p.add_argument("--warmup", type=int, default=1, help="warm-up requests, excluded from statistics")
     p.add_argument("--read-timeout", type=float, default=60.0, help="longest silence inside a stream, seconds")
     p.add_argument("--deadline", type=float, default=600.0, help="limit for the whole run, seconds")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    capacity_cli.add_arguments(p)
     return p
 
 
@@ -132,6 +134,9 @@ def _text_report(report: RunReport) -> str:
             lines.append(f"      {e.count} x [{e.kind}] {e.message}")
     if report.knee:
         lines.append("  knee: " + report.knee.explanation)
+    if report.capacity is not None:
+        cap = report.capacity
+        lines.append(f"  capacity ({cap['search']}): {cap['value']}" + (f" - {cap['note']}" if cap["note"] else ""))
     if report.run_id:
         lines.append(f"  saved as run {report.run_id}")
     return "\n".join(lines)
@@ -143,11 +148,12 @@ def main(argv: list[str] | None = None) -> int:
     previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         args = build_parser().parse_args(argv)
+        opts = capacity_cli.options_from_args(args)
         settings = ProbeSettings(
             concurrency=args.concurrency,
             requests_per_level=args.requests,
-            prompt_tokens=args.prompt_tokens,
-            max_tokens=args.max_tokens,
+            prompt_tokens=opts.prompt_tokens.mean,
+            max_tokens=opts.max_tokens.mean,
             warmup_requests=args.warmup,
             read_timeout_s=args.read_timeout,
             deadline_s=args.deadline,
@@ -172,12 +178,15 @@ def main(argv: list[str] | None = None) -> int:
             store = ProbeStore()
             try:
                 report = run_and_save(
-                    store, args.url, args.model, args.backend, settings=settings, api_key=api_key, stop=stop
-                )
+                    store, args.url, args.model, args.backend, settings=settings, api_key=api_key, stop=stop,
+                    options=opts,
+                )  # fmt: skip
             finally:
                 store.close()
         else:
-            report = run_probe(args.url, args.model, args.backend, settings=settings, api_key=api_key, stop=stop)
+            report = run_probe(
+                args.url, args.model, args.backend, settings=settings, api_key=api_key, stop=stop, options=opts
+            )
     except (UsageError, HostNotAllowed, ProbeInputError) as e:
         print(f"error: {e}".splitlines()[0], file=sys.stderr)
         return 2

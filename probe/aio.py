@@ -36,9 +36,14 @@ class Prepared:
     headers: dict[str, str]
 
 
-def prepare_request(backend: Any, ep: Endpoint, model: str, prompt: str, max_tokens: int, temp: float) -> Prepared:
-    """Build everything a streamed chat request needs, so none of it is timed."""
-    body = json.dumps(backend.request_body(model, prompt, max_tokens, temp)).encode()
+def prepare_request(
+    backend: Any, ep: Endpoint, model: str, prompt: str, max_tokens: int, temp: float, messages: Any = None
+) -> Prepared:
+    """Build everything a streamed chat request needs, so none of it is timed (messages: a workload's chat)."""
+    obj = backend.request_body(model, prompt, max_tokens, temp)
+    if messages is not None:
+        obj["messages"] = list(messages)
+    body = json.dumps(obj).encode()
     headers = ep.headers() | {"Content-Type": "application/json"}
     return Prepared(URL(ep.base_url + backend.chat_path, encoded=False), body, headers)
 

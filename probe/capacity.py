@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probe.goodput import Slo, clearly_failing, level_goodput
+from probe.guard import AllowedHosts
 from probe.results import RequestResult
 from probe.search import DEFAULT_MAX_LEVELS, LevelOutcome, search_capacity
 from probe.server_metrics import DEFAULT_INTERVAL_S, MetricsSampler
@@ -95,9 +96,9 @@ class LevelMetrics:
 
     def __init__(self, base_url: str, api_key: str | None, t0_perf_s: float, level: float | None,
                  store: ProbeStore | None = None, run_id: str | None = None,
-                 interval_s: float = DEFAULT_INTERVAL_S) -> None:  # fmt: skip
+                 interval_s: float = DEFAULT_INTERVAL_S, allowed: AllowedHosts | None = None) -> None:  # fmt: skip
         self.store, self.run_id, self.level = store, run_id, level
-        self.sampler = MetricsSampler(base_url, api_key, interval_s, t0_perf_s, on_sample=self._store)
+        self.sampler = MetricsSampler(base_url, api_key, interval_s, t0_perf_s, allowed, on_sample=self._store)
         self.result: dict[str, Any] = {}
 
     def _store(self, sample: dict[str, Any]) -> None:

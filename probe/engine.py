@@ -25,6 +25,7 @@ from probe.guard import scrub
 from probe.prompt import build_prompt
 from probe.results import RequestResult
 from probe.stats import mark_cold_starts
+from probe.workload import RequestSpec
 
 ARRIVALS = ("poisson", "constant", "gamma")
 OPEN_LOOP_POOL = 16  # connections opened ahead of an uncapped open loop; more are opened as needed (timed)
@@ -92,6 +93,7 @@ class Job:
     level_concurrency: int = 1  # the label every result of the level carries
     worker: int = 0
     duration_s: float | None = None  # closed loop: users stop starting requests after this long
+    specs: tuple[RequestSpec, ...] | None = None  # a workload: what each index sends (else a fixed prompt)
 
 
 def _prompt(cfg: WorkerConfig, job: Job, index: int) -> str:
@@ -114,6 +116,9 @@ class JobRunner:
         self.in_flight = 0
         self.pool_size = 1  # connections believed open; the first request opens one anyway
         self.wake: asyncio.Event | None = None  # set on cancel: ends the open loop's wait for the next due time
+        self.cut = False  # the level is clearly failing: send nothing more of it, let running requests finish
+        self.specs: dict[int, RequestSpec] = {}
+        self.turn_done: dict[tuple[int, int], asyncio.Event] = {}  # (conversation, turn) -> finished
 
     def cancel(self, reason: str) -> None:
         """Stop: no new requests; running ones end as `reason` (call on the loop's thread)."""
@@ -122,6 +127,12 @@ class JobRunner:
             self.wake.set()
         for t in list(self.tasks):
             t.cancel()
+
+    def stop_sending(self) -> None:
+        """Cut the level short: no new requests of it (call on the loop's thread); the next job sends again."""
+        self.cut = True
+        if self.wake is not None:
+            self.wake.set()
 
     async def close(self) -> None:
         """Close the pools."""
@@ -139,6 +150,9 @@ class JobRunner:
     async def run(self, job: Job, t_start: float | None = None) -> None:
         """Send the job's requests (closed loop: `concurrency` users; open loop: on the schedule from t_start)."""
         await self.prepare(job)
+        self.cut = False
+        self.specs = dict(zip(job.indices, job.specs, strict=True)) if job.specs else {}
+        self.turn_done = {}
         t_start = time.perf_counter() if t_start is None else t_start
         if job.offsets_s is None:
             queue = list(job.indices)
@@ -148,16 +162,16 @@ class JobRunner:
             await asyncio.gather(*users, return_exceptions=True)
             return
         cap = asyncio.Semaphore(job.concurrency) if job.concurrency > 0 else None
-        self.wake = self.wake or asyncio.Event()
+        self.wake = asyncio.Event()
         running: list[asyncio.Task[Any]] = []
         for index, offset in zip(job.indices, job.offsets_s, strict=True):
             due = t_start + offset
             if (wait := due - time.perf_counter()) > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wake.wait(), wait)
-            if cap is not None and not self.reason:
+            if cap is not None and not (self.reason or self.cut):
                 await cap.acquire()  # waiting here shows as schedule lag: the cap held the request back
-            if self.reason:
+            if self.reason or self.cut:
                 break
             running.append(self._spawn(self._one(job, index, due, cap)))
         if running:
@@ -189,16 +203,22 @@ class JobRunner:
 
     async def _user(self, job: Job, queue: list[int], until: float | None) -> None:
         """A closed-loop user: the next request as soon as the last one finished (until the duration is up)."""
-        while queue and not self.reason and (until is None or time.perf_counter() < until):
+        while queue and not (self.reason or self.cut) and (until is None or time.perf_counter() < until):
             await self._one(job, queue.pop(0), time.perf_counter(), None)
 
     async def _one(self, job: Job, index: int, due: float, cap: asyncio.Semaphore | None) -> None:
         cfg = self.cfg
         result = RequestResult(concurrency=job.level_concurrency, warmup=job.warmup, index=index, rate=job.rate)
         result.due_s, result.worker = due, job.worker
+        spec = self.specs.get(index)
+        if spec is not None:
+            done = self.turn_done.setdefault((spec.conversation, spec.turn), asyncio.Event())
+            if spec.turn > 1 and (prev := self.turn_done.get((spec.conversation, spec.turn - 1))):
+                await prev.wait()  # a chat's next turn goes out after its previous answer came back
         req = prepare_request(
-            self.backend, self.ep, cfg.model, _prompt(cfg, job, index), cfg.max_tokens, cfg.temperature
-        )
+            self.backend, self.ep, cfg.model, _prompt(cfg, job, index), spec.max_tokens if spec else cfg.max_tokens,
+            cfg.temperature, spec.messages if spec else None,
+        )  # fmt: skip
         self.in_flight += 1
         if job.rate is not None:
             result.concurrency = self.in_flight  # open loop: requests in flight when this one was sent
@@ -210,6 +230,8 @@ class JobRunner:
             self.in_flight -= 1
             if cap is not None:
                 cap.release()
+            if spec is not None:
+                done.set()
         if result.ok and result.output_tokens is None and hasattr(self.backend, "count_tokens"):
             with contextlib.suppress(asyncio.CancelledError):  # a stop during the recount must not lose the sample
                 await self._recount(result)

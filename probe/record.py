@@ -32,18 +32,26 @@ def result_from_row(row: dict[str, Any]) -> RequestResult:
 
 
 def summaries_from_samples(sample_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per-level summaries from stored samples (warm-up excluded); wall time from the start offsets."""
-    by_level: dict[int, list[dict[str, Any]]] = {}
+    """Per-level summaries from stored samples (warm-up excluded); wall time from the start offsets.
+
+    An open-loop level is its rate: its samples' concurrency is the in-flight count each request saw, so grouping by
+    it would split one level into many; its concurrency is the most in flight, as the live summary has it.
+    """
+    by_level: dict[tuple[float, float], list[dict[str, Any]]] = {}
     for row in sample_rows:
         if not row.get("warmup"):
-            by_level.setdefault(row["concurrency"], []).append(row)
+            rate = row.get("rate")
+            by_level.setdefault((1.0, rate) if rate is not None else (0.0, row["concurrency"]), []).append(row)
     out = []
-    for c in sorted(by_level):
-        rows = by_level[c]
+    for is_rate, x in sorted(by_level):
+        rows = by_level[(is_rate, x)]
         ends = [r["started_s"] + r["e2e_s"] for r in rows if r.get("started_s") is not None and r.get("e2e_s")]
         starts = [r["started_s"] for r in rows if r.get("started_s") is not None]
         wall = (max(ends) - min(starts)) if ends and starts else None
+        c = max(r["concurrency"] for r in rows) if is_rate else int(x)
         level = stats.summarize_level(c, [result_from_row(r) for r in rows], wall)
+        if is_rate:
+            level.rate = x
         # The probe branch makes summarize_level return a typed LevelSummary; keep the stored JSON either way.
         out.append(level.to_json() if hasattr(level, "to_json") else level)
     return out
@@ -116,7 +124,9 @@ def run_and_save(store: ProbeStore, url: str, model: str, backend: str = "auto",
             user_on_result(result)
 
     try:
-        report = run_probe(url, model, backend, settings=settings, on_result=on_result, **kwargs)
+        report = run_probe(
+            url, model, backend, settings=settings, on_result=on_result, store=store, run_id=run_id, **kwargs
+        )
     except ProbeInputError:
         store.delete_run(run_id)  # nothing was sent (e.g. host not allowed): leave no empty run behind
         raise

@@ -6,15 +6,18 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import requests
 
 from probe import results as R
 from probe import stats
+from probe.capacity import LevelCutter, LevelMetrics, MeasuredLevel, run_capacity
+from probe.capacity_cli import CapacityOptions
 from probe.clients import Endpoint, ProbeError, StopSignal, detect_backend, get_backend
 from probe.engine import ARRIVALS, Job, WorkerConfig, arrival_offsets_s
+from probe.goodput import level_goodput
 from probe.guard import (
     MAX_CONCURRENCY,
     MAX_OUTPUT_TOKENS,
@@ -35,6 +38,7 @@ from probe.guard import (
 from probe.results import RequestResult
 from probe.summary import Knee, LevelSummary
 from probe.workers import LocalExecutor, ProcessExecutor, RayExecutor, ray_init
+from probe.workload import build_workload
 
 
 @dataclass
@@ -165,6 +169,8 @@ class RunReport:
     knee: Knee | None = None
     run_id: str | None = None
     workers: list[dict[str, Any]] = field(default_factory=list)  # id, host, pid, requests, schedule_lag_s
+    capacity: dict[str, Any] | None = None  # a capacity search's answer and path (issue 12)
+    server_metrics: dict[str, Any] | None = None  # {source, samples [{t_s, metrics}], note} while levels ran
 
     @property
     def all_ok(self) -> bool:
@@ -191,7 +197,8 @@ class RunReport:
             "knee": None if self.knee is None else self.knee.to_json(),
             "server": self.server,
             "workers": self.workers,
-        }
+            "server_metrics": self.server_metrics,
+        } | ({"capacity": self.capacity} if self.capacity is not None else {})
 
 
 ResultCallback = Callable[[RequestResult], None]
@@ -216,8 +223,12 @@ def run_probe(
     on_progress: ProgressCallback | None = None,
     stop: StopSignal | None = None,
     allowed: AllowedHosts | None = None,
+    options: CapacityOptions | None = None,
+    store: Any = None,
+    run_id: str | None = None,
+    on_level: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunReport:
-    """Run the ladder. Raises ProbeInputError for bad input only; every endpoint fault lands in the report."""
+    """Run the ladder (or, with options.search, a capacity search); a store and run_id keep its steps. Raises ProbeInputError for bad input only; every endpoint fault lands in the report."""
     settings = settings or ProbeSettings()
     settings.validate()
     if backend not in ("auto", "ollama", "openai"):
@@ -241,6 +252,8 @@ def run_probe(
     ep = Endpoint(base, api_key, settings.connect_timeout_s, settings.read_timeout_s)
     stop = stop or StopSignal()
     runner = _Runner(report, ep, settings, on_result, on_progress, stop)
+    runner.opts, runner.allowed, runner.store, runner.run_id = options or CapacityOptions(), allowed, store, run_id
+    runner.on_level = on_level  # each step of a capacity search, as it is known
     return runner.run(backend)
 
 
@@ -268,6 +281,25 @@ def split_level(s: ProbeSettings, concurrency: int, rate: float | None, workers:
     ]
 
 
+def _chats_whole(jobs: list[Job], specs: list[Any]) -> list[Job]:
+    """Deal whole chats to the workers that send (a chat's turns wait for each other only within one worker)."""
+    busy = [j for j in jobs if j.indices]
+    if len(busy) < 2:
+        return jobs
+    pairs = sorted(
+        (i, off) for j in busy for i, off in zip(j.indices, j.offsets_s or [None] * len(j.indices), strict=True)
+    )
+    mine: dict[int, list[tuple[int, float | None]]] = {j.worker: [] for j in busy}
+    for i, off in pairs:
+        mine[busy[specs[i].conversation % len(busy)].worker].append((i, off))
+    out = []
+    for j in jobs:
+        got = mine.get(j.worker, [])
+        offsets = tuple(off for _, off in got) if j.offsets_s is not None else None
+        out.append(replace(j, indices=tuple(i for i, _ in got), offsets_s=offsets))  # type: ignore[arg-type]
+    return out
+
+
 class _Runner:
     """State of one run; the executor's workers report finished requests into it."""
 
@@ -292,6 +324,15 @@ class _Runner:
         self.t_start = time.perf_counter()
         self._session: requests.Session | None = None  # metadata calls only
         self.executor: Any = None
+        self.opts = CapacityOptions()
+        self.allowed: AllowedHosts | None = None
+        self.store: Any = None  # with run_id: a capacity search's steps and metric samples are stored
+        self.run_id: str | None = None
+        self.on_level: Callable[[dict[str, Any]], None] | None = None
+        self.cutter: LevelCutter | None = None
+        self.samples: list[dict[str, Any]] = []
+        self.metrics_source: str | None = None
+        self.metrics_note: str | None = None
 
     def session(self) -> requests.Session:
         """The session for metadata calls."""
@@ -309,6 +350,9 @@ class _Runner:
             self.report.results.append(result)
             self.done += 1
             done = self.done
+            cut = self.cutter is not None and not self.cutter.cut and self.cutter.add(result)
+        if cut:
+            self.executor.stop_sending()
         if self.on_result is not None:
             try:
                 self.on_result(result)
@@ -384,20 +428,64 @@ class _Runner:
             first = fatal[0]
             self._run_error(first.error_kind or R.CONNECTION, f"warm-up failed: {first.error_message}")
             return
-        for concurrency, rate in self.s.levels():
-            if self.stop.is_set():
-                break
-            self._level(backend, concurrency, rate)
+        if self.opts.search:
+            self._search(backend)
+        else:
+            for concurrency, rate in self.s.levels():
+                if self.stop.is_set():
+                    break
+                self._level(backend, concurrency, rate)
+        self.report.server_metrics = {"source": self.metrics_source, "samples": self.samples, "note": self.metrics_note}
         measured = [r for r in report.results if not r.warmup]
         report.cold_start = stats.detect_cold_start(warm_results, measured)
         report.knee = stats.find_knee(report.levels, backend.name, report.server)
         report.status = self.stop.reason if self.stop.is_set() else "complete"
 
-    def _level(self, backend: Any, concurrency: int, rate: float | None) -> None:
+    def _search(self, backend: Any) -> None:
+        """Capacity search: closed-loop levels for users, open-loop (the arrival pattern) levels for rates."""
+        o = self.opts
+        assert o.slo is not None and o.search is not None and o.search_max is not None  # options_from_args checks
+
+        def measure(v: float) -> MeasuredLevel:
+            if self.stop.is_set():
+                return MeasuredLevel([], None)
+            if o.search == "concurrency":
+                return self._level(backend, int(v), None)
+            return self._level(backend, self.s.max_concurrency or 0, v)
+
+        self.report.capacity = run_capacity(
+            measure, o.slo, o.search, o.search_max, store=self.store, run_id=self.run_id, on_level=self.on_level
+        )
+
+    def _jobs(self, concurrency: int, rate: float | None) -> list[Job]:
+        """The level's jobs; with a workload, each carries the messages and max_tokens of its requests."""
+        jobs = split_level(self.s, concurrency, rate, self.s.workers)
+        o = self.opts
+        if not (o.chats or o.prompt_tokens.sd or o.max_tokens.sd or o.shared_prefix_tokens or o.turns > 1):
+            return jobs
+        n = max((max(j.indices) + 1 for j in jobs if j.indices), default=0)
+        if not n:
+            return jobs
+        seed = self.s.seed * 1_000_003 + len(self.report.levels)
+        specs = build_workload(n, o.prompt_tokens, o.max_tokens, seed=seed, shared_prefix_tokens=o.shared_prefix_tokens,
+                               turns=o.turns, chats=list(o.chats) if o.chats else None)  # fmt: skip
+        if o.turns > 1:
+            jobs = _chats_whole(jobs, specs)
+        return [replace(j, specs=tuple(specs[i] for i in j.indices)) for j in jobs]
+
+    def _level(self, backend: Any, concurrency: int, rate: float | None) -> MeasuredLevel:
         t0 = time.perf_counter()
-        level_results = self._run_jobs(split_level(self.s, concurrency, rate, self.s.workers))
+        jobs = self._jobs(concurrency, rate)
+        value = rate if rate is not None else concurrency
+        if self.opts.slo is not None:
+            self.cutter = LevelCutter(self.opts.slo, sum(len(j.indices) for j in jobs))
+        with LevelMetrics(self.ep.base_url, self.ep.api_key, self.t_start, value, self.store, self.run_id,
+                          allowed=self.allowed) as m:  # fmt: skip
+            level_results = self._run_jobs(jobs)
+        self._keep_metrics(m.result)
+        cut, self.cutter = self.cutter is not None and self.cutter.cut, None
         if not level_results:
-            return
+            return MeasuredLevel([], None, cut)
         # Wall time from the first request sent to the last byte received, for aggregate tokens/s.
         sent = [r.started_perf_s for r in level_results if r.sent_s is not None]
         ends = [r.started_perf_s + r.e2e_s for r in level_results if r.e2e_s is not None]
@@ -410,8 +498,19 @@ class _Runner:
         summary = stats.summarize_level(concurrency, level_results, wall_s)
         summary.rate = rate
         summary.server = self._server_snapshot(backend)
+        if self.opts.slo is not None:
+            g = level_goodput(level_results, self.opts.slo, wall_s)
+            summary.goodput = {"requests_per_s": g.requests_per_s, "output_tokens_per_s": g.output_tokens_per_s,
+                               "attainment": g.attainment, "cut_short": cut}  # fmt: skip
         with self.lock:
             self.report.levels.append(summary)
+        return MeasuredLevel(level_results, wall_s, cut)
+
+    def _keep_metrics(self, result: dict[str, Any]) -> None:
+        """Add one level's server samples to the run's series (times are from the run's start)."""
+        self.metrics_source = self.metrics_source or result.get("source")
+        self.metrics_note = self.metrics_note or result.get("note")
+        self.samples.extend(result.get("samples") or [])
 
     def _worker_entries(self) -> list[dict[str, Any]]:
         """Each worker's id, host, pid, requests and its own schedule lag over the run."""

@@ -68,6 +68,7 @@ class LevelSummary(_Model):
     usage_missing: bool = False
     ttft_breakdown_s: TtftBreakdown | None = None
     server: dict[str, Any] | None = None  # what the server said right after the level
+    goodput: dict[str, Any] | None = None  # with an SLO: requests_per_s, output_tokens_per_s, attainment, cut_short
     rate: float | None = None  # requests/s asked for; None for a closed loop
     achieved_rate: float | None = None  # requests sent / seconds from the first send to the last
     schedule_lag_s: LagPercentiles = LagPercentiles()
@@ -81,6 +82,8 @@ class LevelSummary(_Model):
             d["ttft_breakdown_s"].pop("server_decode_tokens_per_s_mean")
         if d["server"] is None:
             d.pop("server")
+        if d["goodput"] is None:
+            d.pop("goodput")
         return d
 
     @classmethod

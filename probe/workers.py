@@ -54,6 +54,11 @@ class LocalExecutor:
         with contextlib.suppress(RuntimeError):  # the loop is already closed: nothing runs
             self.loop.call_soon_threadsafe(self.runner.cancel, reason)
 
+    def stop_sending(self) -> None:
+        """From any thread: the level is clearly failing; requests already sent finish."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(self.runner.stop_sending)
+
     def infos(self) -> list[dict[str, Any]]:
         """One entry: this process."""
         return [worker_info(0, self.sent)]
@@ -80,7 +85,7 @@ def _new_loop(use_uvloop: bool = True) -> asyncio.AbstractEventLoop:
 
 
 def _process_main(
-    worker: int, cfg: WorkerConfig, jobs: Any, out: Any, go: Any, stop: Any, reason: Any, t_go: Any
+    worker: int, cfg: WorkerConfig, jobs: Any, out: Any, go: Any, stop: Any, reason: Any, t_go: Any, cut: Any
 ) -> None:
     """A worker process: take a job, open its connections, say armed, wait for go, run it, say done.
 
@@ -94,6 +99,8 @@ def _process_main(
         while True:
             if stop.is_set():
                 runner.cancel(reason.value.decode() or R.CANCELLED)
+            if cut.is_set() and not runner.cut:  # the parent cut this level short (clearly failing its SLO)
+                runner.stop_sending()
             await asyncio.sleep(0.02)
 
     watcher = loop.create_task(watch())
@@ -119,14 +126,14 @@ class ProcessExecutor:
         ctx = mp.get_context("spawn")
         self.emit, self.n = emit, n
         self.inbox: queue.SimpleQueue[tuple[str, int, Any]] = queue.SimpleQueue()
-        self.go, self.stop = ctx.Event(), ctx.Event()
+        self.go, self.stop, self.cut = ctx.Event(), ctx.Event(), ctx.Event()
         self.reason = ctx.Array("c", 32)
         self.t_go = ctx.Value("d", 0.0)
         self.jobs_qs = [ctx.Queue() for _ in range(n)]
         outs = [ctx.Queue() for _ in range(n)]
         self.procs = [
             ctx.Process(target=_process_main, args=(i, cfg, self.jobs_qs[i], outs[i], self.go, self.stop, self.reason,
-                        self.t_go), daemon=True, name=f"probe-worker-{i}")
+                        self.t_go, self.cut), daemon=True, name=f"probe-worker-{i}")
             for i in range(n)
         ]  # fmt: skip
         for i, p in enumerate(self.procs):
@@ -146,6 +153,7 @@ class ProcessExecutor:
     def run_level(self, jobs: list[Job]) -> None:
         """Hand out the jobs, release them together once all are armed, collect until every worker is done."""
         self.go.clear()
+        self.cut.clear()
         live = [i for i in range(self.n) if i not in self.dead]
         self.got: dict[int, set[int]] = {i: set() for i in range(self.n)}
         for i in range(self.n):
@@ -192,6 +200,10 @@ class ProcessExecutor:
                 why = f"worker {i} (pid {p.pid}) " + (f"died (exit {p.exitcode})" if p.exitcode is not None else "hung")
                 self.dead[i] = why + "; its unfinished requests were not measured"
                 lost(jobs[i], self.got[i], self.dead[i], self.emit)
+
+    def stop_sending(self) -> None:
+        """From any thread: the level is clearly failing; workers send nothing more of it."""
+        self.cut.set()
 
     def cancel(self, reason: str) -> None:
         """From any thread: every worker stops its requests as `reason`."""
@@ -295,6 +307,12 @@ class RayExecutor:
                 for r in results:
                     self.emit(r)
 
+    def stop_sending(self) -> None:
+        """From any thread: the level is clearly failing; actors send nothing more of it."""
+        for a in self.actors:
+            with contextlib.suppress(Exception):
+                a.stop_sending.remote()
+
     def cancel(self, reason: str) -> None:
         """From any thread."""
         for a in self.actors:
@@ -335,6 +353,10 @@ def _ray_classes(ray: Any) -> tuple[Any, Any]:
         def cancel(self, reason: str) -> None:
             if self.runner is not None:
                 self.runner.cancel(reason)
+
+        def stop_sending(self) -> None:
+            if self.runner is not None:
+                self.runner.stop_sending()
 
     class Barrier:
         def __init__(self, parties: int) -> None:

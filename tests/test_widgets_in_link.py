@@ -43,6 +43,7 @@ REVEALING_LINKS = {
     "costs": [{"tput": "typed", "api_model": "gemma-4-31b"}, {"tput": "probe"}],
     "guide": [{"tgt": "gpu-24"}],
     "speed": [{"hw": "core-i5-13600k"}],  # a CPU with a `cpu` block: the threads input
+    "probe": [{"p_search": "concurrency"}],  # capacity mode: the search maximum
 }
 
 

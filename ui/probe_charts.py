@@ -162,3 +162,57 @@ def compare_figure(rows: Sequence[dict[str, Any]]) -> go.Figure:
 def compare_table(rows: Sequence[dict[str, Any]]) -> pd.DataFrame:
     """The compare rows as a table, without the start time (the history table shows it)."""
     return pd.DataFrame(rows).drop(columns=["created_at"])
+
+
+# The SLO's targets: (SLO key, level key, the percentile drawn against it, label)
+SLO_SERIES = (
+    ("ttft_s", "ttft_s", "p90", "TTFT"),
+    ("tpot_s", "tpot_s", "p90", "TPOT"),
+    ("e2e_s", "e2e_s", "p90", "E2E"),
+)
+
+
+def capacity_figure(levels: Sequence[LevelSummary], capacity: dict[str, Any]) -> go.Figure:
+    """Latency (p90, ms) of each SLO target against the searched load, the SLO lines and the capacity point."""
+    slo = capacity.get("slo") or {}
+    pts = sorted(levels, key=lambda lv: lv.rate if capacity.get("search") == "rate" else lv.concurrency)
+    xs = [float(lv.rate or 0.0) if capacity.get("search") == "rate" else float(lv.concurrency) for lv in pts]
+    fig = go.Figure()
+    for slo_key, key, q, label in SLO_SERIES:
+        if slo.get(slo_key) is None:
+            continue
+        ys = [getattr(getattr(lv, key), q) for lv in pts]
+        fig.add_scatter(x=xs, y=[None if y is None else y * 1e3 for y in ys], mode="lines+markers", name=f"{label} p90")
+        fig.add_hline(y=slo[slo_key] * 1e3, line_dash="dash", annotation_text=f"SLO {label} {slo[slo_key] * 1e3:g} ms")
+    if capacity.get("value") is not None:
+        fig.add_vline(x=capacity["value"], line_color="green", annotation_text=f"capacity {capacity['value']:g}")
+    unit = "requests / s" if capacity.get("search") == "rate" else "concurrent users"
+    fig.update_layout(title="Latency against load, with the SLO", xaxis_title=unit, yaxis_title="ms", height=360,
+                      margin=MARGIN)  # fmt: skip
+    return fig
+
+
+def attainment_figure(capacity: dict[str, Any]) -> go.Figure:
+    """Share of requests meeting the SLO at each searched level (in search order), with the target."""
+    steps = capacity.get("levels") or []
+    fig = go.Figure()
+    fig.add_bar(
+        x=[f"{s['value']:g}" for s in steps],
+        y=[s["attainment"] for s in steps],
+        marker_color=["seagreen" if s["passed"] else "indianred" for s in steps],
+        text=[f"step {s['step']}" + (" (cut)" if s.get("cut_short") else "") for s in steps],
+        name="attainment",
+    )
+    fig.add_hline(y=capacity.get("target_attainment") or 0, line_dash="dash", annotation_text="target")
+    fig.update_layout(title="SLO attainment per level", xaxis_title=capacity.get("search"), yaxis_title="share",
+                      yaxis_range=[0, 1.05], height=320, margin=MARGIN)  # fmt: skip
+    return fig
+
+
+def capacity_table(capacity: dict[str, Any]) -> pd.DataFrame:
+    """The search path: one row per level, in search order."""
+    return pd.DataFrame([{"step": s["step"], capacity.get("search") or "load": s["value"],
+                          "attainment": s["attainment"], "goodput req/s": s.get("goodput_requests_per_s"),
+                          "goodput tok/s": s.get("goodput_output_tokens_per_s"), "passed": s["passed"],
+                          "cut short": s.get("cut_short"), "reused": s.get("reused")}
+                         for s in capacity.get("levels") or []])  # fmt: skip

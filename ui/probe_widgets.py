@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import streamlit as st
 
-from ui.probe_charts import compare_figure, compare_table, history_table
+from ui.probe_charts import capacity_table, compare_figure, compare_table, history_table
 from ui.probe_runs import STORE_ERRORS, USE_MEASUREMENT_KEY, compare_runs, list_runs
 from ui.state import bind, catalog, get_scenario, update_scenario
 from ui.views import probe as vm
@@ -137,6 +137,41 @@ def load_inputs() -> None:
         bind("p_dl", st.number_input, "Deadline (s)", min_value=5.0, max_value=7200.0, **W)
     with t3:
         bind("p_save", st.toggle, "Save run", **W)
+
+
+def capacity_inputs() -> None:
+    """The SLO (targets in ms, attainment) and capacity mode: search users or requests/s up to a maximum."""
+    c1, c2, c3, c4 = st.columns(4)
+    with c1:
+        bind("p_ttft", st.number_input, "SLO: TTFT (ms, 0 = none)", min_value=0.0, max_value=3_600_000.0,
+             **NONE_AS_ZERO, **W)  # fmt: skip
+    with c2:
+        bind("p_tpot", st.number_input, "SLO: TPOT (ms, 0 = none)", min_value=0.0, max_value=3_600_000.0,
+             **NONE_AS_ZERO, **W)  # fmt: skip
+    with c3:
+        bind("p_e2e", st.number_input, "SLO: end-to-end (ms, 0 = none)", min_value=0.0, max_value=3_600_000.0,
+             **NONE_AS_ZERO, **W)  # fmt: skip
+    with c4:
+        bind("p_att", st.number_input, "SLO attainment (share)", min_value=0.01, max_value=1.0, step=0.01, **W)
+    d1, d2 = st.columns(2)
+    with d1:
+        search = bind("p_search", st.radio, "Capacity mode", options=["off", "concurrency", "rate"], horizontal=True,
+                      help="Search the largest load whose attainment meets the SLO: users (closed loop) or "
+                           "requests/s (open loop, the arrival pattern above).", **W)  # fmt: skip
+    with d2:
+        bind("p_smax", st.number_input, "Search maximum (users or requests/s)", min_value=1.0, max_value=1024.0,
+             disabled=search == "off", **W)  # fmt: skip
+
+
+def capacity_section(view: vm.ResultView) -> None:
+    """A capacity search's answer at its SLO, latency against load with the SLO lines, attainment per level."""
+    if not view.capacity:
+        return
+    st.subheader("Capacity under the SLO")
+    st.success(view.capacity_text())
+    for col, fig in zip(st.columns(2), view.capacity_figures(), strict=True):
+        col.plotly_chart(fig, width="stretch")
+    table(capacity_table(view.capacity or {}))
 
 
 def history_section() -> None:

@@ -114,6 +114,12 @@ class Scenario(BaseModel):
     p_rto: float = Field(default=60.0, ge=1, le=3600)  # read timeout, s
     p_dl: float = Field(default=600.0, ge=5, le=7200)  # deadline of the whole run, s
     p_save: bool = True  # store the run
+    p_search: Literal["off", "concurrency", "rate"] = "off"  # capacity mode: search users or requests/s under the SLO
+    p_smax: float = Field(default=16.0, ge=1, le=1024)  # search maximum (users or requests/s)
+    p_ttft: float | None = Field(default=None, gt=0, le=3_600_000)  # SLO: time to first token, ms; None = no target
+    p_tpot: float | None = Field(default=None, gt=0, le=3_600_000)  # SLO: time per output token, ms
+    p_e2e: float | None = Field(default=None, gt=0, le=3_600_000)  # SLO: whole request, ms
+    p_att: float = Field(default=0.95, gt=0, le=1)  # SLO: share of requests that must meet every target
     p_cmp: str = Field(default="", pattern=r"^([0-9a-f]{1,32}(,[0-9a-f]{1,32}){0,15})?$")  # stored runs compared
     p_fc_model: str | None = None  # forecast vs measured: catalog model; None = guessed from the served name
     p_fc_q: str | None = None  # forecast vs measured: quantization; None = the server's or the scenario's

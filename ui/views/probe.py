@@ -11,7 +11,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from calculators import speed
+from probe.capacity_cli import CapacityOptions
 from probe.clients import ProbeError, StopSignal
+from probe.goodput import parse_goodput
 from probe.guard import ENV_ALLOWED_HOSTS, ProbeInputError, scrub
 from probe.report import (
     breakdown_rows,
@@ -24,6 +26,7 @@ from probe.report import (
     spec_vs_server_rows,
 )
 from probe.runner import Discovery, ProbeSettings, Progress, discover, run_probe
+from probe.search import DEFAULT_MAX_LEVELS, validate_search
 from probe.summary import Knee, LevelSummary
 from ui import probe_charts as pc
 from ui.probe_runs import MeasuredEfficiency, run_and_save, typed_summary, with_store
@@ -53,6 +56,18 @@ def settings_from(sc: Scenario) -> ProbeSettings:
     return settings
 
 
+def capacity_from(sc: Scenario) -> CapacityOptions:
+    """The SLO (any target set) and the search (capacity mode); ProbeInputError (one line) when they do not fit."""
+    targets = [f"{k}:{v:g}" for k, v in (("ttft", sc.p_ttft), ("tpot", sc.p_tpot), ("e2e", sc.p_e2e)) if v]
+    slo = parse_goodput(targets, sc.p_att) if targets else None
+    if sc.p_search == "off":
+        return CapacityOptions(slo=slo)
+    if slo is None:
+        raise ProbeInputError("a capacity search needs at least one SLO target (TTFT, TPOT or end-to-end ms)")
+    validate_search(sc.p_search, sc.p_smax)
+    return CapacityOptions(slo=slo, search=sc.p_search, search_max=sc.p_smax)
+
+
 @dataclass
 class LiveRun:
     """A run in a background thread; the page polls it (no streamlit calls from the thread)."""
@@ -67,6 +82,25 @@ class LiveRun:
     samples: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     started: float = field(default_factory=time.monotonic)
+    steps: list[dict[str, Any]] = field(default_factory=list)  # a capacity search's levels, as they finish
+    search: str | None = None
+
+    def on_level(self, step: dict[str, Any]) -> None:
+        """Called from the runner after each level of a search."""
+        with self.lock:
+            self.steps.append(step)
+
+    def search_text(self) -> str | None:
+        """The search so far, one line per level (None outside capacity mode)."""
+        with self.lock:
+            steps = list(self.steps)
+        if self.search is None:
+            return None
+        if not steps:
+            return f"Searching {self.search}: measuring the first level…"
+        return "  \n".join(f"level {s['step']}: {self.search} {s['value']:g} — attainment {_pct(s['attainment'])} — "
+                            f"{'passed' if s['passed'] else 'missed'}{' (cut short)' if s['cut_short'] else ''}"
+                            for s in steps)  # fmt: skip
 
     def on_progress(self, p: Progress) -> None:
         """Called from the runner after each request."""
@@ -84,20 +118,31 @@ class LiveRun:
         return min(1.0, done / max(1, self.total)), text, pc.timeline_figure(points)
 
 
-def start_run(sc: Scenario, settings: ProbeSettings, api_key: str | None) -> LiveRun:
+def start_run(
+    sc: Scenario, settings: ProbeSettings, api_key: str | None, opts: CapacityOptions | None = None
+) -> LiveRun:
     """Start the run in a daemon thread; the LiveRun reports its progress and outcome."""
-    live = LiveRun(total=settings.total_requests())
-    args = (live, sc.p_url, sc.p_model.strip(), sc.p_backend, settings, api_key, sc.p_save)
+    opts = opts or CapacityOptions()
+    total = settings.total_requests()
+    if opts.search:  # at most DEFAULT_MAX_LEVELS levels of the search's size
+        v = opts.search_max or 1
+        total = settings.warmup_requests + DEFAULT_MAX_LEVELS * (
+            settings.requests_at(int(v)) if opts.search == "concurrency" else settings.requests_per_level
+        )
+    live = LiveRun(total=total, search=opts.search)
+    args = (live, sc.p_url, sc.p_model.strip(), sc.p_backend, settings, api_key, sc.p_save, opts)
     threading.Thread(target=_work, args=args, daemon=True, name="probe-page-run").start()
     return live
 
 
 def _work(
-    live: LiveRun, url: str, model: str, backend: str, settings: ProbeSettings, api_key: str | None, save: bool
-) -> None:
+    live: LiveRun, url: str, model: str, backend: str, settings: ProbeSettings, api_key: str | None, save: bool,
+    opts: CapacityOptions,
+) -> None:  # fmt: skip
     """Run the probe, leaving the outcome on `live` (no streamlit calls here)."""
     try:
-        kwargs: dict[str, Any] = dict(settings=settings, api_key=api_key, on_progress=live.on_progress, stop=live.stop)
+        kwargs: dict[str, Any] = dict(settings=settings, api_key=api_key, on_progress=live.on_progress, stop=live.stop,
+                                      options=opts, on_level=live.on_level)  # fmt: skip
         if save:
             report = with_store(lambda store: run_and_save(store, url, model, backend, **kwargs))
         else:
@@ -134,6 +179,31 @@ class ResultView:
         figs = [pc.latency_figure(self.levels), pc.throughput_figure(self.levels)]
         bd = breakdown_rows(self.levels)
         return figs + ([pc.breakdown_figure(bd)] if bd else [])
+
+    @property
+    def capacity(self) -> dict[str, Any] | None:
+        """A capacity search's answer, its SLO and its path (None for a plain ladder)."""
+        return self.summary.get("capacity")
+
+    def capacity_text(self) -> str:
+        """One sentence: the capacity at the SLO, and what was measured just above it."""
+        cap = self.capacity or {}
+        slo = cap.get("slo") or {}
+        targets = ", ".join(
+            f"{k.split('_')[0].upper()} ≤ {v * 1e3:g} ms" for k, v in slo.items() if k != "attainment" and v
+        )
+        unit = "users" if cap.get("search") == "concurrency" else "requests/s"
+        text = f"**Capacity: {'at least ' if cap.get('at_least') else ''}{cap.get('value')} {unit}** "
+        text += f"with {slo.get('attainment', 0):.0%} of requests meeting {targets or 'the SLO'}"
+        if cap.get("first_failing_value") is not None:
+            att = cap.get("first_failing_attainment")
+            text += f"; at {cap['first_failing_value']:g} only {_pct(att)} met it"
+        return text + (f". {cap['note']}" if cap.get("note") else ".")
+
+    def capacity_figures(self) -> list[go.Figure]:
+        """Latency against load with the SLO lines and the capacity point; attainment per level."""
+        cap = self.capacity or {}
+        return [pc.capacity_figure(self.levels, cap), pc.attainment_figure(cap)]
 
     def percentiles(self) -> pd.DataFrame:
         """p50/p90/p99/mean per level and metric."""
@@ -230,3 +300,7 @@ def measured_efficiency(view: ForecastView, sc: Scenario, cat: Any, run_id: str 
         cat.model(view.spec_id), view.quant, cat.device(sc.hw), decode, engine=view.engine, kv_dtype=sc.kv, gpus=sc.gpus
     )
     return MeasuredEfficiency(view.spec_id, view.quant, sc.hw, view.engine, run_id, decode, eff)
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{v:.0%}"
