@@ -118,5 +118,6 @@ def test_llama_cpp_server_serves_one_request_at_a_time(llama_server: str) -> Non
 
     cap = search_capacity(measure, "concurrency", 8, slo.attainment)
     print(f"llama.cpp: SLO TTFT {slo.ttft_s * 1e3:.1f} ms, e2e p50 {e2e_p50 * 1e3:.1f} ms, capacity {cap['value']}")
+    # Two users fail the target (about half their requests wait a whole response; with 16 requests the share that
+    # meets it wanders up to 0.75 on a loaded 2-core machine, so no tighter bound than the target itself).
     assert cap["value"] == 1 and cap["first_failing_value"] == 2
-    assert cap["first_failing_attainment"] <= 0.7  # about half the requests of two users wait
