@@ -201,7 +201,9 @@ def test_live_progress_and_cancel(fake_server) -> None:  # type: ignore[no-untyp
     wait_for_run(at, timeout_s=5)
     assert "cancelled" in at.markdown[0].value
     errors = next(d.value for d in at.dataframe if "kind" in d.value.columns)
-    assert list(errors["kind"]) == ["cancelled"] and list(errors["count"]) == [2]
+    # One row per (kind, message): a request cancelled before its first byte reads "stopped before an answer",
+    # one cancelled mid-stream "stopped mid-stream"; on a loaded machine either can happen to either request.
+    assert set(errors["kind"]) == {"cancelled"} and errors["count"].sum() == 2
 
 
 @pytest.mark.parametrize("database_url", ["nosuchdb://x", "sqlite:////proc/no-such-dir/probe.sqlite"])
