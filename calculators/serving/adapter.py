@@ -25,15 +25,10 @@ from calculators.speed import resolve_device as _resolve_device
 from calculators.speed import resolve_model as _resolve_model
 from model_specs import load_catalog
 
-# Engines that split every layer across the GPUs (tensor parallel); llama.cpp / Ollama split by layers.
-# (The engine registry on branch `calc` carries this as `engine(name).tensor_parallel`.)
-TENSOR_PARALLEL_ENGINES = ("vllm", "transformers")
-
 __all__ = [
     "ALLREDUCE_LATENCY_S",
     "LINK_GBS",
     "SERVER_STEP_OVERHEAD_S",
-    "TENSOR_PARALLEL_ENGINES",
     "Device",
     "custom_device",
     "forecast",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from calculators.engines import engine as engine_record
 from calculators.serving import adapter
 from calculators.serving.simulator import EngineConfig, llamacpp, ollama, tensorrt_llm, vllm
 
@@ -164,7 +165,8 @@ def build_step(
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
     s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override)
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
-    server = engine in adapter.TENSOR_PARALLEL_ENGINES
+    rec = engine_record(engine)
+    server = rec.tensor_parallel  # llama.cpp / Ollama split by layers, not every layer across the GPUs
     tp = gpus // pp if server else 1
     e_tp = tp_efficiency if tp > 1 else 1.0
     bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency * tp * e_tp
@@ -194,7 +196,7 @@ def build_step(
     )
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
     overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
-    per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if engine == "ollama" else 0.0)
+    per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
     comm_fixed = comm_tok = 0.0
     if tp > 1:
         link = adapter.link_of(dev)
@@ -221,7 +223,7 @@ def build_step(
         comm_fixed_s=comm_fixed,
         comm_per_token_s=comm_tok,
         kv_token_s=kv_tok / (bw * s.kv_read_ratio) + attn_pair / dec_rate,
-        ubatch=512 if engine in ("llama.cpp", "ollama") else 0,
+        ubatch=0 if rec.serving_scheduler else rec.scheduler.n_ubatch_tokens,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from calculators.engines import engine as engine_record
 from calculators.serving import adapter
 from calculators.serving.batched import BatchedStep, build_step, decode_aggregate_tokens_per_s, engine_config
 from calculators.serving.metrics import capacity, summarize
@@ -62,7 +63,11 @@ def serving_setup(
     m, wo = adapter.resolve_model(model), weights_override
     step = build_step(m, quant, hardware, engine, gpus, kv_dtype, weights_override=wo)
     notes: list[str] = []
-    parallel = concurrency if engine == "llama.cpp" else (1 if engine == "ollama" else None)
+    # llama.cpp is started with -np = the users simulated; Ollama keeps its default OLLAMA_NUM_PARALLEL.
+    rec = engine_record(engine)
+    parallel = (
+        None if rec.serving_scheduler else (concurrency if engine == "llama.cpp" else rec.scheduler.parallel_slots)
+    )
     try:
         cfg = engine_config(engine, m, quant, hardware, gpus, kv_dtype, parallel, context_tokens, weights_override=wo)
     except ValueError as e:  # weights alone overflow the device: simulate without a KV limit, say so
