@@ -9,7 +9,7 @@ from pathlib import Path
 
 from calculators.cli_sources import add_source_arguments, resolve
 from calculators.engines import ENGINES, KV_DTYPES
-from calculators.serving.forecast import parse_goodput, serving_fields
+from calculators.serving.forecast import parse_goodput, serving_fields, under_load
 from calculators.speed import Device, custom_device, forecast, resolve_device
 from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_json
@@ -138,7 +138,6 @@ def run(args: argparse.Namespace) -> dict:
         threads=args.threads,
         weights_override=source.weights if source else None,
     )
-    out = f.as_dict()
     served = serving_fields(
         model,
         quant,
@@ -155,6 +154,9 @@ def run(args: argparse.Namespace) -> dict:
         search=args.search,
         search_max=args.search_max,
         weights_override=source.weights if source else None,
+        efficiency_override=args.efficiency,
+        threads=args.threads,
     )
+    out = under_load(f, served).as_dict()
     out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items()})
     return {**out, **(source.info if source else {})}

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calculators.engines import ENGINE_RECORDS
+from calculators.serving.forecast import serving_fields, under_load
 from calculators.speed import forecast
 from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_config
@@ -76,3 +77,27 @@ def test_ranges_hold_at_the_extremes(engine):
     for hw in ("rtx-4090", "h100-80gb-sxm", "raspberry-pi-5-8gb"):
         for conc in (1, 1024):
             _assert_inside(forecast(CAT.model("gemma-4-e4b"), quant, CAT.device(hw), engine=engine, concurrency=conc))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    model=st.sampled_from(MODELS),
+    hw=st.sampled_from(HARDWARE),
+    engine=st.sampled_from(list(ENGINE_RECORDS)),
+    concurrency=st.integers(1, 256),
+    cold=st.booleans(),
+)
+def test_the_headline_under_load_keeps_every_point_inside_its_range(model, hw, engine, concurrency, cold):
+    # The CLI's and the pages' figures: the forecast with its TTFT / e2e / throughput from the simulated closed loop.
+    quant = ENGINE_RECORDS[engine].guide_quants[0]
+    args = dict(engine=engine, context_tokens=min(4096, model.context_tokens), prompt_tokens=512, output_tokens=128)
+    try:
+        f = forecast(model, quant, hw, concurrency=concurrency, cold_start=cold, **args)
+        served = serving_fields(model, quant, hw, concurrency=concurrency, requests=2 * concurrency + 20, **args)
+    except ValueError:
+        return
+    h = under_load(f, served)
+    _assert_inside(h)
+    if f.host_fraction == 0 and concurrency > 1:
+        assert h.ttft_s - h.cold_start_s == pytest.approx(served["ttft_s_p50"])
+        assert h.aggregate_tokens_per_s == pytest.approx(served["simulated_output_tokens_per_s"])

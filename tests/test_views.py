@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from calculators import memory
+from calculators.__main__ import main as cli_main
 from calculators.guide import TARGET_BY_ID
 from calculators.speed import forecast
 from model_specs import load_catalog
@@ -105,15 +108,22 @@ def test_request_tokens(ctx, prompt, out_tok, expected):
     assert request_tokens(Scenario(prompt=prompt, out_tok=out_tok), ctx) == expected
 
 
-def test_speed_view_is_the_forecast_of_the_scenarios_request():
+def test_speed_view_is_the_clis_answer_for_the_scenarios_request(capsys):
+    # One path: the page's headline under load is what `python -m calculators speed` prints for the same request.
     s = Scenario(model="gemma-4-26b-a4b", hw="h100-80gb-sxm", engine="vllm", quant="FP8", conc=8, prompt=2048)
     v = build_speed_view(s, CAT)
-    f = forecast(
+    cli_main(["speed", "--model", s.model, "--quant", "FP8", "--hardware", s.hw, "--engine", "vllm", "--context",
+              "8192", "--prompt-tokens", "2048", "--output-tokens", "256", "--concurrency", "8", "--json"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    for key in ("ttft_s", "e2e_s", "aggregate_tokens_per_s", "per_user_tokens_per_s", "prefill_tokens_per_s"):
+        assert getattr(v.forecast, key) == pytest.approx(out[key], rel=1e-5), key
+    # ... and it is the simulated closed loop's median, not the closed form's "everyone arrives together" queue
+    plain = forecast(
         CAT.model(s.model), "FP8", CAT.device("h100-80gb-sxm"), engine="vllm", context_tokens=8192, prompt_tokens=2048,
         output_tokens=256, concurrency=8,
     )  # fmt: skip
-    assert v.forecast.ttft_s == pytest.approx(f.ttft_s) and v.forecast.e2e_s == pytest.approx(f.e2e_s)
-    assert v.forecast.aggregate_tokens_per_s == pytest.approx(f.aggregate_tokens_per_s)
+    assert out["ttft_s"] == pytest.approx(out["ttft_s_p50"]) and out["ttft_s"] < plain.ttft_s
+    assert out["aggregate_tokens_per_s"] == pytest.approx(out["simulated_output_tokens_per_s"])
 
 
 def test_longer_prompt_and_cold_start_cost_time_to_first_token():

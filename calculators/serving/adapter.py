@@ -6,12 +6,14 @@ so the speed model is always handed objects (branch `calc` makes it refuse ids).
 
 from __future__ import annotations
 
+from calculators.cpu import decode_step as cpu_decode_step
 from calculators.memory import kv_bytes_per_token_at
 from calculators.speed import (
     ALLREDUCE_LATENCY_S,
     LINK_GBS,
     SERVER_STEP_OVERHEAD_S,
     Device,
+    SpeedForecast,
     custom_device,
     link_of,
     matmul_saturation,
@@ -30,6 +32,8 @@ __all__ = [
     "LINK_GBS",
     "SERVER_STEP_OVERHEAD_S",
     "Device",
+    "SpeedForecast",
+    "cpu_decode_step",
     "custom_device",
     "forecast",
     "kv_bytes_per_token_at",
@@ -64,11 +68,22 @@ def resolve_device(hardware) -> Device:
     return _resolve_device(hardware)
 
 
-def setup(model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16", weights_override=None):
+def setup(
+    model,
+    quant: str,
+    device,
+    engine: str,
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    weights_override=None,
+    efficiency_override: float | None = None,
+    threads: int | None = None,
+):
     """The speed model's resolved setup (device class, fitted parameters, geometry) for one scenario
-    (`weights_override`: an actual file's exact weights)."""
+    (`weights_override`: an actual file's exact weights; `efficiency_override`: a measured bandwidth efficiency)."""
     dev = resolve_device(device)
-    return setup_for(resolve_model(model), quant, dev, engine, gpus, kv_dtype, weights_override)
+    m, wo = resolve_model(model), weights_override
+    return setup_for(m, quant, dev, engine, gpus, kv_dtype, wo, efficiency_override, threads)
 
 
 def forecast(model, quant: str, hardware, *args, **kwargs):

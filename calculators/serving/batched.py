@@ -76,6 +76,7 @@ class BatchedStep:
     comm_per_token_s: float  # ... and per token in the step
     kv_token_s: float  # per cached full-attention token read by a decoder
     ubatch: int = 0  # prompt chunks larger than this are split (llama.cpp n_ubatch); 0 = no split
+    overlap: bool = False  # CPUs: streaming the weights and decode arithmetic overlap (calculators/cpu.py)
 
     def weights_read_bytes(self, tokens: int) -> float:
         """Weight bytes one step of `tokens` tokens reads: the dense part plus the experts its tokens touch."""
@@ -89,7 +90,8 @@ class BatchedStep:
         tokens = n_decode + prefill_tokens
         t = self.weights_read_bytes(tokens) / self.bandwidth_bytes_per_s
         rate = self.small_batch_flops_per_s if tokens <= SMALL_BATCH else self.decode_flops_per_s
-        t += n_decode * (self.dense_flops_per_token + self.expert_flops_per_token) / rate
+        arithmetic_s = n_decode * (self.dense_flops_per_token + self.expert_flops_per_token) / rate
+        t = max(t, arithmetic_s) if self.overlap else t + arithmetic_s
         if prefill_tokens:
             m = min(tokens, self.ubatch) if self.ubatch else tokens
             s_dense = adapter.matmul_saturation(m, self.prefill_half_tokens)
@@ -158,12 +160,15 @@ def build_step(
     pp: int = 1,
     tp_efficiency: float = TP_EFFICIENCY,
     weights_override=None,
+    efficiency_override: float | None = None,
+    threads: int | None = None,
 ) -> BatchedStep:
     """The batched step model of a catalog (or HF-config) model on a device, from today's fitted parameters
-    (`weights_override`: an actual file's exact weights instead of the recipe's)."""
+    (`weights_override`: an actual file's exact weights; `efficiency_override`: a measured bandwidth efficiency;
+    `threads`: llama.cpp -t on a CPU)."""
     if pp < 1 or gpus < 1 or gpus % pp:
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
-    s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override)
+    s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override, efficiency_override, threads)
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
     rec = engine_record(engine)
     server = rec.tensor_parallel  # llama.cpp / Ollama split by layers, not every layer across the GPUs
@@ -204,6 +209,14 @@ def build_step(
         hidden = s.model.text.hidden_size
         comm_tok = 2 * g.layers * 2 * (tp - 1) / tp * hidden * 2 / (adapter.LINK_GBS[link] * 1e9)
     overhead += (pp - 1) * PIPELINE_HOP_S
+    if s.cpu is not None:  # a catalog CPU: bandwidth, arithmetic and barriers from the CPU decode model
+        c = adapter.cpu_decode_step(
+            s.cpu, threads=s.threads, read_bytes=1.0, macs=1.0, layers=g.layers, kquant=g.kquant
+        )
+        bw, dec_rate = c.bandwidth_bytes_per_s, 2.0 / c.compute_s
+        overhead = c.sync_s + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
+        q = q_small = 1.0
+        per_seq = kv_swa / bw
     return BatchedStep(
         dense_weight_bytes=g.active_weight_bytes - routed_active,
         expert_bytes=g.routed_expert_bytes if g.moe else 0.0,
@@ -222,8 +235,9 @@ def build_step(
         per_seq_s=per_seq,
         comm_fixed_s=comm_fixed,
         comm_per_token_s=comm_tok,
-        kv_token_s=kv_tok / (bw * s.kv_read_ratio) + attn_pair / dec_rate,
+        kv_token_s=kv_tok / (bw * (1.0 if s.cpu is not None else s.kv_read_ratio)) + attn_pair / dec_rate,
         ubatch=0 if rec.serving_scheduler else rec.scheduler.n_ubatch_tokens,
+        overlap=s.cpu is not None,
     )
 
 

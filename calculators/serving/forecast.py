@@ -7,7 +7,13 @@ from dataclasses import dataclass, replace
 
 from calculators.engines import engine as engine_record
 from calculators.serving import adapter
-from calculators.serving.batched import BatchedStep, build_step, decode_aggregate_tokens_per_s, engine_config
+from calculators.serving.batched import (
+    BatchedStep,
+    build_step,
+    decode_aggregate_tokens_per_s,
+    engine_config,
+    prefill_s,
+)
 from calculators.serving.metrics import capacity, summarize
 from calculators.serving.simulator import EngineConfig, Load, Slo, simulate
 
@@ -57,11 +63,16 @@ def serving_setup(
     kv_dtype: str = "f16",
     requests: int = 1000,
     weights_override=None,
+    efficiency_override: float | None = None,
+    threads: int | None = None,
 ) -> ServingSetup:
     """The batched step model and the engine's scheduler for a closed loop of `concurrency` users (ValueError);
-    `weights_override`: an actual file's exact weights (calculators/gguf_file.py) instead of the recipe's."""
+    `weights_override`: an actual file's exact weights (calculators/gguf_file.py) instead of the recipe's;
+    `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU."""
     m, wo = adapter.resolve_model(model), weights_override
-    step = build_step(m, quant, hardware, engine, gpus, kv_dtype, weights_override=wo)
+    eff = efficiency_override
+    step = build_step(m, quant, hardware, engine, gpus, kv_dtype, weights_override=wo, efficiency_override=eff,
+                      threads=threads)  # fmt: skip
     notes: list[str] = []
     # llama.cpp is started with -np = the users simulated; Ollama keeps its default OLLAMA_NUM_PARALLEL.
     rec = engine_record(engine)
@@ -101,9 +112,12 @@ def serving_fields(
     search_max: float = 1024,
     requests: int = 1000,
     weights_override=None,
+    efficiency_override: float | None = None,
+    threads: int | None = None,
 ) -> dict:
-    """JSON-ready fields: decode_aggregate_tokens_per_s, ttft_s_p50/p95, itl_s, e2e_s_p95, simulated aggregate
-    throughput and, with an SLO and a search, the probe's `capacity` object (ValueError on bad input)."""
+    """JSON-ready fields: decode_aggregate_tokens_per_s, the batched model's prefill rate, ttft_s_p50/p95/mean,
+    itl_s, e2e_s_p50/p95, simulated aggregate throughput and, with an SLO and a search, the probe's `capacity`
+    object (ValueError on bad input)."""
     if search is not None and goodput is None:
         raise ValueError("--search needs --goodput targets")
     if not 0 < slo_attainment <= 1:
@@ -121,16 +135,21 @@ def serving_fields(
         kv_dtype,
         requests,
         weights_override,
+        efficiency_override,
+        threads,
     )
     s = summarize(simulate(su.step, su.engine, su.load), goodput)
     depth = prompt_tokens + output_tokens // 2
     out = {
         "decode_aggregate_tokens_per_s": decode_aggregate_tokens_per_s(su.step, concurrency, depth),
+        "batched_prefill_tokens_per_s": prompt_tokens / prefill_s(su.step, prompt_tokens) if prompt_tokens else 0.0,
         "simulated_output_tokens_per_s": s["output_tokens_per_s"],
         "ttft_s_p50": s["ttft_s"]["p50"],
         "ttft_s_p95": s["ttft_s"]["p95"],
+        "ttft_s_mean": s["ttft_s"]["mean"],
         "itl_s": s["itl_s"]["p50"],
         "itl_s_p95": s["itl_s"]["p95"],
+        "e2e_s_p50": s["e2e_s"]["p50"],
         "e2e_s_p95": s["e2e_s"]["p95"],
         "preemptions": s["preemptions"],
         "serving_notes": list(su.notes),
@@ -160,3 +179,47 @@ def latency_curve(su: ServingSetup, concurrencies: list[int], slo: Slo | None = 
             }
         )
     return rows
+
+
+def under_load(f: adapter.SpeedForecast, served: dict) -> adapter.SpeedForecast:
+    """The forecast with its headline figures from the serving model (one answer for CLI, pages and report):
+    prefill rate from the batched step; with several users, TTFT and end-to-end medians and the output throughput
+    of the simulated closed loop. Each range keeps the forecast's relative spread, so it still contains its point.
+    A model spilling to host memory keeps the closed-form figures (the batched step has no host-offload term)."""
+    if f.host_fraction > 0:
+        return f
+    r = replace(f)
+    pf = served["batched_prefill_tokens_per_s"]
+    if pf > 0 and f.prefill_tokens_per_s > 0:
+        k = pf / f.prefill_tokens_per_s
+        r = replace(r, prefill_tokens_per_s=pf, prefill_tokens_per_s_low=f.prefill_tokens_per_s_low * k,
+                    prefill_tokens_per_s_high=f.prefill_tokens_per_s_high * k)  # fmt: skip
+    cold = f.cold_start_s
+    if f.concurrency == 1:  # one request: the closed form with the batched model's prompt time
+        ttft = f.ttft_s + (f.prompt_tokens / pf - f.prompt_tokens / f.prefill_tokens_per_s if pf > 0 else 0.0)
+        e2e = f.e2e_s - f.ttft_s + ttft
+        agg = f.aggregate_tokens_per_s
+    else:
+        ttft, e2e = served["ttft_s_p50"] + cold, served["e2e_s_p50"] + cold
+        agg = served["simulated_output_tokens_per_s"]
+    t, e, a = (ttft - cold) / (f.ttft_s - cold), (e2e - cold) / (f.e2e_s - cold), agg / f.aggregate_tokens_per_s
+    return replace(
+        r,
+        ttft_s=ttft,
+        ttft_s_low=(f.ttft_s_low - cold) * t + cold,
+        ttft_s_high=(f.ttft_s_high - cold) * t + cold,
+        e2e_s=e2e,
+        e2e_s_low=(f.e2e_s_low - cold) * e + cold,
+        e2e_s_high=(f.e2e_s_high - cold) * e + cold,
+        aggregate_tokens_per_s=agg,
+        aggregate_tokens_per_s_low=f.aggregate_tokens_per_s_low * a,
+        aggregate_tokens_per_s_high=f.aggregate_tokens_per_s_high * a,
+        per_user_tokens_per_s=agg / f.concurrency,
+        notes=(*f.notes, UNDER_LOAD_NOTE) if f.concurrency > 1 else f.notes,
+    )
+
+
+UNDER_LOAD_NOTE = (
+    "TTFT, end-to-end time and throughput under load: medians of the scheduler simulation of a closed loop of "
+    "these users (calculators/serving)"
+)

@@ -64,6 +64,9 @@ class EngineConfig:
     block_size: int = 16
     on_demand: bool = True  # paged blocks allocated as tokens arrive (vLLM) vs whole context reserved (slots)
     max_queue: int | None = None  # requests waiting beyond this are rejected (OLLAMA_MAX_QUEUE)
+    # Mean seconds from the client sending a request to the scheduler seeing it (HTTP, chat template, tokenising),
+    # drawn per request in [0.5, 1.5] x the mean: simultaneous requests reach the scheduler one after another.
+    request_overhead_s: float = 0.0
 
 
 def vllm(
@@ -196,13 +199,12 @@ class _Sim:
         self.preemptions = 0
         self.itl_v: list[float] = []
         self.itl_w: list[float] = []
-        if load.rate_per_s is not None:
-            self.next_arrivals = deque(_arrivals(rng, load))
-            self.issued = n
-        else:
-            c = min(load.concurrency, n)
-            self.next_arrivals = deque([0.0] * c)
-            self.issued = c
+        self.rng = rng
+        self.pending: list[tuple[float, int]] = []  # (time the scheduler sees request i, i), a heap
+        self.issued = 0
+        sends = _arrivals(rng, load) if load.rate_per_s is not None else [0.0] * min(load.concurrency, n)
+        for a in sends:
+            self._send(a)
 
     # ---------------------------------------------------------------- KV accounting
     def _kv_used(self) -> float:
@@ -218,32 +220,35 @@ class _Sim:
         return math.inf if cap is None else cap - self._kv_used()
 
     # ---------------------------------------------------------------- arrivals and admission
+    def _send(self, now: float) -> None:
+        """A client sends the next request at `now`; the scheduler sees it after the API server's overhead."""
+        i, o = self.issued, self.eng.request_overhead_s
+        self.issued += 1
+        self.arr[i] = now
+        heapq.heappush(self.pending, (now + (o * (0.5 + self.rng.random()) if o > 0 else 0.0), i))
+
+    def _next_arrival_s(self) -> float | None:
+        """When the scheduler sees the next request not yet in its queue (None: no more)."""
+        return self.pending[0][0] if self.pending else None
+
     def _take_arrivals(self) -> None:
-        """Move requests that have arrived by now into the waiting queue (rejecting beyond max_queue)."""
-        q = self.next_arrivals
-        while q and q[0] <= self.t + 1e-12:
-            a = q.popleft()
-            i = self.issued - len(q) - 1 if self.load.rate_per_s is not None else self._closed_index()
-            self.arr[i] = a
+        """Move requests the scheduler has seen by now into the waiting queue (rejecting beyond max_queue)."""
+        q = self.pending
+        while q and q[0][0] <= self.t + 1e-12:
+            seen, i = heapq.heappop(q)
             mq = self.eng.max_queue
             if mq is not None and len(self.waiting) >= mq:
                 self.rejected += 1
                 self.finished += 1
-                self._issue_next(a)
+                self._issue_next(seen)
                 continue
             self.target[i] = self.prompt[i]
             self.waiting.append(i)
 
-    def _closed_index(self) -> int:
-        """Closed loop: requests are numbered in the order users issue them."""
-        self._closed_next = getattr(self, "_closed_next", 0) + 1
-        return self._closed_next - 1
-
     def _issue_next(self, now: float) -> None:
         """Closed loop: a user whose request ended sends the next one at once."""
         if self.load.concurrency is not None and self.issued < self.load.requests:
-            self.issued += 1
-            self.next_arrivals.append(now)
+            self._send(now)
 
     def _admissible(self) -> bool:
         """Could the head of the queue start now?"""
@@ -361,8 +366,9 @@ class _Sim:
             k = min(k, room)
         a = self.step.base_s(n, 0, 0.0) + self.step.kv_token_s * (self.kv_s + n * self.g)
         s = self.step.kv_token_s * n
-        if self.next_arrivals and (not self.waiting or self._admissible()):
-            k = min(k, _steps_until(self.next_arrivals[0] - self.t, a, s))
+        nxt = self._next_arrival_s()
+        if nxt is not None and (not self.waiting or self._admissible()):
+            k = min(k, _steps_until(nxt - self.t, a, s))
         dt = k * a + s * k * (k - 1) / 2
         self.itl_v.append(a + s * (k - 1) / 2)
         self.itl_w.append(n * k)
@@ -400,8 +406,8 @@ class _Sim:
                 self._decode_run()
             elif self.prefilling:  # KV full with only prompts in flight: drop the newest one back
                 self._preempt()
-            elif self.next_arrivals:
-                self.t = max(self.t, self.next_arrivals[0])
+            elif self.pending:
+                self.t = max(self.t, self.pending[0][0])
             else:
                 raise RuntimeError("simulation stalled: a request can never be admitted (KV smaller than one context)")
         return SimResult(

@@ -167,12 +167,22 @@ def _cpu_hook(
 
 
 def setup_for(
-    model, quant: str, device, engine: str, gpus: int = 1, kv_dtype: str = "f16", weights_override=None
+    model,
+    quant: str,
+    device,
+    engine: str,
+    gpus: int = 1,
+    kv_dtype: str = "f16",
+    weights_override=None,
+    efficiency_override: float | None = None,
+    threads: int | None = None,
 ) -> _Setup:
     """The resolved setup (device class, fitted parameters, geometry) of one scenario, for models built on this one;
-    `weights_override`: an actual file's exact weights instead of the recipe's."""
+    `weights_override`: an actual file's exact weights instead of the recipe's; `efficiency_override`: a measured
+    bandwidth efficiency; `threads`: llama.cpp -t on a CPU."""
     from calculators.speed.device import resolve_device
     from calculators.speed.geometry import resolve_model
 
     dev = resolve_device(device)
-    return _setup(resolve_model(model), quant, dev, engine, kv_dtype, gpus, None, 0.0, [], None, weights_override)
+    eff, wo = efficiency_override, weights_override
+    return _setup(resolve_model(model), quant, dev, engine, kv_dtype, gpus, eff, 0.0, [], threads, wo)

@@ -15,7 +15,7 @@ from typing import Any
 from calculators import cpu as cpu_model
 from calculators.guide import ENGINE_QUANTS
 from calculators.memory import WeightBreakdown
-from calculators.serving.forecast import latency_curve, serving_fields, serving_setup
+from calculators.serving.forecast import latency_curve, serving_fields, serving_setup, under_load
 from calculators.serving.metrics import capacity
 from calculators.serving.simulator import Slo
 from calculators.speed import (
@@ -156,6 +156,8 @@ class SpeedView:
             s.kv,
             s.ttft_s,
             s.user_tps,
+            self.efficiency_override,
+            self.threads,
         )
         # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
         view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, self.weights, *key[2:]))
@@ -166,10 +168,7 @@ class SpeedView:
             day = str(run["created_at"])[:10]
             label = f"probe run {run['id']} of {run['model']} on {run['endpoint']}, {day}"
             view = replace(view, measured_capacity=run["capacity"], measured_label=label)
-        if self.efficiency_override is None:
-            return view
-        note = "the simulation uses the fitted step model, not your measured efficiency"
-        return replace(view, notes=(*view.notes, note))
+        return view
 
     @cached_property
     def variant_quants(self) -> list[str]:
@@ -252,6 +251,8 @@ def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = Non
         override, from_probe = _override(s, model, hw, prompt, m, wo)
         v = SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, None, None, byo)
         f = forecast(model, s.quant, hw, concurrency=s.conc, cold_start=s.cold, **v._common())
+        if v.serving.error is None:  # the headline under load is the scheduler simulation's
+            f = under_load(f, v.serving.fields)
     except ValueError as e:
         err = str(e)
     return SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, f, err, byo)
@@ -269,14 +270,13 @@ def scenario_slo(ttft_s: float | None, user_tps: float | None) -> Slo | None:
 
 
 def _serving(
-    model, hw, wo, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, kv, ttft_s, user_tps
+    model, hw, wo, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, kv, ttft_s, user_tps, eff, threads
 ) -> ServingView:
     slo = scenario_slo(ttft_s, user_tps)
+    tuning = dict(weights_override=wo, efficiency_override=eff, threads=threads)
     try:
-        su = serving_setup(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, weights_override=wo)
-        fields = serving_fields(
-            model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, goodput=slo, weights_override=wo
-        )
+        su = serving_setup(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, **tuning)
+        fields = serving_fields(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, goodput=slo, **tuning)
         users = rate = None
         if slo is not None:
             users = capacity(su.step, su.engine, su.load, slo, SLO_ATTAINMENT, "concurrency", SEARCH_MAX_USERS)
