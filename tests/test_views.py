@@ -262,3 +262,18 @@ def test_variants_view_filters_families_and_keeps_a_valid_score():
     }
     assert v.score == v.scores[0] and all(p["score"] is not None for p in v.points)
     assert build_variants_view(Scenario(), CAT).chosen == v.families
+
+
+def test_the_concurrency_chart_is_the_simulated_closed_loop_of_the_headline():
+    # One answer per question: the chart's point at the scenario's users is the headline's figure, and an engine's
+    # slots show (llama-server started with -np = the users; Ollama's single default slot queues the rest).
+    s = Scenario(model="gemma-4-e4b", hw="rtx-4090", engine="llama.cpp", quant="Q4_K_M", conc=4)
+    v = build_speed_view(s, CAT)
+    at = {p.concurrency: p for p in v.concurrency}
+    assert at[4].aggregate_tokens_per_s == pytest.approx(v.forecast.aggregate_tokens_per_s, rel=0.03)
+    assert at[8].aggregate_tokens_per_s > 1.3 * at[2].aggregate_tokens_per_s
+    one_slot = {
+        p.concurrency: p for p in build_speed_view(Scenario(**{**s.model_dump(), "engine": "ollama"}), CAT).concurrency
+    }
+    assert one_slot[8].aggregate_tokens_per_s == pytest.approx(one_slot[1].aggregate_tokens_per_s, rel=0.05)
+    assert one_slot[8].ttft_s > 5 * one_slot[1].ttft_s  # the other users wait in Ollama's queue

@@ -37,7 +37,7 @@ def concurrency_caption(v: SpeedView) -> str:
             else f" with {v.context_tokens:,} tokens each"
         )
         + f": {last.aggregate_tokens_per_s:,.0f} tokens/s in total, {last.per_user_tokens_per_s:,.1f} per user, "
-        f"time to first token {last.ttft_s:,.2f} s when all arrive together ({BOUND_LABELS[last.bound]})."
+        f"median time to first token {last.ttft_s:,.2f} s in a closed loop ({BOUND_LABELS[last.bound]})."
     )
 
 

@@ -161,6 +161,24 @@ def serving_fields(
     return out
 
 
+def simulated_points(su: ServingSetup, points: list) -> list:
+    """The concurrency curve's points (calculators.speed ConcurrencyPoint) with aggregate and per-user throughput,
+    median TTFT and end-to-end time of a simulated closed loop at each level (step time and bound kept)."""
+    out, eng = [], su.engine
+    for p in points:
+        c = p.concurrency
+        load = replace(su.load, concurrency=c, requests=max(200, 4 * c))
+        if eng.kind == "llama.cpp":  # llama-server started with -np = the users at each level, as the scenario is
+            kv = None if eng.kv_tokens is None else eng.kv_tokens // eng.max_seqs * c
+            eng = replace(eng, max_seqs=c, kv_tokens=kv)
+        s = summarize(simulate(su.step, eng, load))
+        agg = s["output_tokens_per_s"]
+        ttft, e2e = s["ttft_s"]["p50"], s["e2e_s"]["p50"]
+        out.append(replace(p, aggregate_tokens_per_s=agg, per_user_tokens_per_s=agg / p.concurrency, ttft_s=ttft,
+                           e2e_s=e2e))  # fmt: skip
+    return out
+
+
 def latency_curve(su: ServingSetup, concurrencies: list[int], slo: Slo | None = None) -> list[dict]:
     """Closed-loop latency per number of users: p50/p95 TTFT, median and p95 ITL, output tokens/s, attainment."""
     rows = []

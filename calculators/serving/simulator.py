@@ -225,7 +225,7 @@ class _Sim:
         i, o = self.issued, self.eng.request_overhead_s
         self.issued += 1
         self.arr[i] = now
-        heapq.heappush(self.pending, (now + (o * (0.5 + self.rng.random()) if o > 0 else 0.0), i))
+        heapq.heappush(self.pending, (now + o, i))
 
     def _next_arrival_s(self) -> float | None:
         """When the scheduler sees the next request not yet in its queue (None: no more)."""

@@ -15,7 +15,13 @@ from typing import Any
 from calculators import cpu as cpu_model
 from calculators.guide import ENGINE_QUANTS
 from calculators.memory import WeightBreakdown
-from calculators.serving.forecast import latency_curve, serving_fields, serving_setup, under_load
+from calculators.serving.forecast import (
+    latency_curve,
+    serving_fields,
+    serving_setup,
+    simulated_points,
+    under_load,
+)
 from calculators.serving.metrics import capacity
 from calculators.serving.simulator import Slo
 from calculators.speed import (
@@ -177,8 +183,16 @@ class SpeedView:
 
     @cached_property
     def concurrency(self) -> list[ConcurrencyPoint]:
-        """Aggregate and per-user speed as users are added, up to what fits in memory."""
-        return concurrency_curve(self.model, self.scenario.quant, self.hardware, **self._common())
+        """Aggregate and per-user speed as users are added, up to what fits in memory: closed loops simulated as
+        the headline is (the closed form alone when the scenario cannot be simulated)."""
+        s = self.scenario
+        plain = concurrency_curve(self.model, s.quant, self.hardware, **self._common())
+        if self.serving.error is not None or (self.forecast is not None and self.forecast.host_fraction > 0):
+            return plain
+        args = (self.model, s.quant, self.hardware, s.engine, self.context_tokens, self.prompt_tokens)
+        su = serving_setup(*args, self.output_tokens, s.conc, s.gpus, s.kv, weights_override=self.weights,
+                           efficiency_override=self.efficiency_override, threads=self.threads)  # fmt: skip
+        return simulated_points(su, plain)
 
     @cached_property
     def depth(self) -> list[tuple[int, float, float, float]]:
