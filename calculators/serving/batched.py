@@ -150,6 +150,15 @@ def _kv_rates(model, kv_dtype: str) -> tuple[float, float]:
     return per_token, a - per_token * d1
 
 
+def _tp_comm_s(s, tp: int) -> tuple[float, float]:
+    """Tensor parallel's two all-reduces per layer: (latency per step, seconds per token in the step)."""
+    if tp <= 1:
+        return 0.0, 0.0
+    link, layers = adapter.link_of(s.dev), s.geo.layers
+    per_token = 2 * layers * 2 * (tp - 1) / tp * s.model.text.hidden_size * 2 / (adapter.LINK_GBS[link] * 1e9)
+    return 2 * layers * adapter.ALLREDUCE_LATENCY_S[link], per_token
+
+
 def build_step(
     model,
     quant: str,
@@ -163,9 +172,8 @@ def build_step(
     efficiency_override: float | None = None,
     threads: int | None = None,
 ) -> BatchedStep:
-    """The batched step model of a catalog (or HF-config) model on a device, from today's fitted parameters
-    (`weights_override`: an actual file's exact weights; `efficiency_override`: a measured bandwidth efficiency;
-    `threads`: llama.cpp -t on a CPU)."""
+    """The batched step model of a model on a device from the fitted parameters (`weights_override`: a file's exact
+    weights; `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU)."""
     if pp < 1 or gpus < 1 or gpus % pp:
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
     s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override, efficiency_override, threads)
@@ -202,20 +210,12 @@ def build_step(
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
     overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
-    comm_fixed = comm_tok = 0.0
-    if tp > 1:
-        link = adapter.link_of(dev)
-        comm_fixed = 2 * g.layers * adapter.ALLREDUCE_LATENCY_S[link]
-        hidden = s.model.text.hidden_size
-        comm_tok = 2 * g.layers * 2 * (tp - 1) / tp * hidden * 2 / (adapter.LINK_GBS[link] * 1e9)
+    comm_fixed, comm_tok = _tp_comm_s(s, tp)
     overhead += (pp - 1) * PIPELINE_HOP_S
     if s.cpu is not None:  # a catalog CPU: bandwidth, arithmetic and barriers from the CPU decode model
-        c = adapter.cpu_decode_step(
-            s.cpu, threads=s.threads, read_bytes=1.0, macs=1.0, layers=g.layers, kquant=g.kquant
-        )
-        bw, dec_rate = c.bandwidth_bytes_per_s, 2.0 / c.compute_s
+        c = adapter.cpu_decode_step(s.cpu, threads=s.threads, read_bytes=1, macs=1, layers=g.layers, kquant=g.kquant)
+        bw, dec_rate, q, q_small = c.bandwidth_bytes_per_s, 2.0 / c.compute_s, 1.0, 1.0
         overhead = c.sync_s + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
-        q = q_small = 1.0
         per_seq = kv_swa / bw
     return BatchedStep(
         dense_weight_bytes=g.active_weight_bytes - routed_active,

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from calculators.serving.search import LevelOutcome, search_capacity, validate_search
 from calculators.serving.simulator import EngineConfig, Load, SimResult, Slo, StepCost, simulate
+
+SIMULATED_MAX_LEVELS = 64  # simulated levels are cheap: the search is never cut short by its level budget
 
 
 def _quantile(sorted_values: list[float], q: float) -> float:
@@ -98,21 +101,15 @@ def summarize(r: SimResult, slo: Slo | None = None) -> dict:
     }
 
 
-def _level(step: StepCost, engine: EngineConfig, load: Load, search: str, value: float, slo: Slo) -> dict:
-    """Simulate one load level and return the probe's per-level capacity record."""
+def _level(step: StepCost, engine: EngineConfig, load: Load, search: str, value: float, slo: Slo) -> LevelOutcome:
+    """Simulate one load level: what the capacity search needs to know of it."""
     lv = (
         replace(load, concurrency=int(value), rate_per_s=None)
         if search == "concurrency"
         else replace(load, concurrency=None, rate_per_s=float(value))
     )
-    s = summarize(simulate(step, engine, lv), slo)
-    g = s["goodput"]
-    return {
-        "value": value,
-        "attainment": g["attainment"],
-        "goodput_requests_per_s": g["requests_per_s"],
-        "goodput_output_tokens_per_s": g["output_tokens_per_s"],
-    }
+    g = summarize(simulate(step, engine, lv), slo)["goodput"]
+    return LevelOutcome(value, g["attainment"], g["requests_per_s"], g["output_tokens_per_s"])
 
 
 def capacity(
@@ -124,66 +121,16 @@ def capacity(
     search: str = "concurrency",
     search_max: float = 1024,
 ) -> dict:
-    """Largest concurrency (to the integer) or rate (to 5 %) whose SLO attainment meets the target: bracket by
-    doubling, then bisect; the same `capacity` object as the probe's."""
-    if search not in ("concurrency", "rate"):
-        raise ValueError("search is 'concurrency' or 'rate'")
+    """Largest concurrency (to the integer) or rate (to 5 %) whose simulated SLO attainment meets the target: the
+    probe's search (calculators/serving/search.py) over simulated levels, so the same `capacity` object."""
+    validate_search(search, search_max)
     if not 0 < attainment <= 1:
         raise ValueError("SLO attainment must be in (0, 1]")
-    levels: dict[float, dict] = {}
-
-    def ok(v: float) -> bool:
-        if v not in levels:
-            levels[v] = _level(step, engine, load, search, v, slo)
-        return levels[v]["attainment"] >= attainment
-
-    lo, hi = None, None
-    v = 1.0 if search == "concurrency" else _first_rate(step, engine, load)
-    while v <= search_max:
-        if ok(v):
-            lo = v
-            v *= 2
-        else:
-            hi = v
-            break
-    if lo is None and hi is not None and search == "rate":  # even the first rate fails: bracket downwards
-        lo, hi = _down(ok, hi)
-    if lo is not None and hi is not None:
-        while (hi - lo > 1) if search == "concurrency" else (hi / lo > 1.05):
-            mid = (lo + hi) // 2 if search == "concurrency" else (lo * hi) ** 0.5
-            if ok(mid):
-                lo = mid
-            else:
-                hi = mid
-    best = levels.get(lo) if lo is not None else None
-    fail = levels.get(hi) if hi is not None else None
-    return {
-        "search": search,
-        "value": (int(lo) if search == "concurrency" else lo) if lo is not None else None,
-        "at_least": lo is not None and hi is None,
-        "target_attainment": attainment,
-        "attainment": best["attainment"] if best else None,
-        "goodput_requests_per_s": best["goodput_requests_per_s"] if best else None,
-        "goodput_output_tokens_per_s": best["goodput_output_tokens_per_s"] if best else None,
-        "first_failing_value": (int(hi) if search == "concurrency" else hi) if hi is not None else None,
-        "first_failing_attainment": fail["attainment"] if fail else None,
-        "levels_measured": len(levels),
-        "note": _note(search, lo, hi, levels),
-        "slo": {"ttft_s": slo.ttft_s, "tpot_s": slo.tpot_s, "e2e_s": slo.e2e_s, "attainment": attainment},
-        "levels": [
-            {"step": i + 1, **lv, "cut_short": False, "passed": lv["attainment"] >= attainment, "reused": False}
-            for i, lv in enumerate(levels.values())
-        ],
-    }
-
-
-def _note(search: str, lo: float | None, hi: float | None, levels: dict) -> str | None:
-    """The probe's note on an open-ended search (None when the bounds are tight)."""
-    if lo is None:
-        return f"even the smallest load tried ({search} {min(levels, default=None)}) missed the SLO attainment target"
-    if hi is None:
-        return f"at least {lo:g}: the search maximum passed; raise --search-max to find the limit"
-    return None
+    start = 1 if search == "concurrency" else _first_rate(step, engine, load)
+    cap = search_capacity(lambda v: _level(step, engine, load, search, v, slo), search, search_max, attainment,
+                          start=min(start, search_max), max_levels=SIMULATED_MAX_LEVELS)  # fmt: skip
+    cap["slo"] = {"ttft_s": slo.ttft_s, "tpot_s": slo.tpot_s, "e2e_s": slo.e2e_s, "attainment": attainment}
+    return cap
 
 
 def _first_rate(step: StepCost, engine: EngineConfig, load: Load) -> float:
@@ -191,13 +138,3 @@ def _first_rate(step: StepCost, engine: EngineConfig, load: Load) -> float:
     single = simulate(step, engine, replace(load, requests=1, concurrency=1, rate_per_s=None))
     e2e = single.finish_s[0] - single.arrival_s[0]
     return max(0.01, 0.25 / max(e2e, 1e-9))
-
-
-def _down(ok, hi: float) -> tuple[float | None, float]:
-    """Halve the rate until a level passes (at most 10 halvings)."""
-    v = hi
-    for _ in range(10):
-        v /= 2
-        if ok(v):
-            return v, v * 2
-    return None, v

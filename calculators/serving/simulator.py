@@ -202,6 +202,7 @@ class _Sim:
         self.rng = rng
         self.pending: list[tuple[float, int]] = []  # (time the scheduler sees request i, i), a heap
         self.issued = 0
+        self.api_free_s = 0.0  # when the API server is free to take the next request
         sends = _arrivals(rng, load) if load.rate_per_s is not None else [0.0] * min(load.concurrency, n)
         for a in sends:
             self._send(a)
@@ -225,7 +226,9 @@ class _Sim:
         i, o = self.issued, self.eng.request_overhead_s
         self.issued += 1
         self.arr[i] = now
-        heapq.heappush(self.pending, (now + o, i))
+        # one API-server process handles requests one after another: a burst reaches the scheduler spread out
+        self.api_free_s = max(now, self.api_free_s) + o
+        heapq.heappush(self.pending, (self.api_free_s, i))
 
     def _next_arrival_s(self) -> float | None:
         """When the scheduler sees the next request not yet in its queue (None: no more)."""
