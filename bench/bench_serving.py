@@ -18,7 +18,7 @@ import fnmatch
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -36,6 +36,7 @@ from calculators.serving.batched import (  # noqa: E402
 )
 from calculators.serving.metrics import summarize  # noqa: E402
 from calculators.serving.simulator import Load, simulate  # noqa: E402
+from model_specs import load_catalog  # noqa: E402
 from model_specs.hf_import import model_from_hf_json  # noqa: E402
 
 CONFIGS = {
@@ -43,6 +44,8 @@ CONFIGS = {
     "llama-3.3-70b": ROOT / "bench/serving_configs/llama-3.3-70b.json",
     "qwen2.5-0.5b": ROOT / "bench/serving_configs/qwen2.5-0.5b.json",
     "mistral-7b-v0.3": ROOT / "bench/serving_configs/mistral-7b-v0.3.json",
+    "qwen3-8b": ROOT / "bench/serving_configs/qwen3-8b.json",
+    "qwen3-4b": ROOT / "bench/serving_configs/qwen3-4b.json",
     "llama-2-7b": ROOT / "bench/serving_configs/llama-2-7b.json",
     "llama-3-8b": ROOT / "tests/fixtures/hf_configs/llama-3-8b.json",
     "qwen2.5-7b": ROOT / "tests/fixtures/hf_configs/qwen2.5-7b.json",
@@ -83,9 +86,10 @@ _MODELS: dict = {}
 
 
 def model(name: str):
-    """A ModelSpec from its HF config (cached)."""
+    """A ModelSpec from its HF config, else the packaged catalog (cached)."""
     if name not in _MODELS:
-        _MODELS[name] = model_from_hf_json(CONFIGS[name].read_bytes(), model_id=name)
+        cfg = CONFIGS.get(name)
+        _MODELS[name] = model_from_hf_json(cfg.read_bytes(), model_id=name) if cfg else load_catalog().model(name)
     return _MODELS[name]
 
 
@@ -109,28 +113,49 @@ class Row:
     key: tuple[str, str] | None = None  # (device class, kernel family) of llama-bench rows
 
 
+def _engine(src: dict, m, quant: str, kv: str):
+    """The row's scheduler: the engine's defaults with the source's published knobs (SGLang simulated as vLLM)."""
+    eng = "vllm" if src["engine"] == "sglang" else src["engine"]
+    util = src.get("gpu_memory_utilization", 0.9)
+    cfg = engine_config(eng, m, quant, src["hardware"], src["gpus"], kv, gpu_memory_utilization=util)
+    if src.get("max_num_batched_tokens"):
+        cfg = replace(cfg, token_budget=src["max_num_batched_tokens"])
+    return cfg
+
+
 def _serving_rows(data: dict) -> list[Row]:
-    """Aggregate throughput, TTFT and ITL under a closed loop (serving_measurements.yaml)."""
+    """Aggregate throughput, TTFT and ITL under a closed loop or a Poisson rate (serving_measurements.yaml): the
+    run's own lengths and request count, through the same simulator the CLI's headline comes from."""
     rows: list[Row] = []
     for src in data["sources"]:
         m = model(src["model"])
         p, o, gpus, quant = src["prompt_tokens"], src["output_tokens"], src["gpus"], src["quant"]
-        kv = "fp8" if quant == "FP8" else "f16"
-        util = src.get("gpu_memory_utilization", 0.9)
+        kv = src.get("kv_dtype", "fp8" if quant == "FP8" else "f16")
         step = build_step(m, quant, src["hardware"], "vllm", gpus, kv)
-        cfg = engine_config(src["engine"], m, quant, src["hardware"], gpus, kv, gpu_memory_utilization=util)
-        for c, tput, ttft_ms, itl_ms in src["rows"]:
-            f = adapter.forecast(m, quant, src["hardware"], "vllm", p + o, p, o, c, gpus, kv)
-            load = Load(concurrency=c, requests=min(max(50 * c, 200), 5000), prompt_tokens=p, output_tokens=o)
+        cfg = _engine(src, m, quant, kv)
+        rate = src.get("load") == "rate"
+        lengths = dict(
+            prompt_tokens=p, output_tokens=o, prompt_sd=src.get("prompt_sd", 0), output_sd=src.get("output_sd", 0)
+        )
+        for level, tput, ttft_ms, itl_ms, *n in src["rows"]:
+            n_req = (n or [src.get("num_prompts")])[0] or min(max(50 * level, 200), 5000)
+            load = (
+                Load(rate_per_s=level, requests=n_req, **lengths)
+                if rate
+                else Load(concurrency=level, requests=max(n_req, level), **lengths)
+            )
+            f = None if rate else adapter.forecast(m, quant, src["hardware"], "vllm", p + o, p, o, level, gpus, kv)
             s = summarize(simulate(step, cfg, load))
             tag = dict(engine=src["engine"], hw=src["hardware"], source=src["id"])
-            rows.append(Row("aggregate under load", measured=tput, today=f.aggregate_tokens_per_s,
+            rows.append(Row("aggregate under load", measured=tput, today=f and f.aggregate_tokens_per_s,
                             new=s["output_tokens_per_s"], **tag))  # fmt: skip
-            stat = src["ttft_stat"] if src["ttft_stat"] == "mean" else "p50"
-            rows.append(Row("TTFT under load", measured=ttft_ms / 1e3, today=f.ttft_s, new=s["ttft_s"][stat], **tag))
+            if ttft_ms is not None:
+                stat = "mean" if src["ttft_stat"] == "mean" else "p50"
+                rows.append(Row("TTFT under load", measured=ttft_ms / 1e3, today=f and f.ttft_s, new=s["ttft_s"][stat],
+                                **tag))  # fmt: skip
             if itl_ms is not None:
                 istat = "mean" if src["itl_stat"] == "mean" else "p50"
-                rows.append(Row("ITL", measured=itl_ms / 1e3, today=1 / f.decode_tokens_per_s,
+                rows.append(Row("ITL", measured=itl_ms / 1e3, today=f and 1 / f.decode_tokens_per_s,
                                 new=s["itl_s"][istat], **tag))  # fmt: skip
     return rows
 

@@ -16,7 +16,7 @@ arithmetic and multiplies the KV room, not the weight read (every token still cr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from calculators.engines import engine as engine_record
 from calculators.serving import adapter
@@ -54,6 +54,30 @@ VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory pe
 
 
 @dataclass(frozen=True)
+class ServingParams:
+    """The serving engines' step on GPUs (vLLM, SGLang, TensorRT-LLM): fitted by `python bench/fit_serving.py`."""
+
+    bandwidth_efficiency: float  # share of peak bandwidth while streaming weights and KV
+    compute_efficiency: float  # share of the dense tensor peak (FP8 twice FP16 where supported) for decode tokens
+    prefill_efficiency: float  # ... for prompt tokens
+    step_overhead_s: float  # per engine step: scheduling, sampling, launches not hidden by CUDA graphs
+    layer_overhead_s: float  # per layer per step (small kernels: norms, rotary, routing)
+    moe_layer_factor: float  # a MoE layer costs this many dense layers of fixed overhead (router, expert dispatch)
+    request_overhead_s: float  # API server per request before the scheduler sees it (HTTP, template, tokenising)
+
+
+SERVING = ServingParams(
+    bandwidth_efficiency=1.0,
+    compute_efficiency=0.525,
+    prefill_efficiency=0.525,
+    step_overhead_s=1.5e-3,
+    layer_overhead_s=0.0,
+    moe_layer_factor=1.0,
+    request_overhead_s=0.0,
+)
+
+
+@dataclass(frozen=True)
 class BatchedStep:
     """A step-time model for the simulator (calculators.serving.simulator.StepCost)."""
 
@@ -88,26 +112,30 @@ class BatchedStep:
     def base_s(self, n_decode: int, prefill_tokens: int, prefill_pairs: float) -> float:
         """Seconds of a step with `n_decode` decoders and `prefill_tokens` prompt tokens, KV reads aside."""
         tokens = n_decode + prefill_tokens
-        t = self.weights_read_bytes(tokens) / self.bandwidth_bytes_per_s
+        memory_s = self.weights_read_bytes(tokens) / self.bandwidth_bytes_per_s
         rate = self.small_batch_flops_per_s if tokens <= SMALL_BATCH else self.decode_flops_per_s
         arithmetic_s = n_decode * (self.dense_flops_per_token + self.expert_flops_per_token) / rate
-        t = max(t, arithmetic_s) if self.overlap else t + arithmetic_s
         if prefill_tokens:
-            m = min(tokens, self.ubatch) if self.ubatch else tokens
-            s_dense = adapter.matmul_saturation(m, self.prefill_half_tokens)
-            dense = prefill_tokens * self.dense_flops_per_token + prefill_pairs * self.attn_flops_per_pair
-            dense += prefill_tokens * self.swa_flops_per_token
-            t += dense / (self.prefill_flops_per_s * s_dense)
-            if self.expert_flops_per_token:
-                per_expert = m * self.experts_active / max(self.experts, 1)
-                s_exp = adapter.matmul_saturation(per_expert, self.prefill_half_tokens)
-                t += prefill_tokens * self.expert_flops_per_token / (self.prefill_flops_per_s * s_exp)
-            if self.ubatch and prefill_tokens > self.ubatch:  # weights streamed again for every ubatch
-                t += (
-                    (math.ceil(prefill_tokens / self.ubatch) - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s
-                )
+            arithmetic_s += self._prefill_arithmetic_s(tokens, prefill_tokens, prefill_pairs)
+        # Overlap: the GEMMs stream the weights while they multiply, so the slower of the two sets the pace.
+        t = max(memory_s, arithmetic_s) if self.overlap else memory_s + arithmetic_s
+        if self.ubatch and prefill_tokens > self.ubatch:  # weights streamed again for every ubatch
+            t += (math.ceil(prefill_tokens / self.ubatch) - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s
         comm = self.comm_fixed_s + self.comm_per_token_s * tokens if self.comm_fixed_s else 0.0
         return t + comm + self.overhead_s + self.per_seq_s * n_decode
+
+    def _prefill_arithmetic_s(self, tokens: int, prefill_tokens: int, prefill_pairs: float) -> float:
+        """Seconds of the prompt chunks' arithmetic (dense, attention, routed experts) in a step of `tokens`."""
+        m = min(tokens, self.ubatch) if self.ubatch else tokens
+        s_dense = adapter.matmul_saturation(m, self.prefill_half_tokens)
+        dense = prefill_tokens * self.dense_flops_per_token + prefill_pairs * self.attn_flops_per_pair
+        dense += prefill_tokens * self.swa_flops_per_token
+        t = dense / (self.prefill_flops_per_s * s_dense)
+        if self.expert_flops_per_token:
+            per_expert = m * self.experts_active / max(self.experts, 1)
+            s_exp = adapter.matmul_saturation(per_expert, self.prefill_half_tokens)
+            t += prefill_tokens * self.expert_flops_per_token / (self.prefill_flops_per_s * s_exp)
+        return t
 
 
 def decode_step_s(step: BatchedStep, batch: int, depth_tokens: int) -> float:
@@ -171,6 +199,7 @@ def build_step(
     weights_override=None,
     efficiency_override: float | None = None,
     threads: int | None = None,
+    serving: ServingParams = SERVING,
 ) -> BatchedStep:
     """The batched step model of a model on a device from the fitted parameters (`weights_override`: a file's exact
     weights; `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU)."""
@@ -182,7 +211,9 @@ def build_step(
     server = rec.tensor_parallel  # llama.cpp / Ollama split by layers, not every layer across the GPUs
     tp = gpus // pp if server else 1
     e_tp = tp_efficiency if tp > 1 else 1.0
-    bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency * tp * e_tp
+    sp = serving if s.server else None
+    e_bw = sp.bandwidth_efficiency if sp and efficiency_override is None else cls.bandwidth_efficiency
+    bw = dev.bandwidth_bytes_per_s * e_bw * tp * e_tp
     q = sh.kquant_compute_factor if g.kquant and not s.server else 1.0
     q_small = q
     if not s.server and dev.kind == "nvidia" and not g.quant.upper().startswith(("F16", "BF16", "F32")):
@@ -191,13 +222,13 @@ def build_step(
     kv_tok, kv_swa = _kv_rates(s.model, kv_dtype)
     attn_pair = 4.0 * g.q_dim * g.full_layers
     swa_tok = 4.0 * g.q_dim * g.sliding_layers * (g.window or 0)
-    dec_rate = s.fp16 * cls.compute_efficiency * tp * e_tp * pp / q
+    dec_rate = s.fp16 * (sp.compute_efficiency if sp else cls.compute_efficiency) * tp * e_tp * pp / q
     # GeForce cards: the catalog lists FP16 with FP32 accumulate, half the rate of the FP16-accumulate and int8
     # kernels llama.cpp runs; professional and datacenter parts list the full rate.
     geforce = dev.kind == "nvidia" and dev.id.startswith("rtx-") and not dev.id.startswith(("rtx-pro", "rtx-a"))
     geforce = geforce and "ada" not in dev.id
     kernel = "f16" if g.quant.upper().startswith(("F16", "BF16", "F32")) else "int8"
-    e_pf = cls.prefill_efficiency if s.server else PREFILL_EFFICIENCY.get((s.cls_name, kernel), cls.prefill_efficiency)
+    e_pf = sp.prefill_efficiency if sp else PREFILL_EFFICIENCY.get((s.cls_name, kernel), cls.prefill_efficiency)
     pf_rate = (
         s.fp16
         * (2.0 if geforce and not s.server else 1.0)
@@ -208,7 +239,8 @@ def build_step(
         / (sh.kquant_compute_factor if g.kquant and s.cls_name == "apple" else 1.0)
     )
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
-    overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
+    if sp:
+        overhead = sp.step_overhead_s + g.layers * sp.layer_overhead_s * (sp.moe_layer_factor if g.moe else 1.0)
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
     comm_fixed, comm_tok = _tp_comm_s(s, tp)
     overhead += (pp - 1) * PIPELINE_HOP_S
@@ -237,7 +269,7 @@ def build_step(
         comm_per_token_s=comm_tok,
         kv_token_s=kv_tok / (bw * (1.0 if s.cpu is not None else s.kv_read_ratio)) + attn_pair / dec_rate,
         ubatch=0 if rec.serving_scheduler else rec.scheduler.n_ubatch_tokens,
-        overlap=s.cpu is not None,
+        overlap=s.cpu is not None or s.server,
     )
 
 
@@ -276,14 +308,15 @@ def engine_config(
     """Default scheduler knobs per engine: vLLM V1's defaults and its KV blocks; llama.cpp / Ollama slots."""
     if engine in ("tensorrt-llm", "nim"):
         kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
-        return tensorrt_llm(kv_tokens=kv)
+        return replace(tensorrt_llm(kv_tokens=kv), request_overhead_s=SERVING.request_overhead_s)
     if engine in ("vllm", "transformers"):
         mem = adapter.resolve_device(hardware).memory_bytes if hardware is not None else None
         big = mem is not None and mem >= 70 * 2**30  # vLLM arg_utils: larger defaults on >= 70 GiB GPUs
         kv = None
         if model is not None:
             kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
-        return vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
+        cfg = vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
+        return replace(cfg, request_overhead_s=SERVING.request_overhead_s)
     if engine == "ollama":
         n = parallel or 1
         return ollama(num_parallel=n, n_ctx=(context_tokens * n) if context_tokens else None)

@@ -115,7 +115,7 @@ def serving_fields(
     efficiency_override: float | None = None,
     threads: int | None = None,
 ) -> dict:
-    """JSON-ready fields: decode_aggregate_tokens_per_s, the batched model's prefill rate, ttft_s_p50/p95/mean,
+    """JSON-ready fields: decode_aggregate_tokens_per_s, the batched model's decode and prefill rates, ttft_s_p50/p95/mean,
     itl_s, e2e_s_p50/p95, simulated aggregate throughput and, with an SLO and a search, the probe's `capacity`
     object (ValueError on bad input)."""
     if search is not None and goodput is None:
@@ -142,7 +142,8 @@ def serving_fields(
     depth = prompt_tokens + output_tokens // 2
     out = {
         "decode_aggregate_tokens_per_s": decode_aggregate_tokens_per_s(su.step, concurrency, depth),
-        "batched_prefill_tokens_per_s": prompt_tokens / prefill_s(su.step, prompt_tokens) if prompt_tokens else 0.0,
+        "single_stream_decode_tokens_per_s": decode_aggregate_tokens_per_s(su.step, 1, depth),
+        "prefill_tokens_per_s": prompt_tokens / prefill_s(su.step, prompt_tokens) if prompt_tokens else 0.0,
         "simulated_output_tokens_per_s": s["output_tokens_per_s"],
         "ttft_s_p50": s["ttft_s"]["p50"],
         "ttft_s_p95": s["ttft_s"]["p95"],
@@ -200,29 +201,32 @@ def latency_curve(su: ServingSetup, concurrencies: list[int], slo: Slo | None = 
 
 
 def under_load(f: adapter.SpeedForecast, served: dict) -> adapter.SpeedForecast:
-    """The forecast with its headline figures from the serving model (one answer for CLI, pages and report):
-    prefill rate from the batched step; with several users, TTFT and end-to-end medians and the output throughput
-    of the simulated closed loop. Each range keeps the forecast's relative spread, so it still contains its point.
-    A model spilling to host memory keeps the closed-form figures (the batched step has no host-offload term)."""
+    """The forecast with its headline figures from the serving model (one answer for CLI, pages and report): decode
+    and prefill rates from the batched step; TTFT and end-to-end medians and the output throughput of the simulated
+    closed loop (one user: the closed form with those rates). Each range keeps the forecast's relative spread, so it
+    still contains its point. A model spilling to host memory keeps the closed form (the batched step has no
+    host-offload term)."""
     if f.host_fraction > 0:
         return f
-    r = replace(f)
-    pf = served["batched_prefill_tokens_per_s"]
-    if pf > 0 and f.prefill_tokens_per_s > 0:
-        k = pf / f.prefill_tokens_per_s
-        r = replace(r, prefill_tokens_per_s=pf, prefill_tokens_per_s_low=f.prefill_tokens_per_s_low * k,
-                    prefill_tokens_per_s_high=f.prefill_tokens_per_s_high * k)  # fmt: skip
-    cold = f.cold_start_s
-    if f.concurrency == 1:  # one request: the closed form with the batched model's prompt time
-        ttft = f.ttft_s + (f.prompt_tokens / pf - f.prompt_tokens / f.prefill_tokens_per_s if pf > 0 else 0.0)
-        e2e = f.e2e_s - f.ttft_s + ttft
-        agg = f.aggregate_tokens_per_s
+    c, cold = f.concurrency, f.cold_start_s
+    dec, pf = served["decode_aggregate_tokens_per_s"] / c, served["prefill_tokens_per_s"]
+    d, k = dec / f.decode_tokens_per_s, (pf / f.prefill_tokens_per_s if pf > 0 and f.prefill_tokens_per_s else 1.0)
+    if c == 1:  # one request: its prompt, then one decode step per token (the closed form's shape)
+        ttft = cold + (f.prompt_tokens / pf if pf > 0 else 0.0) + 1 / dec
+        e2e, agg = ttft + (f.output_tokens - 1) / dec, f.aggregate_tokens_per_s * d
     else:
         ttft, e2e = served["ttft_s_p50"] + cold, served["e2e_s_p50"] + cold
         agg = served["simulated_output_tokens_per_s"]
     t, e, a = (ttft - cold) / (f.ttft_s - cold), (e2e - cold) / (f.e2e_s - cold), agg / f.aggregate_tokens_per_s
     return replace(
-        r,
+        f,
+        decode_tokens_per_s=dec,
+        decode_tokens_per_s_low=f.decode_tokens_per_s_low * d,
+        decode_tokens_per_s_high=f.decode_tokens_per_s_high * d,
+        single_stream_decode_tokens_per_s=served["single_stream_decode_tokens_per_s"],
+        prefill_tokens_per_s=f.prefill_tokens_per_s * k,
+        prefill_tokens_per_s_low=f.prefill_tokens_per_s_low * k,
+        prefill_tokens_per_s_high=f.prefill_tokens_per_s_high * k,
         ttft_s=ttft,
         ttft_s_low=(f.ttft_s_low - cold) * t + cold,
         ttft_s_high=(f.ttft_s_high - cold) * t + cold,
@@ -232,8 +236,8 @@ def under_load(f: adapter.SpeedForecast, served: dict) -> adapter.SpeedForecast:
         aggregate_tokens_per_s=agg,
         aggregate_tokens_per_s_low=f.aggregate_tokens_per_s_low * a,
         aggregate_tokens_per_s_high=f.aggregate_tokens_per_s_high * a,
-        per_user_tokens_per_s=agg / f.concurrency,
-        notes=(*f.notes, UNDER_LOAD_NOTE) if f.concurrency > 1 else f.notes,
+        per_user_tokens_per_s=agg / c,
+        notes=(*f.notes, UNDER_LOAD_NOTE) if c > 1 else f.notes,
     )
 
 
