@@ -18,7 +18,7 @@ import fnmatch
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import yaml
@@ -32,6 +32,7 @@ from calculators.serving.batched import (  # noqa: E402
     decode_aggregate_tokens_per_s,
     decode_step_s,
     engine_config,
+    prefill_kernel_of,
     prefill_s,
 )
 from calculators.serving.metrics import summarize  # noqa: E402
@@ -181,12 +182,29 @@ def _device(meas: dict, hw: str):
     )  # fmt: skip
 
 
-def _llamabench_rows(meas: dict) -> list[Row]:
+def _prefill_blocks(meas: dict, extra: dict) -> list[dict]:
+    """measurements.yaml `prefill` blocks plus prefill_measurements.yaml's, each with its source's run settings."""
+    settings = extra.get("source_settings", {})
+    return [{**settings.get(b["source"], {}), **b} for b in meas["prefill"] + extra.get("prefill", [])]
+
+
+def _prefill_kernel(meas: dict, extra: dict, source: str, kind: str, quant: str) -> str | None:
+    """The kernel family a row's build ran where it differs from today's: quantised weights dequantised to FP16 for
+    cuBLAS on NVIDIA builds older than llama.cpp PR #8075 (prefill_measurements.yaml `mmq_default_since`)."""
+    if kind != "nvidia" or quant.upper().startswith(("F16", "BF16", "F32")):
+        return None
+    date = str(meas["sources"][source]["date"])[:7]
+    return "dequant-f16" if len(date) == 7 and date < extra["mmq_default_since"] else None
+
+
+def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
     """llama-bench prefill (ppN at depth 0) and single-stream decode (tgN) for models with a config."""
+    extra = extra if extra is not None else _extra()
     holdout = meas["holdout_hardware"]
     rows = []
-    for section, quantity in (("prefill", "prefill"), ("points", "single-stream decode")):
-        for block in meas[section]:
+    blocks = (("prefill", _prefill_blocks(meas, extra)), ("single-stream decode", meas["points"]))
+    for quantity, section_blocks in blocks:
+        for block in section_blocks:
             for r in block["rows"]:
                 hw, mkey, quant, depth, val = r[0], r[1], r[2], r[4], r[5]
                 if mkey not in MODEL_OF or hw not in meas["hardware"] or (quantity == "prefill" and depth):
@@ -195,23 +213,33 @@ def _llamabench_rows(meas: dict) -> list[Row]:
                 if kind not in ("nvidia", "apple", "amd", "intel"):
                     continue
                 m, dev = model(MODEL_OF[mkey]), _device(meas, hw)
+                pk = _prefill_kernel(meas, extra, block["source"], kind, quant) if quantity == "prefill" else None
                 try:
                     s = adapter.setup(m, quant, dev, "llama.cpp")
-                    step = build_step(m, quant, dev, "llama.cpp")
+                    step = build_step(m, quant, dev, "llama.cpp", prefill_kernel=pk)
                 except ValueError:
                     continue
                 held = any(fnmatch.fnmatch(hw, p) for p in holdout)
                 if quantity == "prefill":
                     n = r[6]
+                    if block.get("ubatch"):
+                        step = replace(step, ubatch=block["ubatch"])
                     today, new = n / adapter.prefill_time(s, n), n / prefill_s(step, n)
+                    kernel = pk or prefill_kernel_of(s.geo.quant, s.geo.kquant, s.cls_name)
                 else:
                     today = 1 / adapter.step_time(s, 1, depth).total_s
                     new = 1 / decode_step_s(step, 1, depth)
-                kernel = "f16" if quant.upper().startswith(("F16", "BF16")) else "int8"
-                rows.append(
-                    Row(quantity, "llama.cpp", hw, block["source"], val, today, new, held, (s.cls_name, kernel))
-                )
+                    kernel = "f16" if quant.upper().startswith(("F16", "BF16")) else "int8"
+                row = Row(quantity, "llama.cpp", hw, block["source"], val, today, new, held, (s.cls_name, kernel))
+                if block.get("not_ppn"):  # not a ppN figure: reported apart, never fitted
+                    row.quantity, row.heldout = "prefill, not ppN (" + block["source"] + ")", True
+                rows.append(row)
     return rows
+
+
+def _extra() -> dict:
+    """calculators/prefill_measurements.yaml."""
+    return yaml.safe_load((ROOT / "calculators/prefill_measurements.yaml").read_text(encoding="utf-8"))
 
 
 def _stats(errs: list[float]) -> str:
@@ -275,7 +303,7 @@ def fit_tp(meas: dict) -> None:
     print(f"best TP_EFFICIENCY = {best[0]:.3f}")
 
 
-def fit_prefill(meas: dict) -> None:
+def _fit_prefill_efficiencies(meas: dict, extra: dict) -> list[Row]:
     """Per (class, kernel) prefill efficiency: geometric mean of measured / forecast on the non-held-out rows."""
     import math
 
@@ -284,22 +312,41 @@ def fit_prefill(meas: dict) -> None:
     batched.PREFILL_EFFICIENCY.clear()
     for _ in range(3):  # the weight-streaming and overhead terms do not scale with the efficiency: iterate
         groups: dict[tuple[str, str], list[float]] = {}
-        for r in _llamabench_rows(meas):
-            if r.quantity != "prefill" or r.heldout:
-                continue
-            groups.setdefault(r.key, []).append(math.log(r.measured / r.new))
+        for r in _llamabench_rows(meas, extra):
+            if r.quantity == "prefill" and not r.heldout:
+                groups.setdefault(r.key, []).append(math.log(r.measured / r.new))
         for key, logs in groups.items():
-            m = _model_for_key(key)
-            current = batched.PREFILL_EFFICIENCY.get(key, m)
+            current = batched.PREFILL_EFFICIENCY.get(key, _model_for_key(key))
             batched.PREFILL_EFFICIENCY[key] = current * math.exp(sum(logs) / len(logs))
+    return [r for r in _llamabench_rows(meas, extra) if r.quantity == "prefill" and not r.heldout]
+
+
+def fit_prefill(meas: dict) -> None:
+    """Fit EXPERT_HALF_TOKENS (grid, least squares in log error) with the per (class, kernel) efficiencies."""
+    import math
+
+    from calculators.serving import batched
+
+    extra, best = _extra(), None
+    for half in (16, 32, 64, 96, 128, 192, 256, 384, 512):
+        batched.EXPERT_HALF_TOKENS = float(half)
+        rows = _fit_prefill_efficiencies(meas, extra)
+        sse = sum(math.log(r.new / r.measured) ** 2 for r in rows)
+        moe = [f"{r.hw} {r.new / r.measured - 1:+.1%}" for r in rows if r.source == "llamacpp-dgx-spark"]
+        print(f"expert_half_tokens {half:4}: sum log^2 {sse:.4f} on {len(rows)} rows; DGX Spark rows {moe}")
+        if best is None or sse < best[1]:
+            best = (half, sse)
+    batched.EXPERT_HALF_TOKENS = float(best[0])
+    rows = _fit_prefill_efficiencies(meas, extra)
+    print(f"EXPERT_HALF_TOKENS = {best[0]:.1f}")
     for key, v in sorted(batched.PREFILL_EFFICIENCY.items()):
-        n = sum(1 for r in _llamabench_rows(meas) if r.key == key and r.quantity == "prefill" and not r.heldout)
-        print(f"    {key!r}: {v:.4f},  # {n} rows")
+        n = sum(1 for r in rows if r.key == key)
+        print(f"    {key!r}: {v:.4f},  # {n} row{'s' if n != 1 else ''}")
 
 
 def _model_for_key(key: tuple[str, str]) -> float:
     """Today's prefill efficiency of a class (the starting point of the fit)."""
-    from calculators import calibration
+    from calculators.speed import calibration
 
     return calibration.CLASSES[key[0]].prefill_efficiency
 

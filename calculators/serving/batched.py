@@ -36,20 +36,30 @@ INT8_KERNEL_SPEEDUP = 2.0
 SMALL_BATCH = 8  # llama.cpp multiplies up to 8 tokens with matrix-vector kernels (MMVQ), larger batches with MMQ
 VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
 # Prompt-processing efficiency (share of the dense FP16 peak) of llama.cpp per device class and kernel family:
-# "int8" = quantised weights through int8 tensor-core kernels (MMQ), "f16" = F16/BF16 GEMMs. Fitted by
+# "int8" = quantised weights through int8 tensor-core kernels (MMQ), "f16" = F16/BF16 GEMMs, "kquant" = K-quants
+# where the class has its own figure (Metal dequantises K-quant super-blocks tile by tile, dearer than Q4_0/Q8_0),
+# "dequant-f16" = quantised weights dequantised to FP16 for cuBLAS (NVIDIA builds before llama.cpp PR #8075,
+# June 2024: only the bench's older rows run it). Fitted by
 # `python bench/bench_serving.py --fit-prefill` (geometric mean of measured / forecast on the llama-bench ppN rows of
 # calculators/measurements.yaml outside its holdout_hardware); classes without rows keep today's efficiency.
 # Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments.
 PREFILL_EFFICIENCY: dict[tuple[str, str], float] = {
     ("amd", "int8"): 0.3303,  # 2 rows
-    ("apple", "f16"): 0.8853,  # 7 rows
-    ("apple", "int8"): 0.8286,  # 9 rows
+    ("apple", "f16"): 0.8724,  # 9 rows
+    ("apple", "int8"): 0.7463,  # 8 rows
+    ("apple", "kquant"): 0.6734,  # 3 rows
     ("intel", "int8"): 0.0990,  # 2 rows
+    ("nvidia", "dequant-f16"): 0.4880,  # 6 rows
     ("nvidia", "f16"): 0.7666,  # 4 rows
-    ("nvidia", "int8"): 0.6524,  # 13 rows
-    ("nvidia-hbm", "f16"): 0.2814,  # 1 row
-    ("nvidia-hbm", "int8"): 0.1919,  # 3 rows
+    ("nvidia", "int8"): 0.6687,  # 7 rows
+    ("nvidia-hbm", "int8"): 0.2029,  # 2 rows
 }
+# Half-saturation of routed experts' grouped GEMMs (llama.cpp mul_mat_id), in tokens routed to one expert per ubatch:
+# smaller tiles, the gather of each expert's tokens and per-expert launches make them saturate later than a dense
+# matrix. Fitted with the efficiencies above (`--fit-prefill`) on the MoE rows outside the hold-out.
+EXPERT_HALF_TOKENS = 128.0
+KQUANT_PREFILL_CLASSES = ("apple",)  # Metal: K-quants are their own kernel family (NVIDIA MMQ: same as Q4_0)
+PREFILL_KERNELS = ("f16", "int8", "kquant", "dequant-f16")
 VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory per GPU (assumption, vLLM logs ~1-3 GiB)
 
 
@@ -68,6 +78,7 @@ class BatchedStep:
     small_batch_flops_per_s: float  # ... at <= SMALL_BATCH decoders (llama.cpp's matrix-vector kernels, no MMQ)
     prefill_flops_per_s: float  # effective arithmetic rate of prompt tokens at full saturation
     prefill_half_tokens: float  # a matrix used by m tokens at once runs at m / (m + half) of the prefill rate
+    expert_half_tokens: float  # ... the same for routed experts' grouped GEMMs (m = tokens routed to one expert)
     attn_flops_per_pair: float  # QK^T + AV of full-attention layers per (new token, context token)
     swa_flops_per_token: float  # sliding-window layers per prompt token (window reached)
     overhead_s: float  # per step
@@ -98,7 +109,7 @@ class BatchedStep:
             t += dense / (self.prefill_flops_per_s * s_dense)
             if self.expert_flops_per_token:
                 per_expert = m * self.experts_active / max(self.experts, 1)
-                s_exp = adapter.matmul_saturation(per_expert, self.prefill_half_tokens)
+                s_exp = adapter.matmul_saturation(per_expert, self.expert_half_tokens)
                 t += prefill_tokens * self.expert_flops_per_token / (self.prefill_flops_per_s * s_exp)
             if self.ubatch and prefill_tokens > self.ubatch:  # weights streamed again for every ubatch
                 t += (
@@ -148,6 +159,22 @@ def _kv_rates(model, kv_dtype: str) -> tuple[float, float]:
     return per_token, a - per_token * d1
 
 
+def prefill_kernel_of(quant: str, kquant: bool, cls_name: str) -> str:
+    """The kernel family today's llama.cpp runs for a quant's prompt processing on a device class."""
+    if quant.upper().startswith(("F16", "BF16", "F32")):
+        return "f16"
+    return "kquant" if kquant and cls_name in KQUANT_PREFILL_CLASSES else "int8"
+
+
+def _prefill_efficiency(cls_name: str, kernel: str, cls, shared) -> float:
+    """PREFILL_EFFICIENCY of a (class, kernel family); unfitted families fall back on today's class figure."""
+    if (cls_name, kernel) in PREFILL_EFFICIENCY:
+        return PREFILL_EFFICIENCY[(cls_name, kernel)]
+    if kernel == "kquant":  # today's K-quant compute factor on the class's int8 figure
+        return PREFILL_EFFICIENCY.get((cls_name, "int8"), cls.prefill_efficiency) / shared.kquant_compute_factor
+    return cls.prefill_efficiency
+
+
 def build_step(
     model,
     quant: str,
@@ -158,9 +185,11 @@ def build_step(
     pp: int = 1,
     tp_efficiency: float = TP_EFFICIENCY,
     weights_override=None,
+    prefill_kernel: str | None = None,
 ) -> BatchedStep:
     """The batched step model of a catalog (or HF-config) model on a device, from today's fitted parameters
-    (`weights_override`: an actual file's exact weights instead of the recipe's)."""
+    (`weights_override`: an actual file's exact weights instead of the recipe's; `prefill_kernel`: one of
+    PREFILL_KERNELS instead of the one today's llama.cpp runs for this quant, for measurements of older builds)."""
     if pp < 1 or gpus < 1 or gpus % pp:
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
     s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override)
@@ -183,17 +212,9 @@ def build_step(
     # kernels llama.cpp runs; professional and datacenter parts list the full rate.
     geforce = dev.kind == "nvidia" and dev.id.startswith("rtx-") and not dev.id.startswith(("rtx-pro", "rtx-a"))
     geforce = geforce and "ada" not in dev.id
-    kernel = "f16" if g.quant.upper().startswith(("F16", "BF16", "F32")) else "int8"
-    e_pf = cls.prefill_efficiency if s.server else PREFILL_EFFICIENCY.get((s.cls_name, kernel), cls.prefill_efficiency)
-    pf_rate = (
-        s.fp16
-        * (2.0 if geforce and not s.server else 1.0)
-        * e_pf
-        * tp
-        * e_tp
-        * pp
-        / (sh.kquant_compute_factor if g.kquant and s.cls_name == "apple" else 1.0)
-    )
+    kernel = prefill_kernel or prefill_kernel_of(g.quant, g.kquant, s.cls_name)
+    e_pf = cls.prefill_efficiency if s.server else _prefill_efficiency(s.cls_name, kernel, cls, sh)
+    pf_rate = s.fp16 * (2.0 if geforce and not s.server else 1.0) * e_pf * tp * e_tp * pp
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
     overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
@@ -216,6 +237,7 @@ def build_step(
         small_batch_flops_per_s=dec_rate * q / q_small,
         prefill_flops_per_s=pf_rate,
         prefill_half_tokens=0.0 if s.server else sh.prefill_half_tokens,
+        expert_half_tokens=0.0 if s.server else EXPERT_HALF_TOKENS,
         attn_flops_per_pair=attn_pair,
         swa_flops_per_token=swa_tok,
         overhead_s=overhead,
