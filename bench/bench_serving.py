@@ -322,23 +322,24 @@ def _fit_prefill_efficiencies(meas: dict, extra: dict) -> list[Row]:
 
 
 def fit_prefill(meas: dict) -> None:
-    """Fit EXPERT_HALF_TOKENS (grid, least squares in log error) with the per (class, kernel) efficiencies."""
+    """Fit EXPERT_HALF_TOKENS and CUDA_PREFILL_LAYER_OVERHEAD_S (grid, least squares in log error) with the
+    per (class, kernel) efficiencies, on the prefill rows outside the hold-out."""
     import math
 
     from calculators.serving import batched
 
     extra, best = _extra(), None
-    for half in (16, 32, 64, 96, 128, 192, 256, 384, 512):
-        batched.EXPERT_HALF_TOKENS = float(half)
-        rows = _fit_prefill_efficiencies(meas, extra)
-        sse = sum(math.log(r.new / r.measured) ** 2 for r in rows)
-        moe = [f"{r.hw} {r.new / r.measured - 1:+.1%}" for r in rows if r.source == "llamacpp-dgx-spark"]
-        print(f"expert_half_tokens {half:4}: sum log^2 {sse:.4f} on {len(rows)} rows; DGX Spark rows {moe}")
-        if best is None or sse < best[1]:
-            best = (half, sse)
-    batched.EXPERT_HALF_TOKENS = float(best[0])
+    for half in (32, 64, 96, 128, 192, 256):
+        for us in (0, 50, 100, 150, 200, 250, 300, 350, 400, 500):
+            batched.EXPERT_HALF_TOKENS, batched.CUDA_PREFILL_LAYER_OVERHEAD_S = float(half), us * 1e-6
+            rows = _fit_prefill_efficiencies(meas, extra)
+            sse = sum(math.log(r.new / r.measured) ** 2 for r in rows)
+            print(f"expert_half_tokens {half:4}, layer overhead {us:3} us: sum log^2 {sse:.4f} on {len(rows)} rows")
+            if best is None or sse < best[2]:
+                best = (half, us, sse)
+    batched.EXPERT_HALF_TOKENS, batched.CUDA_PREFILL_LAYER_OVERHEAD_S = float(best[0]), best[1] * 1e-6
     rows = _fit_prefill_efficiencies(meas, extra)
-    print(f"EXPERT_HALF_TOKENS = {best[0]:.1f}")
+    print(f"EXPERT_HALF_TOKENS = {best[0]:.1f}\nCUDA_PREFILL_LAYER_OVERHEAD_S = {best[1]}e-6")
     for key, v in sorted(batched.PREFILL_EFFICIENCY.items()):
         n = sum(1 for r in rows if r.key == key)
         print(f"    {key!r}: {v:.4f},  # {n} row{'s' if n != 1 else ''}")

@@ -49,15 +49,20 @@ PREFILL_EFFICIENCY: dict[tuple[str, str], float] = {
     ("apple", "int8"): 0.7463,  # 8 rows
     ("apple", "kquant"): 0.6734,  # 3 rows
     ("intel", "int8"): 0.0990,  # 2 rows
-    ("nvidia", "dequant-f16"): 0.4880,  # 6 rows
-    ("nvidia", "f16"): 0.7666,  # 4 rows
-    ("nvidia", "int8"): 0.6687,  # 7 rows
-    ("nvidia-hbm", "int8"): 0.2029,  # 2 rows
+    ("nvidia", "dequant-f16"): 0.5478,  # 6 rows
+    ("nvidia", "f16"): 0.9536,  # 4 rows
+    ("nvidia", "int8"): 0.7218,  # 7 rows
+    ("nvidia-hbm", "int8"): 0.2407,  # 2 rows
 }
 # Half-saturation of routed experts' grouped GEMMs (llama.cpp mul_mat_id), in tokens routed to one expert per ubatch:
 # smaller tiles, the gather of each expert's tokens and per-expert launches make them saturate later than a dense
 # matrix. Fitted with the efficiencies above (`--fit-prefill`) on the MoE rows outside the hold-out.
 EXPERT_HALF_TOKENS = 128.0
+# Per layer per prompt ubatch on CUDA: ggml-cuda captures CUDA graphs only for single-token batches ("disabling CUDA
+# graphs due to batch size > 1"), so every kernel of a prompt step is launched on its own, a cost the FLOPs do not
+# scale with (it caps the fastest GPUs). Fitted with the efficiencies above (`--fit-prefill`); MoE layers x today's
+# moe_overhead_factor (more kernels per layer).
+CUDA_PREFILL_LAYER_OVERHEAD_S = 300e-6
 KQUANT_PREFILL_CLASSES = ("apple",)  # Metal: K-quants are their own kernel family (NVIDIA MMQ: same as Q4_0)
 PREFILL_KERNELS = ("f16", "int8", "kquant", "dequant-f16")
 VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory per GPU (assumption, vLLM logs ~1-3 GiB)
@@ -79,6 +84,7 @@ class BatchedStep:
     prefill_flops_per_s: float  # effective arithmetic rate of prompt tokens at full saturation
     prefill_half_tokens: float  # a matrix used by m tokens at once runs at m / (m + half) of the prefill rate
     expert_half_tokens: float  # ... the same for routed experts' grouped GEMMs (m = tokens routed to one expert)
+    prefill_overhead_s: float  # per step holding prompt tokens (kernel launches without CUDA graphs)
     attn_flops_per_pair: float  # QK^T + AV of full-attention layers per (new token, context token)
     swa_flops_per_token: float  # sliding-window layers per prompt token (window reached)
     overhead_s: float  # per step
@@ -111,10 +117,9 @@ class BatchedStep:
                 per_expert = m * self.experts_active / max(self.experts, 1)
                 s_exp = adapter.matmul_saturation(per_expert, self.expert_half_tokens)
                 t += prefill_tokens * self.expert_flops_per_token / (self.prefill_flops_per_s * s_exp)
-            if self.ubatch and prefill_tokens > self.ubatch:  # weights streamed again for every ubatch
-                t += (
-                    (math.ceil(prefill_tokens / self.ubatch) - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s
-                )
+            n_ub = math.ceil(prefill_tokens / self.ubatch) if self.ubatch else 1
+            # weights streamed again for every ubatch after the first; each ubatch launches its kernels
+            t += (n_ub - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s + n_ub * self.prefill_overhead_s
         comm = self.comm_fixed_s + self.comm_per_token_s * tokens if self.comm_fixed_s else 0.0
         return t + comm + self.overhead_s + self.per_seq_s * n_decode
 
@@ -216,6 +221,7 @@ def build_step(
     e_pf = cls.prefill_efficiency if s.server else _prefill_efficiency(s.cls_name, kernel, cls, sh)
     pf_rate = s.fp16 * (2.0 if geforce and not s.server else 1.0) * e_pf * tp * e_tp * pp
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
+    prefill_overhead = g.layers * CUDA_PREFILL_LAYER_OVERHEAD_S * (sh.moe_overhead_factor if g.moe else 1.0)
     overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
     comm_fixed = comm_tok = 0.0
@@ -238,6 +244,7 @@ def build_step(
         prefill_flops_per_s=pf_rate,
         prefill_half_tokens=0.0 if s.server else sh.prefill_half_tokens,
         expert_half_tokens=0.0 if s.server else EXPERT_HALF_TOKENS,
+        prefill_overhead_s=0.0 if s.server or dev.kind != "nvidia" else prefill_overhead,
         attn_flops_per_pair=attn_pair,
         swa_flops_per_token=swa_tok,
         overhead_s=overhead,
