@@ -198,7 +198,8 @@ def _prefill_kernel(meas: dict, extra: dict, source: str, kind: str, quant: str)
 
 
 def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
-    """llama-bench prefill (ppN at depth 0) and single-stream decode (tgN) for models with a config."""
+    """llama-bench prefill (ppN; at depth D apart: the fit never sees a depth) and single-stream decode (tgN) for
+    models with a config."""
     extra = extra if extra is not None else _extra()
     holdout = meas["holdout_hardware"]
     rows = []
@@ -207,7 +208,7 @@ def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
         for block in section_blocks:
             for r in block["rows"]:
                 hw, mkey, quant, depth, val = r[0], r[1], r[2], r[4], r[5]
-                if mkey not in MODEL_OF or hw not in meas["hardware"] or (quantity == "prefill" and depth):
+                if mkey not in MODEL_OF or hw not in meas["hardware"]:
                     continue
                 kind = meas["hardware"][hw]["kind"]
                 if kind not in ("nvidia", "apple", "amd", "intel"):
@@ -224,7 +225,8 @@ def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
                     n = r[6]
                     if block.get("ubatch"):
                         step = replace(step, ubatch=block["ubatch"])
-                    today, new = n / adapter.prefill_time(s, n), n / prefill_s(step, n)
+                    today = n / adapter.prefill_time(s, n, depth)
+                    new = n / prefill_s(step, n, depth_tokens=depth)
                     kernel = pk or prefill_kernel_of(s.geo.quant, s.geo.kquant, s.cls_name)
                 else:
                     today = 1 / adapter.step_time(s, 1, depth).total_s
@@ -233,6 +235,8 @@ def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
                 row = Row(quantity, "llama.cpp", hw, block["source"], val, today, new, held, (s.cls_name, kernel))
                 if block.get("not_ppn"):  # not a ppN figure: reported apart, never fitted
                     row.quantity, row.heldout = "prefill, not ppN (" + block["source"] + ")", True
+                elif quantity == "prefill" and depth:  # checks the attention term; the fit never sees a depth
+                    row.quantity, row.heldout = "prefill at depth (depth never fitted)", True
                 rows.append(row)
     return rows
 

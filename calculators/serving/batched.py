@@ -134,14 +134,15 @@ def decode_aggregate_tokens_per_s(step: BatchedStep, batch: int, depth_tokens: i
     return batch / decode_step_s(step, batch, depth_tokens)
 
 
-def prefill_s(step: BatchedStep, prompt_tokens: int, chunk_tokens: int = 0) -> float:
-    """Seconds to process one prompt alone, in chunks of `chunk_tokens` (0 = the engine's ubatch or all at once)."""
+def prefill_s(step: BatchedStep, prompt_tokens: int, chunk_tokens: int = 0, depth_tokens: int = 0) -> float:
+    """Seconds to process one prompt alone, in chunks of `chunk_tokens` (0 = the engine's ubatch or all at once),
+    after `depth_tokens` already cached (llama-bench ppN @ dD)."""
     chunk = chunk_tokens or step.ubatch or prompt_tokens
     t, done = 0.0, 0
     while done < prompt_tokens:
         c = min(chunk, prompt_tokens - done)
         done += c
-        t += step.base_s(0, c, c * (done - c / 2))
+        t += step.base_s(0, c, c * (depth_tokens + done - c / 2))
     return t
 
 
