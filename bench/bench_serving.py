@@ -2,11 +2,13 @@
 
     python bench/bench_serving.py              # table per quantity (grouped by engine and hardware generation)
     python bench/bench_serving.py --fit-tp     # fit TP_EFFICIENCY (calculators/serving/batched.py) on TP2 rows
-    python bench/bench_serving.py --fit-prefill  # fit the prefill efficiencies of the batched model
+    python bench/bench_serving.py --fit-prefill  # fit the batched model's llama.cpp prefill parameters
 
 Data: calculators/serving_measurements.yaml (serving runs under load, never fitted), calculators/measurements.yaml
 (`batched`: llama-batched-bench S_TG; `serving`: TensorRT-LLM max throughput; `prefill` and `points`: llama-bench;
-their `holdout_hardware` patterns mark the rows no fit has seen). Residual = forecast / measured - 1.
+their `holdout_hardware` patterns mark the rows no fit has seen), calculators/prefill_measurements.yaml (more
+llama-bench ppN rows, run settings such as n_ubatch, and the build date before which quantised prefill on NVIDIA ran
+dequantise + cuBLAS). Residual = forecast / measured - 1.
 (a) today = calculators.speed.forecast (what `python -m calculators speed ... --concurrency C --prompt-tokens P
 --output-tokens O --context P+O` prints); (b) new = calculators.serving (simulate() over build_step()).
 """

@@ -4,12 +4,16 @@
                                                                       E x (1 - (1 - k/E)^T) per layer
       + each decoder's KV at its own depth / (bandwidth x e_bw x kv_read_ratio x tp x e_tp)
       + decode tokens x 2 active params / (peak x e_compute x tp x e_tp)
-      + prompt tokens x 2 params (+ attention's quadratic term) / (peak x e_prefill x saturation(tokens) x tp x e_tp)
+      + prompt tokens x 2 dense params (+ attention's quadratic term) / (peak x e_prefill x m / (m + h) x tp x e_tp)
+      + prompt tokens x 2 routed-expert params / (peak x e_prefill x m_e / (m_e + h_e) x tp x e_tp)
+            (m = tokens per ubatch, m_e = m x k / E routed to one expert; e_prefill per device class and kernel family)
+      + per prompt ubatch: weights streamed again, and a fixed time per layer on CUDA (no CUDA graphs for batches)
       + per-step overhead (layer launches, scheduler) + tensor-parallel all-reduces (2 per layer)
 
-The efficiencies are today's fitted class parameters (calculators/calibration.py, through adapter.py); the new
-ones are few and physical: e_tp (share of ideal tensor-parallel scaling, fitted on published multi-GPU runs by
-bench/bench_serving.py) and the all-reduce latency / link bandwidth. Pipeline parallel (pp stages) divides the
+The decode efficiencies are today's fitted class parameters (calculators/speed/calibration.py, through adapter.py);
+the new ones are few and physical, fitted by bench/bench_serving.py on published runs outside its hold-out: e_tp
+(share of ideal tensor-parallel scaling) and the all-reduce latency / link bandwidth; llama.cpp's prompt processing
+per (device class, kernel family), the routed experts' half-saturation h_e and the CUDA per-layer ubatch time. Pipeline parallel (pp stages) divides the
 arithmetic and multiplies the KV room, not the weight read (every token still crosses every layer in turn).
 """
 
@@ -41,8 +45,10 @@ VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
 # "dequant-f16" = quantised weights dequantised to FP16 for cuBLAS (NVIDIA builds before llama.cpp PR #8075,
 # June 2024: only the bench's older rows run it). Fitted by
 # `python bench/bench_serving.py --fit-prefill` (geometric mean of measured / forecast on the llama-bench ppN rows of
-# calculators/measurements.yaml outside its holdout_hardware); classes without rows keep today's efficiency.
-# Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments.
+# calculators/measurements.yaml and prefill_measurements.yaml outside holdout_hardware, jointly with
+# EXPERT_HALF_TOKENS and CUDA_PREFILL_LAYER_OVERHEAD_S below); classes without rows keep today's efficiency.
+# Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments. The AMD figure rests on two
+# Vulkan rows 2x apart (RX 7900 XTX, Strix Halo; the rows do not record the driver or its cooperative-matrix support).
 PREFILL_EFFICIENCY: dict[tuple[str, str], float] = {
     ("amd", "int8"): 0.3303,  # 2 rows
     ("apple", "f16"): 0.8724,  # 9 rows
