@@ -108,3 +108,8 @@ def test_metal_k_quants_are_slower_than_q4_0_but_not_by_the_decode_factor():
     dev = _device("apple-m2-ultra-76c")
     kq, f16 = (512 / prefill_s(build_step(m, q, dev, "llama.cpp"), 512) for q in ("Q4_K_M", "F16"))
     assert 0.65 < kq / f16 < 0.95
+
+
+def test_an_unknown_prefill_kernel_is_refused():
+    with pytest.raises(ValueError, match="prefill kernel must be one of"):
+        build_step(_model("llama-2-7b"), "Q4_0", _device("rtx-4090"), "llama.cpp", prefill_kernel="cublas")

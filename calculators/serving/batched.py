@@ -13,8 +13,9 @@
 The decode efficiencies are today's fitted class parameters (calculators/speed/calibration.py, through adapter.py);
 the new ones are few and physical, fitted by bench/bench_serving.py on published runs outside its hold-out: e_tp
 (share of ideal tensor-parallel scaling) and the all-reduce latency / link bandwidth; llama.cpp's prompt processing
-per (device class, kernel family), the routed experts' half-saturation h_e and the CUDA per-layer ubatch time. Pipeline parallel (pp stages) divides the
-arithmetic and multiplies the KV room, not the weight read (every token still crosses every layer in turn).
+per (device class, kernel family), the routed experts' half-saturation h_e and the CUDA per-layer ubatch time.
+Pipeline parallel (pp stages) divides the arithmetic and multiplies the KV room, not the weight read (every token
+still crosses every layer in turn).
 """
 
 from __future__ import annotations
@@ -204,6 +205,8 @@ def build_step(
     PREFILL_KERNELS instead of the one today's llama.cpp runs for this quant, for measurements of older builds)."""
     if pp < 1 or gpus < 1 or gpus % pp:
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
+    if prefill_kernel is not None and prefill_kernel not in PREFILL_KERNELS:
+        raise ValueError(f"prefill kernel must be one of {', '.join(PREFILL_KERNELS)}")
     s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override)
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
     rec = engine_record(engine)
