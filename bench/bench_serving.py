@@ -65,6 +65,7 @@ MODEL_OF = {
     "llama31-8b": "llama-3.1-8b",
     "llama33-70b": "llama-3.3-70b",
 }
+SWEEP = "prefill by ubatch (fitted)"  # prefill_measurements.yaml `ubatch_sweep`: fits the shape, never held out
 TRT_HARDWARE = {"h100-sxm": "h100-80gb-sxm", "h200-sxm": "h200"}
 GENERATION = [
     ("a100*", "ampere"),
@@ -195,7 +196,7 @@ def _prefill_kernel(meas: dict, extra: dict, source: str, kind: str, quant: str)
     cuBLAS on NVIDIA builds older than llama.cpp PR #8075 (prefill_measurements.yaml `mmq_default_since`)."""
     if kind != "nvidia" or quant.upper().startswith(("F16", "BF16", "F32")):
         return None
-    date = str(meas["sources"][source]["date"])[:7]
+    date = str({**meas["sources"], **extra.get("sources", {})}[source]["date"])[:7]
     return "dequant-f16" if len(date) == 7 and date < extra["mmq_default_since"] else None
 
 
@@ -205,7 +206,11 @@ def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
     extra = extra if extra is not None else _extra()
     holdout = meas["holdout_hardware"]
     rows = []
-    blocks = (("prefill", _prefill_blocks(meas, extra)), ("single-stream decode", meas["points"]))
+    blocks = (
+        ("prefill", _prefill_blocks(meas, extra)),
+        (SWEEP, extra.get("ubatch_sweep", [])),
+        ("single-stream decode", meas["points"]),
+    )
     for quantity, section_blocks in blocks:
         for block in section_blocks:
             for r in block["rows"]:
@@ -216,17 +221,18 @@ def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
                 if kind not in ("nvidia", "apple", "amd", "intel"):
                     continue
                 m, dev = model(MODEL_OF[mkey]), _device(meas, hw)
-                pk = _prefill_kernel(meas, extra, block["source"], kind, quant) if quantity == "prefill" else None
+                prefill = quantity in ("prefill", SWEEP)
+                pk = _prefill_kernel(meas, extra, block["source"], kind, quant) if prefill else None
                 try:
                     s = adapter.setup(m, quant, dev, "llama.cpp")
                     step = build_step(m, quant, dev, "llama.cpp", prefill_kernel=pk)
                 except ValueError:
                     continue
                 held = any(fnmatch.fnmatch(hw, p) for p in holdout)
-                if quantity == "prefill":
-                    n = r[6]
-                    if block.get("ubatch"):
-                        step = replace(step, ubatch=block["ubatch"])
+                if prefill:
+                    n, ubatch = r[6], r[7] if len(r) > 7 else block.get("ubatch")
+                    if ubatch:
+                        step = replace(step, ubatch=ubatch)
                     today = n / adapter.prefill_time(s, n, depth)
                     new = n / prefill_s(step, n, depth_tokens=depth)
                     kernel = pk or prefill_kernel_of(s.geo.quant, s.geo.kquant, s.cls_name)
@@ -237,7 +243,7 @@ def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
                 row = Row(quantity, "llama.cpp", hw, block["source"], val, today, new, held, (s.cls_name, kernel))
                 if block.get("not_ppn"):  # not a ppN figure: reported apart, never fitted
                     row.quantity, row.heldout = "prefill, not ppN (" + block["source"] + ")", True
-                elif quantity == "prefill" and depth:  # checks the attention term; the fit never sees a depth
+                elif prefill and depth:  # checks the attention term; the fit never sees a depth
                     row.quantity, row.heldout = "prefill at depth (depth never fitted)", True
                 rows.append(row)
     return rows
@@ -260,8 +266,8 @@ def report(rows: list[Row]) -> None:
     """Median / p90 / worst |forecast / measured - 1| per quantity and group, held-out rows only."""
     print(f"{'quantity':36} {'group':24} {'n':>3}  {'today med   p90   worst':24}  {'new med   p90   worst':24}")
     for q in dict.fromkeys(r.quantity for r in rows):
-        sel = [r for r in rows if r.quantity == q and r.heldout]
-        groups = [("all held out", sel)]
+        sel = [r for r in rows if r.quantity == q and (r.heldout or q == SWEEP)]
+        groups = [("all fitted" if q == SWEEP else "all held out", sel)]
         for key in ("engine", "gen"):
             vals = sorted({r.engine if key == "engine" else generation(r.hw) for r in sel})
             if len(vals) > 1:
@@ -310,45 +316,70 @@ def fit_tp(meas: dict) -> None:
 
 
 def _fit_prefill_efficiencies(meas: dict, extra: dict) -> list[Row]:
-    """Per (class, kernel) prefill efficiency: geometric mean of measured / forecast on the non-held-out rows."""
+    """Per (class, kernel) prefill efficiency: geometric mean of measured / forecast on the non-held-out ppN rows;
+    returns those rows and the ubatch sweep's."""
     import math
 
     from calculators.serving import batched
 
     batched.PREFILL_EFFICIENCY.clear()
     for _ in range(3):  # the weight-streaming and overhead terms do not scale with the efficiency: iterate
-        groups: dict[tuple[str, str], list[float]] = {}
+        groups: dict[tuple[str, str], dict[str, list[float]]] = {}
         for r in _llamabench_rows(meas, extra):
             if r.quantity == "prefill" and not r.heldout:
-                groups.setdefault(r.key, []).append(math.log(r.measured / r.new))
-        for key, logs in groups.items():
+                groups.setdefault(r.key, {}).setdefault(r.hw, []).append(math.log(r.measured / r.new))
+        for key, per_device in groups.items():  # each device counts once, however many rows it has
+            logs = [sum(v) / len(v) for v in per_device.values()]
             current = batched.PREFILL_EFFICIENCY.get(key, _model_for_key(key))
             batched.PREFILL_EFFICIENCY[key] = current * math.exp(sum(logs) / len(logs))
-    return [r for r in _llamabench_rows(meas, extra) if r.quantity == "prefill" and not r.heldout]
+    return [r for r in _llamabench_rows(meas, extra) if r.quantity in ("prefill", SWEEP) and not r.heldout]
+
+
+PREFILL_GRID = {  # dense / routed-expert half-saturation (tokens), CUDA time per layer, per expert per ubatch (us)
+    "LLAMACPP_PREFILL_HALF_TOKENS": (0, 16),
+    "EXPERT_HALF_TOKENS": (0, 32, 64, 128),
+    "CUDA_PREFILL_LAYER_OVERHEAD_S": (0, 25, 50, 75),
+    "CUDA_PREFILL_EXPERT_OVERHEAD_S": (0, 2, 4, 6, 8, 10, 12),
+}
+
+
+def _set_prefill_shape(half: float, expert_half: float, layer_us: float, expert_us: float = 0.0) -> None:
+    from calculators.serving import batched
+
+    batched.LLAMACPP_PREFILL_HALF_TOKENS, batched.EXPERT_HALF_TOKENS = float(half), float(expert_half)
+    batched.CUDA_PREFILL_LAYER_OVERHEAD_S = layer_us * 1e-6
+    batched.CUDA_PREFILL_EXPERT_OVERHEAD_S = expert_us * 1e-6
 
 
 def fit_prefill(meas: dict) -> None:
-    """Fit EXPERT_HALF_TOKENS and CUDA_PREFILL_LAYER_OVERHEAD_S (grid, least squares in log error) with the
-    per (class, kernel) efficiencies, on the prefill rows outside the hold-out."""
+    """Fit the dense and routed-expert half-saturations and CUDA_PREFILL_LAYER_OVERHEAD_S (grid, least squares in
+    log error) with the per (class, kernel) efficiencies, on the prefill rows outside the hold-out and the ubatch
+    sweep."""
+    import itertools
     import math
 
     from calculators.serving import batched
 
     extra, best = _extra(), None
-    for half in (32, 64, 96, 128, 192, 256):
-        for us in (0, 50, 100, 150, 200, 250, 300, 350, 400, 500):
-            batched.EXPERT_HALF_TOKENS, batched.CUDA_PREFILL_LAYER_OVERHEAD_S = float(half), us * 1e-6
-            rows = _fit_prefill_efficiencies(meas, extra)
-            sse = sum(math.log(r.new / r.measured) ** 2 for r in rows)
-            print(f"expert_half_tokens {half:4}, layer overhead {us:3} us: sum log^2 {sse:.4f} on {len(rows)} rows")
-            if best is None or sse < best[2]:
-                best = (half, us, sse)
-    batched.EXPERT_HALF_TOKENS, batched.CUDA_PREFILL_LAYER_OVERHEAD_S = float(best[0]), best[1] * 1e-6
+    for shape in itertools.product(*PREFILL_GRID.values()):
+        _set_prefill_shape(*shape)
+        rows = _fit_prefill_efficiencies(meas, extra)
+        sse = sum(math.log(r.new / r.measured) ** 2 for r in rows)
+        if best is None or sse < best[1]:
+            best = (shape, sse)
+    _set_prefill_shape(*best[0])
     rows = _fit_prefill_efficiencies(meas, extra)
-    print(f"EXPERT_HALF_TOKENS = {best[0]:.1f}\nCUDA_PREFILL_LAYER_OVERHEAD_S = {best[1]}e-6")
+    print(f"sum log^2 {best[1]:.4f} on {len(rows)} rows")
+    for name, v in zip(PREFILL_GRID, best[0], strict=True):
+        print(f"{name} = {v}e-6" if name.endswith("_S") else f"{name} = {float(v)!r}")
     for key, v in sorted(batched.PREFILL_EFFICIENCY.items()):
-        n = sum(1 for r in rows if r.key == key)
+        n = sum(1 for r in rows if r.key == key and r.quantity == "prefill")
         print(f"    {key!r}: {v:.4f},  # {n} row{'s' if n != 1 else ''}")
+    for r in rows:
+        if r.quantity == SWEEP:
+            print(
+                f"  ubatch sweep {r.hw}: measured {r.measured:.0f}, forecast {r.new:.0f} ({r.new / r.measured - 1:+.1%})"
+            )
 
 
 def _model_for_key(key: tuple[str, str]) -> float:

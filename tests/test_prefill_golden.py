@@ -1,5 +1,5 @@
 """Prompt processing (llama-bench ppN) of the batched step model against published runs, and the physics behind it:
-kernel family per build, routed experts' saturation with the ubatch, the per-ubatch fixed time on CUDA.
+kernel family per build, routed experts with the ubatch, the fixed times per ubatch on CUDA.
 
 Devices are the figures of calculators/measurements.yaml `hardware` (each sourced there), as bench_serving uses them.
 The rows marked held out are on hardware the prefill fit never saw (measurements.yaml holdout_hardware)."""
@@ -48,7 +48,7 @@ def _pp_tokens_per_s(model: str, quant: str, hw: str, tokens: int, ubatch: int =
     [
         # held out. RTX PRO 6000 Blackwell WS (600 W), llama-bench fa 1, pp512: Llama 2 7B Q4_0 16634 and
         # qwen3moe 30B.A3B Q4_K_M 7640.08 (llama.cpp discussion #15013; shared/reference/measurements.md section 5).
-        # The MoE row was +86 % before the routed-expert saturation and the CUDA per-ubatch time were fitted.
+        # The MoE row was +86 % before the routed-expert and per-ubatch terms were fitted.
         ("llama-2-7b", "Q4_0", "rtx-pro-6000", 512, 0, None, 16634.0),
         ("qwen3-30b-a3b", "Q4_K_M", "rtx-pro-6000", 512, 0, None, 7640.08),
         # held out. RTX 5090 / RTX 5060 Ti, Llama 2 7B Q4_0 pp512 (llama.cpp discussion #15013, CUDA scoreboard).
@@ -62,6 +62,11 @@ def _pp_tokens_per_s(model: str, quant: str, hw: str, tokens: int, ubatch: int =
         ("llama-3-8b", "Q4_K_M", "rtx-3080-ti", 512, 0, "dequant-f16", 3690.30),
         # fitted. DGX Spark gpt-oss-20b MXFP4 pp2048 at n_ubatch 2048 (llama.cpp benches/dgx-spark.md, 2f68ce7cf).
         ("gpt-oss-20b", "MXFP4", "dgx-spark", 2048, 2048, None, 3782.76),
+        # fitted. RTX 4090, LLaMA 3 8B Q4_0 pp512 at n_ubatch 16 / 64 / 512: the small-ubatch cost is the weights
+        # streamed per ubatch plus a fixed time, not a GEMM saturation (llama.cpp PR #7676, MMQ column, June 2024).
+        ("llama-3-8b", "Q4_0", "rtx-4090", 512, 16, None, 1937.21),
+        ("llama-3-8b", "Q4_0", "rtx-4090", 512, 64, None, 5420.06),
+        ("llama-3-8b", "Q4_0", "rtx-4090", 512, 512, None, 10358.75),
     ],
 )
 def test_prefill_matches_published_llama_bench(model, quant, hw, tokens, ubatch, kernel, measured):

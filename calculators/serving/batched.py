@@ -7,7 +7,7 @@
       + prompt tokens x 2 dense params (+ attention's quadratic term) / (peak x e_prefill x m / (m + h) x tp x e_tp)
       + prompt tokens x 2 routed-expert params / (peak x e_prefill x m_e / (m_e + h_e) x tp x e_tp)
             (m = tokens per ubatch, m_e = m x k / E routed to one expert; e_prefill per device class and kernel family)
-      + per prompt ubatch: weights streamed again, and a fixed time per layer on CUDA (no CUDA graphs for batches)
+      + per prompt ubatch: weights streamed again; on CUDA a fixed time per layer and per routed expert touched
       + per-step overhead (layer launches, scheduler) + tensor-parallel all-reduces (2 per layer)
 
 The decode efficiencies are today's fitted class parameters (calculators/speed/calibration.py, through adapter.py);
@@ -46,30 +46,39 @@ VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
 # "dequant-f16" = quantised weights dequantised to FP16 for cuBLAS (NVIDIA builds before llama.cpp PR #8075,
 # June 2024: only the bench's older rows run it). Fitted by
 # `python bench/bench_serving.py --fit-prefill` (geometric mean of measured / forecast on the llama-bench ppN rows of
-# calculators/measurements.yaml and prefill_measurements.yaml outside holdout_hardware, jointly with
-# EXPERT_HALF_TOKENS and CUDA_PREFILL_LAYER_OVERHEAD_S below); classes without rows keep today's efficiency.
+# calculators/measurements.yaml and prefill_measurements.yaml outside holdout_hardware, each device counted once,
+# jointly with the shape parameters below); classes without rows keep today's efficiency.
 # Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments. The AMD figure rests on two
 # Vulkan rows 2x apart (RX 7900 XTX, Strix Halo; the rows do not record the driver or its cooperative-matrix support).
 PREFILL_EFFICIENCY: dict[tuple[str, str], float] = {
-    ("amd", "int8"): 0.3303,  # 2 rows
-    ("apple", "f16"): 0.8724,  # 9 rows
-    ("apple", "int8"): 0.7463,  # 8 rows
-    ("apple", "kquant"): 0.6734,  # 3 rows
-    ("intel", "int8"): 0.0990,  # 2 rows
-    ("nvidia", "dequant-f16"): 0.5478,  # 6 rows
-    ("nvidia", "f16"): 0.9536,  # 4 rows
-    ("nvidia", "int8"): 0.7218,  # 7 rows
-    ("nvidia-hbm", "int8"): 0.2407,  # 2 rows
+    ("amd", "int8"): 0.2936,  # 2 rows
+    ("apple", "f16"): 0.7827,  # 9 rows
+    ("apple", "int8"): 0.6634,  # 8 rows
+    ("apple", "kquant"): 0.5986,  # 3 rows
+    ("intel", "int8"): 0.0880,  # 2 rows
+    ("nvidia", "dequant-f16"): 0.4533,  # 6 rows
+    ("nvidia", "f16"): 0.6984,  # 4 rows
+    ("nvidia", "int8"): 0.5736,  # 7 rows
+    ("nvidia-hbm", "int8"): 0.1828,  # 2 rows
 }
-# Half-saturation of routed experts' grouped GEMMs (llama.cpp mul_mat_id), in tokens routed to one expert per ubatch:
-# smaller tiles, the gather of each expert's tokens and per-expert launches make them saturate later than a dense
-# matrix. Fitted with the efficiencies above (`--fit-prefill`) on the MoE rows outside the hold-out.
-EXPERT_HALF_TOKENS = 128.0
-# Per layer per prompt ubatch on CUDA: ggml-cuda captures CUDA graphs only for single-token batches ("disabling CUDA
-# graphs due to batch size > 1"), so every kernel of a prompt step is launched on its own, a cost the FLOPs do not
-# scale with (it caps the fastest GPUs). Fitted with the efficiencies above (`--fit-prefill`); MoE layers x today's
-# moe_overhead_factor (more kernels per layer).
-CUDA_PREFILL_LAYER_OVERHEAD_S = 300e-6
+# The shape of llama.cpp's prompt processing against the ubatch, fitted with the efficiencies above (`--fit-prefill`,
+# least squares in log error on the same rows plus the pp512-by-ubatch sweep of llama.cpp PR #7676 on an RTX 4090,
+# calculators/prefill_measurements.yaml, which it fits within 4 %):
+# - a dense matrix used by m tokens at once runs at m / (m + h) of the prefill rate. The sweep finds h = 0: the
+#   weights streamed once per ubatch and the fixed time below carry the small-ubatch cost;
+# - a routed expert's GEMM (m = tokens routed to it, ubatch x k / E) at m / (m + h_e);
+# - per layer per ubatch on CUDA, a fixed time: ggml-cuda captures CUDA graphs only for single-token batches
+#   ("disabling CUDA graphs due to batch size > 1"), so each prompt step launches its kernels one by one; MoE layers
+#   x today's moe_overhead_factor (more kernels per layer);
+# - per routed expert a ubatch touches, per layer, on CUDA: gathering each expert's tokens and its tiles, a cost that
+#   grows with the experts, not the FLOPs.
+# The MoE rows outside the hold-out (DGX Spark, n_ubatch 2048: 128-256 tokens per expert) pin h_e and the per-expert
+# time only loosely (the fit's error moves by under 1 % across h_e 0-128 and 0-12 us); the held-out RTX PRO 6000
+# MoE row (ubatch 512, 32 tokens per expert) is their check.
+LLAMACPP_PREFILL_HALF_TOKENS = 0.0
+EXPERT_HALF_TOKENS = 64.0
+CUDA_PREFILL_LAYER_OVERHEAD_S = 25e-6
+CUDA_PREFILL_EXPERT_OVERHEAD_S = 4e-6
 KQUANT_PREFILL_CLASSES = ("apple",)  # Metal: K-quants are their own kernel family (NVIDIA MMQ: same as Q4_0)
 PREFILL_KERNELS = ("f16", "int8", "kquant", "dequant-f16")
 VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory per GPU (assumption, vLLM logs ~1-3 GiB)
@@ -89,9 +98,10 @@ class BatchedStep:
     decode_flops_per_s: float  # effective arithmetic rate of decode tokens
     small_batch_flops_per_s: float  # ... at <= SMALL_BATCH decoders (llama.cpp's matrix-vector kernels, no MMQ)
     prefill_flops_per_s: float  # effective arithmetic rate of prompt tokens at full saturation
-    prefill_half_tokens: float  # a matrix used by m tokens at once runs at m / (m + half) of the prefill rate
-    expert_half_tokens: float  # ... the same for routed experts' grouped GEMMs (m = tokens routed to one expert)
+    prefill_half_tokens: float  # a dense matrix used by m tokens at once runs at m / (m + half) of the prefill rate
+    expert_half_tokens: float  # ... the same for routed experts' GEMMs (m = tokens routed to one expert)
     prefill_overhead_s: float  # per step holding prompt tokens (kernel launches without CUDA graphs)
+    prefill_expert_overhead_s: float  # ... per routed expert the step's prompt tokens touch (all layers)
     attn_flops_per_pair: float  # QK^T + AV of full-attention layers per (new token, context token)
     swa_flops_per_token: float  # sliding-window layers per prompt token (window reached)
     overhead_s: float  # per step
@@ -127,6 +137,9 @@ class BatchedStep:
             n_ub = math.ceil(prefill_tokens / self.ubatch) if self.ubatch else 1
             # weights streamed again for every ubatch after the first; each ubatch launches its kernels
             t += (n_ub - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s + n_ub * self.prefill_overhead_s
+            if self.prefill_expert_overhead_s:
+                touched = self.experts * adapter.moe_expert_fraction(self.experts, self.experts_active, m)
+                t += n_ub * touched * self.prefill_expert_overhead_s
         comm = self.comm_fixed_s + self.comm_per_token_s * tokens if self.comm_fixed_s else 0.0
         return t + comm + self.overhead_s + self.per_seq_s * n_decode
 
@@ -252,9 +265,12 @@ def build_step(
         decode_flops_per_s=dec_rate,
         small_batch_flops_per_s=dec_rate * q / q_small,
         prefill_flops_per_s=pf_rate,
-        prefill_half_tokens=0.0 if s.server else sh.prefill_half_tokens,
+        prefill_half_tokens=0.0 if s.server else LLAMACPP_PREFILL_HALF_TOKENS,
         expert_half_tokens=0.0 if s.server else EXPERT_HALF_TOKENS,
         prefill_overhead_s=0.0 if s.server or dev.kind != "nvidia" else prefill_overhead,
+        prefill_expert_overhead_s=0.0
+        if s.server or dev.kind != "nvidia"
+        else g.layers * CUDA_PREFILL_EXPERT_OVERHEAD_S,
         attn_flops_per_pair=attn_pair,
         swa_flops_per_token=swa_tok,
         overhead_s=overhead,
