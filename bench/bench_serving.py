@@ -2,11 +2,13 @@
 
     python bench/bench_serving.py              # table per quantity (grouped by engine and hardware generation)
     python bench/bench_serving.py --fit-tp     # fit TP_EFFICIENCY (calculators/serving/batched.py) on TP2 rows
-    python bench/bench_serving.py --fit-prefill  # fit the prefill efficiencies of the batched model
+    python bench/bench_serving.py --fit-prefill  # fit the batched model's llama.cpp prefill parameters
 
 Data: calculators/serving_measurements.yaml (serving runs under load, never fitted), calculators/measurements.yaml
 (`batched`: llama-batched-bench S_TG; `serving`: TensorRT-LLM max throughput; `prefill` and `points`: llama-bench;
-their `holdout_hardware` patterns mark the rows no fit has seen). Residual = forecast / measured - 1.
+their `holdout_hardware` patterns mark the rows no fit has seen), calculators/prefill_measurements.yaml (more
+llama-bench ppN rows, run settings such as n_ubatch, and the build date before which quantised prefill on NVIDIA ran
+dequantise + cuBLAS). Residual = forecast / measured - 1.
 (a) today = calculators.speed.forecast (what `python -m calculators speed ... --concurrency C --prompt-tokens P
 --output-tokens O --context P+O` prints); (b) new = calculators.serving (simulate() over build_step()).
 """
@@ -32,6 +34,7 @@ from calculators.serving.batched import (  # noqa: E402
     decode_aggregate_tokens_per_s,
     decode_step_s,
     engine_config,
+    prefill_kernel_of,
     prefill_s,
 )
 from calculators.serving.metrics import summarize  # noqa: E402
@@ -65,6 +68,7 @@ MODEL_OF = {
     "llama31-8b": "llama-3.1-8b",
     "llama33-70b": "llama-3.3-70b",
 }
+SWEEP = "prefill by ubatch (fitted)"  # prefill_measurements.yaml `ubatch_sweep`: fits the shape, never held out
 TRT_HARDWARE = {"h100-sxm": "h100-80gb-sxm", "h200-sxm": "h200"}
 GENERATION = [
     ("a100*", "ampere"),
@@ -206,37 +210,73 @@ def _device(meas: dict, hw: str):
     )  # fmt: skip
 
 
-def _llamabench_rows(meas: dict) -> list[Row]:
-    """llama-bench prefill (ppN at depth 0) and single-stream decode (tgN) for models with a config."""
+def _prefill_blocks(meas: dict, extra: dict) -> list[dict]:
+    """measurements.yaml `prefill` blocks plus prefill_measurements.yaml's, each with its source's run settings."""
+    settings = extra.get("source_settings", {})
+    return [{**settings.get(b["source"], {}), **b} for b in meas["prefill"] + extra.get("prefill", [])]
+
+
+def _prefill_kernel(meas: dict, extra: dict, source: str, kind: str, quant: str) -> str | None:
+    """The kernel family a row's build ran where it differs from today's: quantised weights dequantised to FP16 for
+    cuBLAS on NVIDIA builds older than llama.cpp PR #8075 (prefill_measurements.yaml `mmq_default_since`)."""
+    if kind != "nvidia" or quant.upper().startswith(("F16", "BF16", "F32")):
+        return None
+    date = str({**meas["sources"], **extra.get("sources", {})}[source]["date"])[:7]
+    return "dequant-f16" if len(date) == 7 and date < extra["mmq_default_since"] else None
+
+
+def _llamabench_rows(meas: dict, extra: dict | None = None) -> list[Row]:
+    """llama-bench prefill (ppN; at depth D apart: the fit never sees a depth) and single-stream decode (tgN) for
+    models with a config."""
+    extra = extra if extra is not None else _extra()
     holdout = meas["holdout_hardware"]
     rows = []
-    for section, quantity in (("prefill", "prefill"), ("points", "single-stream decode")):
-        for block in meas[section]:
+    blocks = (
+        ("prefill", _prefill_blocks(meas, extra)),
+        (SWEEP, extra.get("ubatch_sweep", [])),
+        ("single-stream decode", meas["points"]),
+    )
+    for quantity, section_blocks in blocks:
+        for block in section_blocks:
             for r in block["rows"]:
                 hw, mkey, quant, depth, val = r[0], r[1], r[2], r[4], r[5]
-                if mkey not in MODEL_OF or hw not in meas["hardware"] or (quantity == "prefill" and depth):
+                if mkey not in MODEL_OF or hw not in meas["hardware"]:
                     continue
                 kind = meas["hardware"][hw]["kind"]
                 if kind not in ("nvidia", "apple", "amd", "intel"):
                     continue
                 m, dev = model(MODEL_OF[mkey]), _device(meas, hw)
+                prefill = quantity in ("prefill", SWEEP)
+                pk = _prefill_kernel(meas, extra, block["source"], kind, quant) if prefill else None
                 try:
                     s = adapter.setup(m, quant, dev, "llama.cpp")
-                    step = build_step(m, quant, dev, "llama.cpp")
+                    step = build_step(m, quant, dev, "llama.cpp", prefill_kernel=pk)
                 except ValueError:
                     continue
                 held = any(fnmatch.fnmatch(hw, p) for p in holdout)
-                if quantity == "prefill":
-                    n = r[6]
-                    today, new = n / adapter.prefill_time(s, n), n / prefill_s(step, n)
+                if prefill:
+                    n, ubatch = r[6], r[7] if len(r) > 7 else block.get("ubatch")
+                    if ubatch:
+                        step = replace(step, ubatch=ubatch)
+                    today = n / adapter.prefill_time(s, n, depth)
+                    new = n / prefill_s(step, n, depth_tokens=depth)
+                    kernel = pk or prefill_kernel_of(s.geo.quant, s.geo.kquant, s.cls_name)
                 else:
                     today = 1 / adapter.step_time(s, 1, depth).total_s
                     new = 1 / decode_step_s(step, 1, depth)
-                kernel = "f16" if quant.upper().startswith(("F16", "BF16")) else "int8"
-                rows.append(
-                    Row(quantity, "llama.cpp", hw, block["source"], val, today, new, held, (s.cls_name, kernel))
-                )
+                    kernel = "f16" if quant.upper().startswith(("F16", "BF16")) else "int8"
+                row = Row(quantity, "llama.cpp", hw, block["source"], val, today, new, held, (s.cls_name, kernel))
+                if block.get("not_ppn"):  # not a ppN figure: reported apart, never fitted
+                    row.quantity, row.heldout = "prefill, not ppN (" + block["source"] + ")", True
+                elif prefill and depth:  # checks the attention term; the fit never sees a depth
+                    row.quantity, row.heldout = "prefill at depth (depth never fitted)", True
+                rows.append(row)
     return rows
+
+
+def _extra() -> dict:
+    """calculators/prefill_measurements.yaml."""
+    return yaml.safe_load((ROOT / "calculators/prefill_measurements.yaml").read_text(encoding="utf-8"))
 
 
 def _stats(errs: list[float]) -> str:
@@ -251,8 +291,8 @@ def report(rows: list[Row]) -> None:
     """Median / p90 / worst |forecast / measured - 1| per quantity and group, held-out rows only."""
     print(f"{'quantity':36} {'group':24} {'n':>3}  {'today med   p90   worst':24}  {'new med   p90   worst':24}")
     for q in dict.fromkeys(r.quantity for r in rows):
-        sel = [r for r in rows if r.quantity == q and r.heldout]
-        groups = [("all held out", sel)]
+        sel = [r for r in rows if r.quantity == q and (r.heldout or q == SWEEP)]
+        groups = [("all fitted" if q == SWEEP else "all held out", sel)]
         for key in ("engine", "gen"):
             vals = sorted({r.engine if key == "engine" else generation(r.hw) for r in sel})
             if len(vals) > 1:
@@ -300,31 +340,76 @@ def fit_tp(meas: dict) -> None:
     print(f"best TP_EFFICIENCY = {best[0]:.3f}")
 
 
-def fit_prefill(meas: dict) -> None:
-    """Per (class, kernel) prefill efficiency: geometric mean of measured / forecast on the non-held-out rows."""
+def _fit_prefill_efficiencies(meas: dict, extra: dict) -> list[Row]:
+    """Per (class, kernel) prefill efficiency: geometric mean of measured / forecast on the non-held-out ppN rows;
+    returns those rows and the ubatch sweep's."""
     import math
 
     from calculators.serving import batched
 
     batched.PREFILL_EFFICIENCY.clear()
     for _ in range(3):  # the weight-streaming and overhead terms do not scale with the efficiency: iterate
-        groups: dict[tuple[str, str], list[float]] = {}
-        for r in _llamabench_rows(meas):
-            if r.quantity != "prefill" or r.heldout:
-                continue
-            groups.setdefault(r.key, []).append(math.log(r.measured / r.new))
-        for key, logs in groups.items():
-            m = _model_for_key(key)
-            current = batched.PREFILL_EFFICIENCY.get(key, m)
+        groups: dict[tuple[str, str], dict[str, list[float]]] = {}
+        for r in _llamabench_rows(meas, extra):
+            if r.quantity == "prefill" and not r.heldout:
+                groups.setdefault(r.key, {}).setdefault(r.hw, []).append(math.log(r.measured / r.new))
+        for key, per_device in groups.items():  # each device counts once, however many rows it has
+            logs = [sum(v) / len(v) for v in per_device.values()]
+            current = batched.PREFILL_EFFICIENCY.get(key, _model_for_key(key))
             batched.PREFILL_EFFICIENCY[key] = current * math.exp(sum(logs) / len(logs))
+    return [r for r in _llamabench_rows(meas, extra) if r.quantity in ("prefill", SWEEP) and not r.heldout]
+
+
+PREFILL_GRID = {  # dense / routed-expert half-saturation (tokens), CUDA time per layer, per expert per ubatch (us)
+    "LLAMACPP_PREFILL_HALF_TOKENS": (0, 16),
+    "EXPERT_HALF_TOKENS": (0, 32, 64, 128),
+    "CUDA_PREFILL_LAYER_OVERHEAD_S": (0, 25, 50, 75),
+    "CUDA_PREFILL_EXPERT_OVERHEAD_S": (0, 2, 4, 6, 8, 10, 12),
+}
+
+
+def _set_prefill_shape(half: float, expert_half: float, layer_us: float, expert_us: float = 0.0) -> None:
+    from calculators.serving import batched
+
+    batched.LLAMACPP_PREFILL_HALF_TOKENS, batched.EXPERT_HALF_TOKENS = float(half), float(expert_half)
+    batched.CUDA_PREFILL_LAYER_OVERHEAD_S = layer_us * 1e-6
+    batched.CUDA_PREFILL_EXPERT_OVERHEAD_S = expert_us * 1e-6
+
+
+def fit_prefill(meas: dict) -> None:
+    """Fit the dense and routed-expert half-saturations and CUDA_PREFILL_LAYER_OVERHEAD_S (grid, least squares in
+    log error) with the per (class, kernel) efficiencies, on the prefill rows outside the hold-out and the ubatch
+    sweep."""
+    import itertools
+    import math
+
+    from calculators.serving import batched
+
+    extra, best = _extra(), None
+    for shape in itertools.product(*PREFILL_GRID.values()):
+        _set_prefill_shape(*shape)
+        rows = _fit_prefill_efficiencies(meas, extra)
+        sse = sum(math.log(r.new / r.measured) ** 2 for r in rows)
+        if best is None or sse < best[1]:
+            best = (shape, sse)
+    _set_prefill_shape(*best[0])
+    rows = _fit_prefill_efficiencies(meas, extra)
+    print(f"sum log^2 {best[1]:.4f} on {len(rows)} rows")
+    for name, v in zip(PREFILL_GRID, best[0], strict=True):
+        print(f"{name} = {v}e-6" if name.endswith("_S") else f"{name} = {float(v)!r}")
     for key, v in sorted(batched.PREFILL_EFFICIENCY.items()):
-        n = sum(1 for r in _llamabench_rows(meas) if r.key == key and r.quantity == "prefill" and not r.heldout)
-        print(f"    {key!r}: {v:.4f},  # {n} rows")
+        n = sum(1 for r in rows if r.key == key and r.quantity == "prefill")
+        print(f"    {key!r}: {v:.4f},  # {n} row{'s' if n != 1 else ''}")
+    for r in rows:
+        if r.quantity == SWEEP:
+            print(
+                f"  ubatch sweep {r.hw}: measured {r.measured:.0f}, forecast {r.new:.0f} ({r.new / r.measured - 1:+.1%})"
+            )
 
 
 def _model_for_key(key: tuple[str, str]) -> float:
     """Today's prefill efficiency of a class (the starting point of the fit)."""
-    from calculators import calibration
+    from calculators.speed import calibration
 
     return calibration.CLASSES[key[0]].prefill_efficiency
 

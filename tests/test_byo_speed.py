@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench.gguf_reference import spec
 from calculators.gguf_file import file_weights
-from calculators.serving.forecast import serving_fields
+from calculators.serving.forecast import serving_fields, under_load
 from calculators.speed import concurrency_curve, decode_vs_depth, forecast, roofline
 from model_specs import load_catalog
 from model_specs.gguf_arch import model_from_gguf
@@ -57,9 +57,11 @@ def _scenario(path: Path, **kw) -> Scenario:
 
 
 def _recipe(v):
-    """The calculator's default-recipe forecast of the view's own model (no file bytes), at the view's lengths."""
-    return forecast(v.model, "Q4_K_M", v.hardware, engine="llama.cpp", context_tokens=v.context_tokens,
-                    prompt_tokens=v.prompt_tokens, output_tokens=v.output_tokens)  # fmt: skip
+    """The calculators' default-recipe headline of the view's own model (no file bytes), at the view's lengths."""
+    args = (v.model, "Q4_K_M", v.hardware)
+    kw = dict(engine="llama.cpp", context_tokens=v.context_tokens, prompt_tokens=v.prompt_tokens,
+              output_tokens=v.output_tokens)  # fmt: skip
+    return under_load(forecast(*args, **kw), serving_fields(*args, **kw))
 
 
 @pytest.mark.usefixtures("model_dir")

@@ -13,6 +13,7 @@ import pytest
 
 from calculators import memory
 from calculators.cost import CostRequest, Workload, compare, plan_costs
+from calculators.serving.forecast import serving_fields, under_load
 from calculators.speed import forecast
 from model_specs import load_catalog
 from ui.report import build_report, export_pngs
@@ -90,7 +91,10 @@ def test_memory_numbers_match_the_calculator(report):
 
 
 def test_speed_numbers_match_the_forecast(report):
-    f = forecast(CAT.model(SC.model), SC.quant, CAT.device(SC.hw), context_tokens=SC.ctx, concurrency=SC.conc)
+    args = (CAT.model(SC.model), SC.quant, CAT.device(SC.hw))
+    f = forecast(*args, context_tokens=SC.ctx, concurrency=SC.conc)
+    f = under_load(f, serving_fields(*args, context_tokens=SC.ctx, concurrency=SC.conc, prompt_tokens=f.prompt_tokens,
+                                     output_tokens=f.output_tokens))  # fmt: skip
     md = report.to_markdown()
     assert f"Decode {f.decode_tokens_per_s:,.1f} tokens/s per user ({f.decode_tokens_per_s_low:,.1f}–" in md
     rows = next(t for t in report.tables if t.name == "speed").rows

@@ -160,7 +160,8 @@ def test_cpu_threads_reach_every_speed_figure_on_a_catalog_cpu():
         CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("core-i5-13600k"), context_tokens=8192, prompt_tokens=512,
         output_tokens=256, threads=2,
     )  # fmt: skip
-    assert two.forecast.decode_tokens_per_s == pytest.approx(f.decode_tokens_per_s)
+    # the headline's decode is the batched step's, within 2 % of the closed form's at one user (KV read apart)
+    assert two.forecast.decode_tokens_per_s == pytest.approx(f.decode_tokens_per_s, rel=0.02)
     # Two threads pull ~2 x 19.5 GB/s, below the ~52 GB/s six sustain: decode, the charts and the table all slow.
     assert two.forecast.decode_tokens_per_s < 0.85 * default.forecast.decode_tokens_per_s
     assert two.depth[0][1] < 0.85 * default.depth[0][1]

@@ -4,13 +4,18 @@
                                                                       E x (1 - (1 - k/E)^T) per layer
       + each decoder's KV at its own depth / (bandwidth x e_bw x kv_read_ratio x tp x e_tp)
       + decode tokens x 2 active params / (peak x e_compute x tp x e_tp)
-      + prompt tokens x 2 params (+ attention's quadratic term) / (peak x e_prefill x saturation(tokens) x tp x e_tp)
+      + prompt tokens x 2 dense params (+ attention's quadratic term) / (peak x e_prefill x m / (m + h) x tp x e_tp)
+      + prompt tokens x 2 routed-expert params / (peak x e_prefill x m_e / (m_e + h_e) x tp x e_tp)
+            (m = tokens per ubatch, m_e = m x k / E routed to one expert; e_prefill per device class and kernel family)
+      + per prompt ubatch: weights streamed again; on CUDA a fixed time per layer and per routed expert touched
       + per-step overhead (layer launches, scheduler) + tensor-parallel all-reduces (2 per layer)
 
-The efficiencies are today's fitted class parameters (calculators/calibration.py, through adapter.py); the new
-ones are few and physical: e_tp (share of ideal tensor-parallel scaling, fitted on published multi-GPU runs by
-bench/bench_serving.py) and the all-reduce latency / link bandwidth. Pipeline parallel (pp stages) divides the
-arithmetic and multiplies the KV room, not the weight read (every token still crosses every layer in turn).
+The decode efficiencies are today's fitted class parameters (calculators/speed/calibration.py, through adapter.py);
+the new ones are few and physical, fitted by bench/bench_serving.py on published runs outside its hold-out: e_tp
+(share of ideal tensor-parallel scaling) and the all-reduce latency / link bandwidth; llama.cpp's prompt processing
+per (device class, kernel family), the routed experts' half-saturation h_e and the CUDA per-layer ubatch time.
+Pipeline parallel (pp stages) divides the arithmetic and multiplies the KV room, not the weight read (every token
+still crosses every layer in turn).
 """
 
 from __future__ import annotations
@@ -36,20 +41,46 @@ INT8_KERNEL_SPEEDUP = 2.0
 SMALL_BATCH = 8  # llama.cpp multiplies up to 8 tokens with matrix-vector kernels (MMVQ), larger batches with MMQ
 VLLM_GPU_MEMORY_UTILIZATION = 0.9  # vLLM default
 # Prompt-processing efficiency (share of the dense FP16 peak) of llama.cpp per device class and kernel family:
-# "int8" = quantised weights through int8 tensor-core kernels (MMQ), "f16" = F16/BF16 GEMMs. Fitted by
+# "int8" = quantised weights through int8 tensor-core kernels (MMQ), "f16" = F16/BF16 GEMMs, "kquant" = K-quants
+# where the class has its own figure (Metal dequantises K-quant super-blocks tile by tile, dearer than Q4_0/Q8_0),
+# "dequant-f16" = quantised weights dequantised to FP16 for cuBLAS (NVIDIA builds before llama.cpp PR #8075,
+# June 2024: only the bench's older rows run it). Fitted by
 # `python bench/bench_serving.py --fit-prefill` (geometric mean of measured / forecast on the llama-bench ppN rows of
-# calculators/measurements.yaml outside its holdout_hardware); classes without rows keep today's efficiency.
-# Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments.
+# calculators/measurements.yaml and prefill_measurements.yaml outside holdout_hardware, each device counted once,
+# jointly with the shape parameters below); classes without rows keep today's efficiency.
+# Fitted 2026-12-03 (GeForce peaks doubled, see build_step); row counts in the comments. The AMD figure rests on two
+# Vulkan rows 2x apart (RX 7900 XTX, Strix Halo; the rows do not record the driver or its cooperative-matrix support).
 PREFILL_EFFICIENCY: dict[tuple[str, str], float] = {
-    ("amd", "int8"): 0.3303,  # 2 rows
-    ("apple", "f16"): 0.8853,  # 7 rows
-    ("apple", "int8"): 0.8286,  # 9 rows
-    ("intel", "int8"): 0.0990,  # 2 rows
-    ("nvidia", "f16"): 0.7666,  # 4 rows
-    ("nvidia", "int8"): 0.6524,  # 13 rows
-    ("nvidia-hbm", "f16"): 0.2814,  # 1 row
-    ("nvidia-hbm", "int8"): 0.1919,  # 3 rows
+    ("amd", "int8"): 0.2936,  # 2 rows
+    ("apple", "f16"): 0.7827,  # 9 rows
+    ("apple", "int8"): 0.6634,  # 8 rows
+    ("apple", "kquant"): 0.5986,  # 3 rows
+    ("intel", "int8"): 0.0880,  # 2 rows
+    ("nvidia", "dequant-f16"): 0.4533,  # 6 rows
+    ("nvidia", "f16"): 0.6984,  # 4 rows
+    ("nvidia", "int8"): 0.5736,  # 7 rows
+    ("nvidia-hbm", "int8"): 0.1828,  # 2 rows
 }
+# The shape of llama.cpp's prompt processing against the ubatch, fitted with the efficiencies above (`--fit-prefill`,
+# least squares in log error on the same rows plus the pp512-by-ubatch sweep of llama.cpp PR #7676 on an RTX 4090,
+# calculators/prefill_measurements.yaml, which it fits within 4 %):
+# - a dense matrix used by m tokens at once runs at m / (m + h) of the prefill rate. The sweep finds h = 0: the
+#   weights streamed once per ubatch and the fixed time below carry the small-ubatch cost;
+# - a routed expert's GEMM (m = tokens routed to it, ubatch x k / E) at m / (m + h_e);
+# - per layer per ubatch on CUDA, a fixed time: ggml-cuda captures CUDA graphs only for single-token batches
+#   ("disabling CUDA graphs due to batch size > 1"), so each prompt step launches its kernels one by one; MoE layers
+#   x today's moe_overhead_factor (more kernels per layer);
+# - per routed expert a ubatch touches, per layer, on CUDA: gathering each expert's tokens and its tiles, a cost that
+#   grows with the experts, not the FLOPs.
+# The MoE rows outside the hold-out (DGX Spark, n_ubatch 2048: 128-256 tokens per expert) pin h_e and the per-expert
+# time only loosely (the fit's error moves by under 1 % across h_e 0-128 and 0-12 us); the held-out RTX PRO 6000
+# MoE row (ubatch 512, 32 tokens per expert) is their check.
+LLAMACPP_PREFILL_HALF_TOKENS = 0.0
+EXPERT_HALF_TOKENS = 64.0
+CUDA_PREFILL_LAYER_OVERHEAD_S = 25e-6
+CUDA_PREFILL_EXPERT_OVERHEAD_S = 4e-6
+KQUANT_PREFILL_CLASSES = ("apple",)  # Metal: K-quants are their own kernel family (NVIDIA MMQ: same as Q4_0)
+PREFILL_KERNELS = ("f16", "int8", "kquant", "dequant-f16")
 VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory per GPU (assumption, vLLM logs ~1-3 GiB)
 
 
@@ -64,6 +95,7 @@ class ServingParams:
     layer_overhead_s: float  # per layer per step (small kernels: norms, rotary, routing)
     moe_layer_factor: float  # a MoE layer costs this many dense layers of fixed overhead (router, expert dispatch)
     request_overhead_s: float  # API server per request before the scheduler sees it (HTTP, template, tokenising)
+    overlap: bool = False  # weight streaming and arithmetic overlap within a step (roofline max) instead of adding
 
 
 SERVING = ServingParams(
@@ -91,7 +123,10 @@ class BatchedStep:
     decode_flops_per_s: float  # effective arithmetic rate of decode tokens
     small_batch_flops_per_s: float  # ... at <= SMALL_BATCH decoders (llama.cpp's matrix-vector kernels, no MMQ)
     prefill_flops_per_s: float  # effective arithmetic rate of prompt tokens at full saturation
-    prefill_half_tokens: float  # a matrix used by m tokens at once runs at m / (m + half) of the prefill rate
+    prefill_half_tokens: float  # a dense matrix used by m tokens at once runs at m / (m + half) of the prefill rate
+    expert_half_tokens: float  # ... the same for routed experts' GEMMs (m = tokens routed to one expert)
+    prefill_overhead_s: float  # per step holding prompt tokens (kernel launches without CUDA graphs)
+    prefill_expert_overhead_s: float  # ... per routed expert the step's prompt tokens touch (all layers)
     attn_flops_per_pair: float  # QK^T + AV of full-attention layers per (new token, context token)
     swa_flops_per_token: float  # sliding-window layers per prompt token (window reached)
     overhead_s: float  # per step
@@ -119,8 +154,14 @@ class BatchedStep:
             arithmetic_s += self._prefill_arithmetic_s(tokens, prefill_tokens, prefill_pairs)
         # Overlap: the GEMMs stream the weights while they multiply, so the slower of the two sets the pace.
         t = max(memory_s, arithmetic_s) if self.overlap else memory_s + arithmetic_s
-        if self.ubatch and prefill_tokens > self.ubatch:  # weights streamed again for every ubatch
-            t += (math.ceil(prefill_tokens / self.ubatch) - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s
+        if prefill_tokens:
+            n_ub = math.ceil(prefill_tokens / self.ubatch) if self.ubatch else 1
+            # weights streamed again for every ubatch after the first; each ubatch launches its kernels
+            t += (n_ub - 1) * self.dense_weight_bytes / self.bandwidth_bytes_per_s + n_ub * self.prefill_overhead_s
+            if self.prefill_expert_overhead_s:
+                m = min(tokens, self.ubatch) if self.ubatch else tokens
+                touched = self.experts * adapter.moe_expert_fraction(self.experts, self.experts_active, m)
+                t += n_ub * touched * self.prefill_expert_overhead_s
         comm = self.comm_fixed_s + self.comm_per_token_s * tokens if self.comm_fixed_s else 0.0
         return t + comm + self.overhead_s + self.per_seq_s * n_decode
 
@@ -133,7 +174,7 @@ class BatchedStep:
         t = dense / (self.prefill_flops_per_s * s_dense)
         if self.expert_flops_per_token:
             per_expert = m * self.experts_active / max(self.experts, 1)
-            s_exp = adapter.matmul_saturation(per_expert, self.prefill_half_tokens)
+            s_exp = adapter.matmul_saturation(per_expert, self.expert_half_tokens)
             t += prefill_tokens * self.expert_flops_per_token / (self.prefill_flops_per_s * s_exp)
         return t
 
@@ -148,14 +189,15 @@ def decode_aggregate_tokens_per_s(step: BatchedStep, batch: int, depth_tokens: i
     return batch / decode_step_s(step, batch, depth_tokens)
 
 
-def prefill_s(step: BatchedStep, prompt_tokens: int, chunk_tokens: int = 0) -> float:
-    """Seconds to process one prompt alone, in chunks of `chunk_tokens` (0 = the engine's ubatch or all at once)."""
+def prefill_s(step: BatchedStep, prompt_tokens: int, chunk_tokens: int = 0, depth_tokens: int = 0) -> float:
+    """Seconds to process one prompt alone, in chunks of `chunk_tokens` (0 = the engine's ubatch or all at once),
+    after `depth_tokens` already cached (llama-bench ppN @ dD)."""
     chunk = chunk_tokens or step.ubatch or prompt_tokens
     t, done = 0.0, 0
     while done < prompt_tokens:
         c = min(chunk, prompt_tokens - done)
         done += c
-        t += step.base_s(0, c, c * (done - c / 2))
+        t += step.base_s(0, c, c * (depth_tokens + done - c / 2))
     return t
 
 
@@ -187,6 +229,22 @@ def _tp_comm_s(s, tp: int) -> tuple[float, float]:
     return 2 * layers * adapter.ALLREDUCE_LATENCY_S[link], per_token
 
 
+def prefill_kernel_of(quant: str, kquant: bool, cls_name: str) -> str:
+    """The kernel family today's llama.cpp runs for a quant's prompt processing on a device class."""
+    if quant.upper().startswith(("F16", "BF16", "F32")):
+        return "f16"
+    return "kquant" if kquant and cls_name in KQUANT_PREFILL_CLASSES else "int8"
+
+
+def _prefill_efficiency(cls_name: str, kernel: str, cls, shared) -> float:
+    """PREFILL_EFFICIENCY of a (class, kernel family); unfitted families fall back on today's class figure."""
+    if (cls_name, kernel) in PREFILL_EFFICIENCY:
+        return PREFILL_EFFICIENCY[(cls_name, kernel)]
+    if kernel == "kquant":  # today's K-quant compute factor on the class's int8 figure
+        return PREFILL_EFFICIENCY.get((cls_name, "int8"), cls.prefill_efficiency) / shared.kquant_compute_factor
+    return cls.prefill_efficiency
+
+
 def build_step(
     model,
     quant: str,
@@ -200,11 +258,15 @@ def build_step(
     efficiency_override: float | None = None,
     threads: int | None = None,
     serving: ServingParams = SERVING,
+    prefill_kernel: str | None = None,
 ) -> BatchedStep:
     """The batched step model of a model on a device from the fitted parameters (`weights_override`: a file's exact
-    weights; `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU)."""
+    weights; `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU;
+    `prefill_kernel`: one of PREFILL_KERNELS instead of today's llama.cpp's, for measurements of older builds)."""
     if pp < 1 or gpus < 1 or gpus % pp:
         raise ValueError("gpus must be a positive multiple of the pipeline stages")
+    if prefill_kernel is not None and prefill_kernel not in PREFILL_KERNELS:
+        raise ValueError(f"prefill kernel must be one of {', '.join(PREFILL_KERNELS)}")
     s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override, efficiency_override, threads)
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
     rec = engine_record(engine)
@@ -227,18 +289,11 @@ def build_step(
     # kernels llama.cpp runs; professional and datacenter parts list the full rate.
     geforce = dev.kind == "nvidia" and dev.id.startswith("rtx-") and not dev.id.startswith(("rtx-pro", "rtx-a"))
     geforce = geforce and "ada" not in dev.id
-    kernel = "f16" if g.quant.upper().startswith(("F16", "BF16", "F32")) else "int8"
-    e_pf = sp.prefill_efficiency if sp else PREFILL_EFFICIENCY.get((s.cls_name, kernel), cls.prefill_efficiency)
-    pf_rate = (
-        s.fp16
-        * (2.0 if geforce and not s.server else 1.0)
-        * e_pf
-        * tp
-        * e_tp
-        * pp
-        / (sh.kquant_compute_factor if g.kquant and s.cls_name == "apple" else 1.0)
-    )
+    kernel = prefill_kernel or prefill_kernel_of(g.quant, g.kquant, s.cls_name)
+    e_pf = sp.prefill_efficiency if sp else _prefill_efficiency(s.cls_name, kernel, cls, sh)
+    pf_rate = s.fp16 * (2.0 if geforce and not s.server else 1.0) * e_pf * tp * e_tp * pp
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
+    prefill_overhead = g.layers * CUDA_PREFILL_LAYER_OVERHEAD_S * (sh.moe_overhead_factor if g.moe else 1.0)
     if sp:
         overhead = sp.step_overhead_s + g.layers * sp.layer_overhead_s * (sp.moe_layer_factor if g.moe else 1.0)
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
@@ -260,7 +315,12 @@ def build_step(
         decode_flops_per_s=dec_rate,
         small_batch_flops_per_s=dec_rate * q / q_small,
         prefill_flops_per_s=pf_rate,
-        prefill_half_tokens=0.0 if s.server else sh.prefill_half_tokens,
+        prefill_half_tokens=0.0 if s.server else LLAMACPP_PREFILL_HALF_TOKENS,
+        expert_half_tokens=0.0 if s.server else EXPERT_HALF_TOKENS,
+        prefill_overhead_s=0.0 if s.server or dev.kind != "nvidia" else prefill_overhead,
+        prefill_expert_overhead_s=0.0
+        if s.server or dev.kind != "nvidia"
+        else g.layers * CUDA_PREFILL_EXPERT_OVERHEAD_S,
         attn_flops_per_pair=attn_pair,
         swa_flops_per_token=swa_tok,
         overhead_s=overhead,
@@ -269,7 +329,7 @@ def build_step(
         comm_per_token_s=comm_tok,
         kv_token_s=kv_tok / (bw * (1.0 if s.cpu is not None else s.kv_read_ratio)) + attn_pair / dec_rate,
         ubatch=0 if rec.serving_scheduler else rec.scheduler.n_ubatch_tokens,
-        overlap=s.cpu is not None or s.server,
+        overlap=s.cpu is not None or (s.server and serving.overlap),
     )
 
 

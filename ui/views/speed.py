@@ -353,18 +353,11 @@ def _variant_rows(
     for m in cat.models.values():
         c = min(ctx, m.context_tokens)
         for q in quants:
-            try:
-                f = forecast(
-                    m,
-                    q,
-                    cat.device(hw_id),
-                    engine=engine,
-                    context_tokens=c,
-                    prompt_tokens=min(prompt, c // 2),
-                    output_tokens=min(output, c // 4),
-                    kv_dtype=kv,
-                    threads=threads,
-                )
+            args = (m, q, cat.device(hw_id))
+            kw = dict(engine=engine, context_tokens=c, prompt_tokens=min(prompt, c // 2),
+                      output_tokens=min(output, c // 4), kv_dtype=kv, threads=threads)  # fmt: skip
+            try:  # one user, as the headline: the closed form with the batched step's rates
+                f = under_load(forecast(*args, **kw), serving_fields(*args, requests=1, **kw))
             except ValueError:
                 continue
             rows.append(
