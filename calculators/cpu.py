@@ -4,7 +4,7 @@ One decode step with n threads takes
 
     t = max(t_memory, t_compute) + layers x n x sync_s_per_layer_thread
 
-    t_memory  = bytes read / min(sustained bandwidth, n x read rate of the slowest thread)
+    t_memory  = bytes read / min(sustained bandwidth, n x read rate of the slowest thread, complexes x link rate)
     t_compute = 2 x multiply-accumulates x q / (n x int8 ops/s of the slowest thread)
 
 The sustained bandwidth is the measured figure (STREAM-like) where the catalog has one, else the theoretical DRAM
@@ -15,6 +15,11 @@ matrix evenly over its threads, so the slowest thread sets the pace. q = `kquant
 super-block scales cost more unpacking per weight than Q4_0 / Q8_0). The threads meet at a barrier after every
 operation, a cost that grows with the thread count (`sync_s_per_layer_thread`). Fewer threads than cores lower the
 thread-bound terms; more threads than the bandwidth needs add only barrier cost, so speed saturates and then falls.
+On AMD chiplet parts each core complex (CCD, or the CCX of a monolithic APU) reads memory through its own Infinity
+Fabric link of fixed width, so the cores together pull at most complexes x `complex_read_gbs` (fitted) however wide
+the DRAM bus: a Ryzen AI Max+ 395 has 256 GB/s of LPDDR5X but two CCDs, and its CPU decodes a 14B Q4_K_M model at a
+rate that implies about 100 GB/s read (11.37 tok/s, geerlingguy/ai-benchmarks #21; derived). Where the catalog gives
+no complex count the cap does not apply.
 
 Everything is in base units (bytes, seconds, bytes/s, op/s). Pure functions; the fitted numbers come from
 bench/bench_cpu.py on calculators/cpu_measurements.yaml plus the CPU rows of calculators/measurements.yaml.
@@ -42,6 +47,9 @@ class CpuParams:
     kquant_factor: float  # K-/i-quant arithmetic per weight relative to Q4_0 / Q8_0
     sync_s_per_layer_thread: float  # barrier cost per layer per thread, seconds
     little_core_ratio: float  # efficiency-core speed relative to a performance core
+    # Read bandwidth one core complex (AMD CCD / CCX) pulls through its link to the memory fabric, GB/s; applies only
+    # where the catalog gives the complex count. None = no such cap.
+    complex_read_gbs: float | None = None
     # How arithmetic scales with SIMD width: 1 = in proportion (chosen: held out, 1 beat 0 and 0.5; bench_cpu.py).
     simd_exponent: float = 1.0
     # Range of a forecast: measured / forecast - 1 for 80 % of the held-out runs (p10 / p90 of the bench).
@@ -52,17 +60,19 @@ class CpuParams:
 
 
 # Fitted by `python bench/bench_cpu.py` on 40 published decode speeds of 20 CPUs (2026-12-03). Held out (leave one
-# device out, 41 rows): median 12.1 %, p90 37.4 %, worst 161 % (AmpereOne A192 under Ollama, 3B model: a fixed cost
-# no other run shows, kept out of the fit, see cpu_measurements.yaml fit_exclude); EPYC 9554 check rows 4-13 %.
+# device out, 41 rows): median 11.6 %, p90 28.2 %, worst 152 % (AmpereOne A192 under Ollama, 3B model: a fixed cost
+# no other run shows, kept out of the fit, see cpu_measurements.yaml fit_exclude); without it worst 39 % (QCS6490).
+# The core-complex cap (complex_read_gbs) took the Ryzen AI Max+ 395 from +54 % to +2 %; EPYC 9554 check rows 3-11 %.
 CPU_PARAMS = CpuParams(
-    sustained_fraction=0.5827,
-    per_thread_gbs=19.54,
-    int8_ops_per_cycle=12.63,
-    kquant_factor=2.318,
-    sync_s_per_layer_thread=1.508e-06,
-    little_core_ratio=0.3357,
-    decode_rel_low=-0.229,
-    decode_rel_high=0.218,
+    sustained_fraction=0.6052,
+    per_thread_gbs=14.49,
+    int8_ops_per_cycle=11.87,
+    kquant_factor=2.177,
+    sync_s_per_layer_thread=1.765e-06,
+    little_core_ratio=0.3356,
+    complex_read_gbs=50.35,
+    decode_rel_low=-0.161,
+    decode_rel_high=0.286,
     n_points=40,
     n_devices=20,
 )
@@ -80,6 +90,7 @@ class CpuCores:
     vector_bits: int = 128
     sustained_bandwidth_gbs: float | None = None
     x86: bool = True
+    core_complexes: int | None = None  # AMD CCDs / CCXs, each with its own read link to the memory fabric
 
     @property
     def big_cores(self) -> int:
@@ -121,6 +132,7 @@ def cores_from_hardware(hw: Hardware) -> CpuCores | None:
         vector_bits=c.vector_bits or 128,
         sustained_bandwidth_gbs=c.sustained_bandwidth_gbs,
         x86="avx2" in c.isa,
+        core_complexes=c.core_complexes,
     )
 
 
@@ -171,6 +183,8 @@ def decode_step(
         raise ValueError("threads must be at least 1")
     f = slowest_thread_factor(cpu, threads, p.little_core_ratio)
     bw = min(sustained_bandwidth_bytes_per_s(cpu, p), threads * p.per_thread_gbs * GB * f)
+    if cpu.core_complexes and p.complex_read_gbs:
+        bw = min(bw, cpu.core_complexes * p.complex_read_gbs * GB)
     clock_hz = (cpu.clock_ghz or 2.0) * 1e9
     ops_per_thread = clock_hz * (cpu.vector_bits / 128) ** p.simd_exponent * p.int8_ops_per_cycle * f
     q = p.kquant_factor if kquant else 1.0
