@@ -212,8 +212,8 @@ def fit_new(points: list[CpuPoint], base: CpuParams = START) -> CpuParams:
     starts = (
         base,
         replace(base, per_thread_gbs=20.0, int8_ops_per_cycle=4.0, sync_s_per_layer_thread=1e-5),
-        # The third start reaches the low-kquant-cost basin's rival: without it the fold that holds out the M2 Max
-        # stopped at a worse minimum (int8 5.4 ops/cycle, kquant 1.0) and forecast it 60 % too slow.
+        # Without this third start the fold that holds out the M2 Max stopped in a worse local minimum (int8 5.4
+        # ops/cycle, kquant 1.0; loss 0.488 against 0.483 from here) and forecast the M2 Max 60 % too slow.
         replace(base, per_thread_gbs=14.0, kquant_factor=2.2, sync_s_per_layer_thread=2e-6),
     )
     for start in starts:
