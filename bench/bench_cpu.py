@@ -335,7 +335,7 @@ def run(quiet: bool) -> dict[str, list[float]]:
     print(f"    before, as shipped                            {summary([res['shipped'][k] for k in legacy_holdout])}")
     print(f"    after, leave-one-device-out                   {summary([res['after'][k] for k in legacy_holdout])}")
     old6_kept = [k for k in legacy_holdout if points[main_pts[k]].fit]
-    print(f"    after, same without the fit_exclude row       {summary([res['after'][k] for k in old6_kept])}")
+    print(f"    after, same without the fit_exclude rows      {summary([res['after'][k] for k in old6_kept])}")
     checks = [p for p in points if p.check]
     if checks:
         print("  check rows (never fitted; see cpu_measurements.yaml `check`):")
