@@ -59,23 +59,23 @@ class CpuParams:
     n_devices: int = 0
 
 
-# Fitted by `python bench/bench_cpu.py` on 41 published decode speeds of 20 CPUs (2026-12-03). Held out (leave one
-# device out, 43 rows): median 11.3 %, p90 29.5 %, worst 152 % (AmpereOne A192 under a 2024 Ollama, 3B and 8B models:
+# Fitted by `python bench/bench_cpu.py` on 42 published decode speeds of 21 CPUs (2026-12-03). Held out (leave one
+# device out, 44 rows): median 11.1 %, p90 29.4 %, worst 152 % (AmpereOne A192 under a 2024 Ollama, 3B and 8B models:
 # a fixed cost per layer no other run shows, kept out of the fit, see cpu_measurements.yaml fit_exclude); without those
 # two rows worst 39 % (QCS6490). The core-complex cap (complex_read_gbs) took the Ryzen AI Max+ 395 from +54 % to +2 %
 # held out; EPYC 9554 / Snapdragon X check rows 3-11 %.
 CPU_PARAMS = CpuParams(
-    sustained_fraction=0.6064,
+    sustained_fraction=0.6063,
     per_thread_gbs=14.48,
-    int8_ops_per_cycle=15.78,
-    kquant_factor=2.894,
-    sync_s_per_layer_thread=1.722e-06,
-    little_core_ratio=0.3357,
-    complex_read_gbs=50.45,
-    decode_rel_low=-0.211,
-    decode_rel_high=0.264,
-    n_points=41,
-    n_devices=20,
+    int8_ops_per_cycle=12.02,
+    kquant_factor=2.204,
+    sync_s_per_layer_thread=1.72e-06,
+    little_core_ratio=0.3356,
+    complex_read_gbs=50.44,
+    decode_rel_low=-0.206,
+    decode_rel_high=0.256,
+    n_points=42,
+    n_devices=21,
 )
 
 
