@@ -45,6 +45,7 @@ FITTED = (
     "sync_s_per_layer_thread",
     "little_core_ratio",
     "complex_read_gbs",
+    "measured_fraction",
 )
 
 
@@ -154,6 +155,7 @@ def predict_new(p: CpuPoint, params: CpuParams) -> float:
 def _with(base: CpuParams, x: np.ndarray) -> CpuParams:
     vals = dict(zip(FITTED, np.exp(x), strict=True))
     vals["sustained_fraction"] = min(vals["sustained_fraction"], 1.0)
+    vals["measured_fraction"] = min(vals["measured_fraction"], 1.0)
     vals["kquant_factor"] = max(vals["kquant_factor"], 1.0)
     vals["little_core_ratio"] = min(vals["little_core_ratio"], 1.0)
     return replace(base, **{k: float(v) for k, v in vals.items()})
@@ -203,6 +205,7 @@ START = CpuParams(
     sync_s_per_layer_thread=4e-6,
     little_core_ratio=0.33,
     complex_read_gbs=60.0,
+    measured_fraction=0.9,
 )
 
 
