@@ -7,7 +7,8 @@ One decode step with n threads takes
     t_memory  = bytes read / min(sustained bandwidth, n x read rate of the slowest thread, complexes x link rate)
     t_compute = 2 x multiply-accumulates x q / (n x int8 ops/s of the slowest thread)
 
-The sustained bandwidth is the measured figure (STREAM-like) where the catalog has one, else the theoretical DRAM
+The sustained bandwidth is the measured multi-thread read figure (STREAM-like) x `measured_fraction` where the
+catalog has one (decode's access pattern reaches a share of what a pure read loop does), else the theoretical DRAM
 figure x `sustained_fraction`. A thread alone on a performance core reads `per_thread_gbs` and does
 clock x (vector_bits / 128) ** simd_exponent x `int8_ops_per_cycle` int8 operations per second; on an efficiency
 core both are x `little_core_ratio`, and two threads sharing a core (SMT) get half each. llama.cpp splits every
