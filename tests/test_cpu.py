@@ -225,3 +225,16 @@ def test_golden_ampereone_big_models_are_bandwidth_bound_small_ones_stay_unexpla
     small = [p for p in pts.values() if not p.fit]
     assert len(small) == 2
     assert all(bench_cpu.predict_new(p, cpu.CPU_PARAMS) < 0.7 * p.measured_s for p in small), "still unexplained"
+
+
+def test_measured_read_bandwidth_counts_at_the_fitted_share():
+    # Raspberry Pi 5: 11.59 GB/s read-only, 4 threads (llama.cpp issue #26484, 2026-08-08), the catalog's measured
+    # figure; decode reaches a share of it (the issue reports 84-91 %). Golden: Ollama llama3.1:8b (Q4_K_M) on a Pi 5
+    # 16 GB, 2.17 tok/s (geerlingguy/ai-benchmarks, calculators/measurements.yaml geerling-ollama).
+    c = cpu.cores_from_hardware(HW["raspberry-pi-5-16gb"])
+    assert c.sustained_bandwidth_gbs == 11.59
+    p = cpu.CPU_PARAMS
+    assert 0.75 < p.measured_fraction < 0.95
+    step = cpu.decode_step(c, threads=4, read_bytes=4.9e9, macs=7.5e9, layers=32, kquant=True)
+    assert step.bandwidth_bytes_per_s == pytest.approx(11.59e9 * p.measured_fraction, rel=1e-6)
+    assert tps("llama-3-8b", "Q4_K_M", "raspberry-pi-5-16gb", engine="ollama") == pytest.approx(2.17, rel=0.15)
