@@ -247,6 +247,9 @@ class CpuSpec(Frozen):
     memory_bus_bits: int | None = Field(default=None, gt=0)  # total DRAM data-bus width
     memory_type: str | None = None  # e.g. "DDR5-5600", "LPDDR5X-8448"
     sustained_bandwidth_gbs: float | None = Field(default=None, gt=0)  # measured, 10^9 bytes/s
+    # AMD core complexes (CCDs, or the CCXs of a monolithic APU): each reads memory through its own fabric link, which
+    # caps what its cores pull together (calculators/cpu.py). None = not modelled (one shared fabric, or unknown).
+    core_complexes: int | None = Field(default=None, gt=0)
     source: str
     field_sources: dict[str, str] = {}
     derived: list[str] = []
