@@ -21,7 +21,7 @@ still crosses every layer in turn).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from calculators.engines import engine as engine_record
 from calculators.serving import adapter
@@ -82,31 +82,6 @@ CUDA_PREFILL_EXPERT_OVERHEAD_S = 4e-6
 KQUANT_PREFILL_CLASSES = ("apple",)  # Metal: K-quants are their own kernel family (NVIDIA MMQ: same as Q4_0)
 PREFILL_KERNELS = ("f16", "int8", "kquant", "dequant-f16")
 VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory per GPU (assumption, vLLM logs ~1-3 GiB)
-
-
-@dataclass(frozen=True)
-class ServingParams:
-    """The serving engines' step on GPUs (vLLM, SGLang, TensorRT-LLM): fitted by `python bench/fit_serving.py`."""
-
-    bandwidth_efficiency: float  # share of peak bandwidth while streaming weights and KV
-    compute_efficiency: float  # share of the dense tensor peak (FP8 twice FP16 where supported) for decode tokens
-    prefill_efficiency: float  # ... for prompt tokens
-    step_overhead_s: float  # per engine step: scheduling, sampling, launches not hidden by CUDA graphs
-    layer_overhead_s: float  # per layer per step (small kernels: norms, rotary, routing)
-    moe_layer_factor: float  # a MoE layer costs this many dense layers of fixed overhead (router, expert dispatch)
-    request_overhead_s: float  # API server per request before the scheduler sees it (HTTP, template, tokenising)
-    overlap: bool = False  # weight streaming and arithmetic overlap within a step (roofline max) instead of adding
-
-
-SERVING = ServingParams(
-    bandwidth_efficiency=1.0,
-    compute_efficiency=0.525,
-    prefill_efficiency=0.525,
-    step_overhead_s=1.5e-3,
-    layer_overhead_s=0.0,
-    moe_layer_factor=1.0,
-    request_overhead_s=0.0,
-)
 
 
 @dataclass(frozen=True)
@@ -245,6 +220,14 @@ def _prefill_efficiency(cls_name: str, kernel: str, cls, shared) -> float:
     return cls.prefill_efficiency
 
 
+def _check_layout(pp: int, gpus: int, prefill_kernel: str | None) -> None:
+    """ValueError for an impossible GPU layout or an unknown prefill kernel family."""
+    if pp < 1 or gpus < 1 or gpus % pp:
+        raise ValueError("gpus must be a positive multiple of the pipeline stages")
+    if prefill_kernel is not None and prefill_kernel not in PREFILL_KERNELS:
+        raise ValueError(f"prefill kernel must be one of {', '.join(PREFILL_KERNELS)}")
+
+
 def build_step(
     model,
     quant: str,
@@ -257,25 +240,19 @@ def build_step(
     weights_override=None,
     efficiency_override: float | None = None,
     threads: int | None = None,
-    serving: ServingParams = SERVING,
     prefill_kernel: str | None = None,
 ) -> BatchedStep:
     """The batched step model of a model on a device from the fitted parameters (`weights_override`: a file's exact
     weights; `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU;
     `prefill_kernel`: one of PREFILL_KERNELS instead of today's llama.cpp's, for measurements of older builds)."""
-    if pp < 1 or gpus < 1 or gpus % pp:
-        raise ValueError("gpus must be a positive multiple of the pipeline stages")
-    if prefill_kernel is not None and prefill_kernel not in PREFILL_KERNELS:
-        raise ValueError(f"prefill kernel must be one of {', '.join(PREFILL_KERNELS)}")
+    _check_layout(pp, gpus, prefill_kernel)
     s = adapter.setup(model, quant, hardware, engine, gpus, kv_dtype, weights_override, efficiency_override, threads)
     g, cls, sh, dev = s.geo, s.cls, s.shared, s.dev
     rec = engine_record(engine)
     server = rec.tensor_parallel  # llama.cpp / Ollama split by layers, not every layer across the GPUs
     tp = gpus // pp if server else 1
     e_tp = tp_efficiency if tp > 1 else 1.0
-    sp = serving if s.server else None
-    e_bw = sp.bandwidth_efficiency if sp and efficiency_override is None else cls.bandwidth_efficiency
-    bw = dev.bandwidth_bytes_per_s * e_bw * tp * e_tp
+    bw = dev.bandwidth_bytes_per_s * cls.bandwidth_efficiency * tp * e_tp
     q = sh.kquant_compute_factor if g.kquant and not s.server else 1.0
     q_small = q
     if not s.server and dev.kind == "nvidia" and not g.quant.upper().startswith(("F16", "BF16", "F32")):
@@ -284,18 +261,17 @@ def build_step(
     kv_tok, kv_swa = _kv_rates(s.model, kv_dtype)
     attn_pair = 4.0 * g.q_dim * g.full_layers
     swa_tok = 4.0 * g.q_dim * g.sliding_layers * (g.window or 0)
-    dec_rate = s.fp16 * (sp.compute_efficiency if sp else cls.compute_efficiency) * tp * e_tp * pp / q
+    dec_rate = s.fp16 * cls.compute_efficiency * tp * e_tp * pp / q
     # GeForce cards: the catalog lists FP16 with FP32 accumulate, half the rate of the FP16-accumulate and int8
     # kernels llama.cpp runs; professional and datacenter parts list the full rate.
     geforce = dev.kind == "nvidia" and dev.id.startswith("rtx-") and not dev.id.startswith(("rtx-pro", "rtx-a"))
     geforce = geforce and "ada" not in dev.id
     kernel = prefill_kernel or prefill_kernel_of(g.quant, g.kquant, s.cls_name)
-    e_pf = sp.prefill_efficiency if sp else _prefill_efficiency(s.cls_name, kernel, cls, sh)
+    e_pf = cls.prefill_efficiency if s.server else _prefill_efficiency(s.cls_name, kernel, cls, sh)
     pf_rate = s.fp16 * (2.0 if geforce and not s.server else 1.0) * e_pf * tp * e_tp * pp
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
     prefill_overhead = g.layers * CUDA_PREFILL_LAYER_OVERHEAD_S * (sh.moe_overhead_factor if g.moe else 1.0)
-    if sp:
-        overhead = sp.step_overhead_s + g.layers * sp.layer_overhead_s * (sp.moe_layer_factor if g.moe else 1.0)
+    overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
     comm_fixed, comm_tok = _tp_comm_s(s, tp)
     overhead += (pp - 1) * PIPELINE_HOP_S
@@ -329,7 +305,7 @@ def build_step(
         comm_per_token_s=comm_tok,
         kv_token_s=kv_tok / (bw * (1.0 if s.cpu is not None else s.kv_read_ratio)) + attn_pair / dec_rate,
         ubatch=0 if rec.serving_scheduler else rec.scheduler.n_ubatch_tokens,
-        overlap=s.cpu is not None or (s.server and serving.overlap),
+        overlap=s.cpu is not None,
     )
 
 
@@ -368,15 +344,14 @@ def engine_config(
     """Default scheduler knobs per engine: vLLM V1's defaults and its KV blocks; llama.cpp / Ollama slots."""
     if engine in ("tensorrt-llm", "nim"):
         kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
-        return replace(tensorrt_llm(kv_tokens=kv), request_overhead_s=SERVING.request_overhead_s)
+        return tensorrt_llm(kv_tokens=kv)
     if engine in ("vllm", "transformers"):
         mem = adapter.resolve_device(hardware).memory_bytes if hardware is not None else None
         big = mem is not None and mem >= 70 * 2**30  # vLLM arg_utils: larger defaults on >= 70 GiB GPUs
         kv = None
         if model is not None:
             kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
-        cfg = vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
-        return replace(cfg, request_overhead_s=SERVING.request_overhead_s)
+        return vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
     if engine == "ollama":
         n = parallel or 1
         return ollama(num_parallel=n, n_ctx=(context_tokens * n) if context_tokens else None)

@@ -64,9 +64,6 @@ class EngineConfig:
     block_size: int = 16
     on_demand: bool = True  # paged blocks allocated as tokens arrive (vLLM) vs whole context reserved (slots)
     max_queue: int | None = None  # requests waiting beyond this are rejected (OLLAMA_MAX_QUEUE)
-    # Mean seconds from the client sending a request to the scheduler seeing it (HTTP, chat template, tokenising),
-    # drawn per request in [0.5, 1.5] x the mean: simultaneous requests reach the scheduler one after another.
-    request_overhead_s: float = 0.0
 
 
 def vllm(
@@ -200,9 +197,8 @@ class _Sim:
         self.itl_v: list[float] = []
         self.itl_w: list[float] = []
         self.rng = rng
-        self.pending: list[tuple[float, int]] = []  # (time the scheduler sees request i, i), a heap
+        self.pending: list[tuple[float, int]] = []  # (time request i is sent, i), a heap
         self.issued = 0
-        self.api_free_s = 0.0  # when the API server is free to take the next request
         sends = _arrivals(rng, load) if load.rate_per_s is not None else [0.0] * min(load.concurrency, n)
         for a in sends:
             self._send(a)
@@ -222,20 +218,18 @@ class _Sim:
 
     # ---------------------------------------------------------------- arrivals and admission
     def _send(self, now: float) -> None:
-        """A client sends the next request at `now`; the scheduler sees it after the API server's overhead."""
-        i, o = self.issued, self.eng.request_overhead_s
+        """A client sends the next request (number `issued`) at `now`."""
+        i = self.issued
         self.issued += 1
         self.arr[i] = now
-        # one API-server process handles requests one after another: a burst reaches the scheduler spread out
-        self.api_free_s = max(now, self.api_free_s) + o
-        heapq.heappush(self.pending, (self.api_free_s, i))
+        heapq.heappush(self.pending, (now, i))
 
     def _next_arrival_s(self) -> float | None:
-        """When the scheduler sees the next request not yet in its queue (None: no more)."""
+        """When the next request not yet in the queue arrives (None: no more)."""
         return self.pending[0][0] if self.pending else None
 
     def _take_arrivals(self) -> None:
-        """Move requests the scheduler has seen by now into the waiting queue (rejecting beyond max_queue)."""
+        """Move requests that have arrived by now into the waiting queue (rejecting beyond max_queue)."""
         q = self.pending
         while q and q[0][0] <= self.t + 1e-12:
             seen, i = heapq.heappop(q)
