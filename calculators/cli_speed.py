@@ -157,6 +157,6 @@ def run(args: argparse.Namespace) -> dict:
         efficiency_override=args.efficiency,
         threads=args.threads,
     )
-    out = under_load(f, served).as_dict()
-    out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items()})
+    out = under_load(f, served).as_dict()  # the headline wins over the simulation's fields of the same name
+    out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items() if k not in out})
     return {**out, **(source.info if source else {})}

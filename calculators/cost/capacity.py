@@ -7,6 +7,7 @@ from typing import Any
 
 from calculators.cost.inputs import Capacity, Workload
 from calculators.cost.lines import _min_replicas
+from calculators.serving.forecast import serving_fields, under_load
 from calculators.speed import SpeedForecast, forecast
 from model_specs.schema import Hardware, ModelSpec
 
@@ -65,7 +66,8 @@ def _meets(f: SpeedForecast, w: Workload, concurrency: int) -> bool:
     """Whether `concurrency` streams fit the KV cache (beyond it requests queue) and meet the latency target."""
     ok = f.max_concurrency is None or concurrency <= f.max_concurrency
     if w.p95_ttft_s is not None:
-        ok = ok and f.ttft_s <= w.p95_ttft_s
+        p95 = getattr(f, "ttft_s_p95", None)  # the simulated p95 under load; else the single figure
+        ok = ok and (f.ttft_s if p95 is None else p95) <= w.p95_ttft_s
     if w.min_user_tokens_per_s is not None:
         ok = ok and f.per_user_tokens_per_s >= w.min_user_tokens_per_s
     return ok
@@ -138,21 +140,18 @@ def default_forecast_factory(
     output_tokens: int,
     efficiency_override: float | None = None,
 ) -> ForecastAt:
-    """forecast(concurrency) bound to everything else, from calculators.throughput.forecast."""
+    """forecast(concurrency) bound to everything else: the speed headline under load (calculators.serving), as the
+    Speed page and the CLI give it, with the simulated p95 TTFT the latency target is checked against."""
+    kw = dict(engine=engine, gpus=gpus, context_tokens=context_tokens, prompt_tokens=prompt_tokens,
+              output_tokens=output_tokens, efficiency_override=efficiency_override)  # fmt: skip
 
     def at(concurrency: int) -> SpeedForecast:
-        return forecast(
-            model,
-            quant,
-            hardware,
-            engine=engine,
-            gpus=gpus,
-            context_tokens=context_tokens,
-            prompt_tokens=prompt_tokens,
-            output_tokens=output_tokens,
-            concurrency=concurrency,
-            efficiency_override=efficiency_override,
-        )
+        f = forecast(model, quant, hardware, concurrency=concurrency, **kw)
+        n = max(200, 4 * concurrency)  # a sizing run: 4 requests per user for a steady p95, at least 200
+        try:
+            return under_load(f, serving_fields(model, quant, hardware, concurrency=concurrency, requests=n, **kw))
+        except ValueError:  # not simulable (no room for one request's KV): the closed form, as the Speed page does
+            return f
 
     return at
 

@@ -202,21 +202,17 @@ def latency_curve(su: ServingSetup, concurrencies: list[int], slo: Slo | None = 
 
 def under_load(f: adapter.SpeedForecast, served: dict) -> adapter.SpeedForecast:
     """The forecast with its headline figures from the serving model (one answer for CLI, pages and report): decode
-    and prefill rates from the batched step; TTFT and end-to-end medians and the output throughput of the simulated
-    closed loop (one user: the closed form with those rates). Each range keeps the forecast's relative spread, so it
-    still contains its point. A model spilling to host memory keeps the closed form (the batched step has no
-    host-offload term)."""
+    and prefill rates from the batched step; TTFT and end-to-end medians, TTFT p95 and the output throughput of the
+    simulated closed loop of the forecast's users. Each range keeps the forecast's relative spread, so it still
+    contains its point. A model spilling to host memory keeps the closed form (the batched step has no host-offload
+    term)."""
     if f.host_fraction > 0:
         return f
     c, cold = f.concurrency, f.cold_start_s
     dec, pf = served["decode_aggregate_tokens_per_s"] / c, served["prefill_tokens_per_s"]
     d, k = dec / f.decode_tokens_per_s, (pf / f.prefill_tokens_per_s if pf > 0 and f.prefill_tokens_per_s else 1.0)
-    if c == 1:  # one request: its prompt, then one decode step per token (the closed form's shape)
-        ttft = cold + (f.prompt_tokens / pf if pf > 0 else 0.0) + 1 / dec
-        e2e, agg = ttft + (f.output_tokens - 1) / dec, f.aggregate_tokens_per_s * d
-    else:
-        ttft, e2e = served["ttft_s_p50"] + cold, served["e2e_s_p50"] + cold
-        agg = served["simulated_output_tokens_per_s"]
+    ttft, e2e = served["ttft_s_p50"] + cold, served["e2e_s_p50"] + cold
+    agg, p95 = served["simulated_output_tokens_per_s"], served["ttft_s_p95"] + cold
     t, e, a = (ttft - cold) / (f.ttft_s - cold), (e2e - cold) / (f.e2e_s - cold), agg / f.aggregate_tokens_per_s
     return replace(
         f,
@@ -237,6 +233,7 @@ def under_load(f: adapter.SpeedForecast, served: dict) -> adapter.SpeedForecast:
         aggregate_tokens_per_s_low=f.aggregate_tokens_per_s_low * a,
         aggregate_tokens_per_s_high=f.aggregate_tokens_per_s_high * a,
         per_user_tokens_per_s=agg / c,
+        ttft_s_p95=p95,
         notes=(*f.notes, UNDER_LOAD_NOTE) if c > 1 else f.notes,
     )
 

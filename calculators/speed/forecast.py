@@ -95,6 +95,7 @@ class SpeedForecast:
     cold_start_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
     threads: int | None = None  # CPU devices with a catalog `cpu` block: llama.cpp -t used
+    ttft_s_p95: float | None = None  # under load: the simulated closed loop's 95th percentile (serving.under_load)
 
     def as_dict(self) -> dict:
         """JSON-ready fields (the CLI's output)."""
