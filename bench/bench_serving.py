@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import math
 import statistics
 import sys
 import time
@@ -28,6 +29,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from calculators.engines import VLLM_BANDWIDTH_FACTOR  # noqa: E402
 from calculators.serving import adapter  # noqa: E402
 from calculators.serving.batched import (  # noqa: E402
     build_step,
@@ -39,6 +41,7 @@ from calculators.serving.batched import (  # noqa: E402
 )
 from calculators.serving.metrics import summarize  # noqa: E402
 from calculators.serving.simulator import Load, simulate  # noqa: E402
+from calculators.speed.calibration import SERVER  # noqa: E402
 from model_specs import load_catalog  # noqa: E402
 from model_specs.hf_import import model_from_hf_json  # noqa: E402
 
@@ -69,6 +72,7 @@ MODEL_OF = {
     "llama33-70b": "llama-3.3-70b",
 }
 SWEEP = "prefill by ubatch (fitted)"  # prefill_measurements.yaml `ubatch_sweep`: fits the shape, never held out
+VLLM_LIKE = ("vllm", "sglang")  # engines simulated with vLLM's scheduler and bandwidth factor
 TRT_HARDWARE = {"h100-sxm": "h100-80gb-sxm", "h200-sxm": "h200"}
 GENERATION = [
     ("a100*", "ampere"),
@@ -127,7 +131,16 @@ def _engine(src: dict, m, quant: str, kv: str):
     return cfg
 
 
-def _serving_rows(data: dict) -> list[Row]:
+def _bandwidth_efficiency(src: dict, factors: dict[str, float] | None) -> float:
+    """The serving class's bandwidth efficiency for a source's engine: TensorRT-LLM's own (NIM), or times the vLLM
+    factor (vLLM; SGLang simulated as vLLM), held out: the factor fitted without the source's rows."""
+    base = SERVER.bandwidth_efficiency
+    if src["engine"] not in VLLM_LIKE:
+        return base
+    return base * (factors or {}).get(src["id"], VLLM_BANDWIDTH_FACTOR)
+
+
+def _serving_rows(data: dict, factors: dict[str, float] | None = None) -> list[Row]:
     """Aggregate throughput, TTFT and ITL under a closed loop or a Poisson rate (serving_measurements.yaml): the
     run's own lengths and request count, through the same simulator the CLI's headline comes from."""
     rows: list[Row] = []
@@ -135,7 +148,8 @@ def _serving_rows(data: dict) -> list[Row]:
         m = model(src["model"])
         p, o, gpus, quant = src["prompt_tokens"], src["output_tokens"], src["gpus"], src["quant"]
         kv = src.get("kv_dtype", "fp8" if quant == "FP8" else "f16")
-        step = build_step(m, quant, src["hardware"], "vllm", gpus, kv)
+        eff = _bandwidth_efficiency(src, factors)
+        step = build_step(m, quant, src["hardware"], "vllm", gpus, kv, efficiency_override=eff)
         cfg = _engine(src, m, quant, kv)
         rate = src.get("load") == "rate"
         lengths = dict(
@@ -148,7 +162,7 @@ def _serving_rows(data: dict) -> list[Row]:
                 if rate
                 else Load(concurrency=level, requests=max(n_req, level), **lengths)
             )
-            f = None if rate else adapter.forecast(m, quant, src["hardware"], "vllm", p + o, p, o, level, gpus, kv)
+            f = None if rate else adapter.forecast(m, quant, src["hardware"], "vllm", p + o, p, o, level, gpus, kv, eff)
             s = summarize(simulate(step, cfg, load))
             tag = dict(engine=src["engine"], hw=src["hardware"], source=src["id"])
             rows.append(Row("aggregate under load", measured=tput, today=f and f.aggregate_tokens_per_s,
@@ -164,17 +178,48 @@ def _serving_rows(data: dict) -> list[Row]:
     return rows
 
 
+FACTOR_GRID = [round(0.60 + 0.02 * i, 2) for i in range(26)]  # 0.60 .. 1.10
+
+
+def _factor_errors(data: dict) -> dict[str, dict[float, list[float]]]:
+    """Per vLLM source and grid factor: |log(forecast / measured)| of its aggregate throughput and ITL rows."""
+    out: dict[str, dict[float, list[float]]] = {}
+    for src in (s for s in data["sources"] if s["engine"] == "vllm"):
+        for factor in FACTOR_GRID:
+            rows = _serving_rows({"sources": [src]}, {src["id"]: factor})
+            fit_rows = [r for r in rows if r.quantity in ("aggregate under load", "ITL")]
+            out.setdefault(src["id"], {})[factor] = [abs(math.log(r.new / r.measured)) for r in fit_rows]
+    return out
+
+
+def fit_vllm(errors: dict[str, dict[float, list[float]]], exclude: str | None = None) -> float:
+    """vLLM's bandwidth factor (calculators/engines.py): the grid value with the least mean |log(forecast /
+    measured)| over the aggregate throughput and ITL of the published vLLM runs, source `exclude` left out. TTFT is
+    not fitted: its error under load is the simulator's queueing, not the step's speed."""
+
+    def loss(f: float) -> float:
+        return statistics.mean(e for sid, by in errors.items() if sid != exclude for e in by[f])
+
+    return min(FACTOR_GRID, key=loss)
+
+
+def held_out_factors(data: dict) -> dict[str, float]:
+    """Per vLLM source, the factor fitted on the other vLLM sources (SGLang sources: fitted on all of them)."""
+    errors = _factor_errors(data)
+    return {s["id"]: fit_vllm(errors, exclude=s["id"]) for s in data["sources"] if s["engine"] in VLLM_LIKE}
+
+
 def _trt_rows(meas: dict, tp_efficiency: float | None = None) -> list[Row]:
     """TensorRT-LLM offline max throughput (measurements.yaml `serving`): all requests queued at once."""
     rows = []
     for hw_key, mkey, tp, isl, osl, tput in meas["serving"]["rows"]:
         hw, m = TRT_HARDWARE[hw_key], model(MODEL_OF[mkey])
         kw = {} if tp_efficiency is None else {"tp_efficiency": tp_efficiency}
-        step = build_step(m, "FP8", hw, "vllm", tp, "fp8", **kw)
+        step = build_step(m, "FP8", hw, "vllm", tp, "fp8", efficiency_override=SERVER.bandwidth_efficiency, **kw)
         cfg = engine_config("tensorrt-llm", m, "FP8", hw, tp, "fp8", gpu_memory_utilization=0.95)
         n = 1500
         s = summarize(simulate(step, cfg, Load(concurrency=n, requests=n, prompt_tokens=isl, output_tokens=osl)))
-        f = adapter.forecast(m, "FP8", hw, "vllm", isl + osl, isl, osl, n, tp, "fp8")
+        f = adapter.forecast(m, "FP8", hw, "vllm", isl + osl, isl, osl, n, tp, "fp8", SERVER.bandwidth_efficiency)
         fitted = tp > 1 and hw == "h100-80gb-sxm"  # TP_EFFICIENCY is fitted on these
         rows.append(Row("aggregate under load", "tensorrt-llm", hw, "trtllm-perf-overview", tput,
                         f.aggregate_tokens_per_s, s["output_tokens_per_s"], heldout=not fitted))  # fmt: skip
@@ -418,6 +463,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit-tp", action="store_true")
     ap.add_argument("--fit-prefill", action="store_true")
+    ap.add_argument("--fit-vllm", action="store_true")
     args = ap.parse_args()
     meas = yaml.safe_load((ROOT / "calculators/measurements.yaml").read_text(encoding="utf-8"))
     if args.fit_tp:
@@ -427,8 +473,15 @@ def main() -> None:
         fit_prefill(meas)
         return
     data = yaml.safe_load((ROOT / "calculators/serving_measurements.yaml").read_text(encoding="utf-8"))
-    rows = _serving_rows(data) + _trt_rows(meas) + _batched_rows(meas) + _llamabench_rows(meas)
+    factors = held_out_factors(data)
+    if args.fit_vllm:
+        print(f"VLLM_BANDWIDTH_FACTOR = {fit_vllm(_factor_errors(data))}  (all vLLM runs)")
+        for sid, f in factors.items():
+            print(f"  fitted without {sid}: {f}")
+        return
+    rows = _serving_rows(data, factors) + _trt_rows(meas) + _batched_rows(meas) + _llamabench_rows(meas)
     report(rows)
+    print(f"vLLM bandwidth factor per source, fitted without it: {sorted(set(factors.values()))}")
     print("Notes: the TensorRT-LLM rows calibrated today's serving parameters (in-sample for `today`); the H100 TP2")
     print("rows fitted TP_EFFICIENCY and are left out above. The DGX Spark dense batched rows entered today's fit and")
     print("are left out; the two MoE S_TG rows were never fitted.")

@@ -15,6 +15,11 @@ KV_DTYPES: tuple[str, ...] = ("f16", "bf16", "fp8", "q8_0", "q4_0")
 # transformers quantization docs). GGUF mixes run on llama.cpp and Ollama (vLLM's GGUF loader is experimental).
 _SERVER_FORMATS = frozenset({"FP8", "INT8", "AWQ", "GPTQ", "NF4", "NF4_DQ", "MXFP4"})
 
+# vLLM streams weights and KV at this share of the serving class's rate (which TensorRT-LLM's published throughput
+# fitted): `python bench/bench_serving.py --fit-vllm` on the published vLLM runs of calculators/serving_measurements.yaml
+# (aggregate throughput and inter-token latency; each source's own rows are predicted with the factor fitted without it).
+VLLM_BANDWIDTH_FACTOR = 0.86
+
 CacheCells = Literal["ggml_slots", "ollama_slots", "paged_blocks", "full_cache"]
 Overhead = Literal["ggml_compute", "vllm_activations", "prompt_activations"]
 
@@ -53,6 +58,9 @@ class EngineRecord:
     per_token_overhead: bool  # adds the fitted per-token server overhead (Ollama's Go runner)
     guide_quants: tuple[str, ...]  # the quantisations the decision guide compares on this engine
     scheduler: Scheduler
+    # Weight and KV streaming relative to the serving class (fitted on TensorRT-LLM throughput): 1.0 where no
+    # published serving runs of the engine tell otherwise.
+    serving_bandwidth_factor: float = 1.0
 
 
 _GGML = dict(
@@ -113,6 +121,7 @@ ENGINE_RECORDS: dict[str, EngineRecord] = {
         per_token_overhead=False,
         guide_quants=("AWQ", "FP8", "BF16"),
         scheduler=Scheduler(max_num_seqs=256, max_num_batched_tokens=8192, n_ubatch_tokens=8192),
+        serving_bandwidth_factor=VLLM_BANDWIDTH_FACTOR,
     ),
     "transformers": EngineRecord(
         name="transformers",

@@ -283,6 +283,9 @@ def test_cpu_range_covers_the_worst_held_out_cpu_miss():
 def test_the_fit_and_the_forecast_share_one_step_formula():
     # The fit regresses decode_terms and predicts with decode_step_s; the forecast's step_time and the serving
     # fit's server_step_s both go through decode_step_parts: one formula, so a change to it moves both.
+    from dataclasses import replace
+
+    from calculators.engines import ENGINE_RECORDS
     from calculators.speed import device_from_hardware
     from calculators.speed.calibration import SERVER, SHARED
     from calculators.speed.params import SERVER_STEP_OVERHEAD_S, server_class
@@ -314,13 +317,17 @@ def test_the_fit_and_the_forecast_share_one_step_formula():
             same = decode_step_s(layers=g.layers, moe=g.moe, flops=flops, shared=SHARED, kquant=g.kquant, **fitted)
             assert st.total_s == pytest.approx(same, rel=1e-12)
             continue
-        assert s.cls == server_class(SERVER)
+        # vLLM: the serving class (fitted on TensorRT-LLM) with vLLM's bandwidth factor (engine registry)
+        sp = replace(
+            SERVER, bandwidth_efficiency=SERVER.bandwidth_efficiency * ENGINE_RECORDS[engine].serving_bandwidth_factor
+        )
+        assert s.cls == server_class(sp)
         same = decode_step_s(
             layers=0, moe=False, flops=flops, shared=SHARED, engine_overhead_s=SERVER_STEP_OVERHEAD_S, **fitted
         )
         served = server_step_s(
             weight_bytes=st.weight_bytes, kv_bytes=st.kv_bytes, decode_flops=flops, prefill_flops=0.0,
-            bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s, peak_flops_per_s=s.fp16, tp=1, comm_s=0.0, sp=SERVER,
+            bandwidth_bytes_per_s=dev.bandwidth_bytes_per_s, peak_flops_per_s=s.fp16, tp=1, comm_s=0.0, sp=sp,
         )  # fmt: skip
         assert st.total_s == pytest.approx(same, rel=1e-12)
         assert served == pytest.approx(st.total_s, rel=1e-12)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from calculators.engines import engine as engine_record
 from ui.views.facts import SessionFacts
 from ui.views.speed import SLO_ATTAINMENT, ServingView, SpeedView, calibration, cpu_model
 
@@ -55,11 +56,13 @@ def method_markdown(v: SpeedView) -> str:
             f"{cp.prefill_efficiency:.2f} ({cp.n_decode_points} decode / {cp.n_prefill_points} prefill points)."
         )
     else:
-        sp = calibration.SERVER
+        sp, factor = calibration.SERVER, engine_record(v.scenario.engine).serving_bandwidth_factor
+        own = f" × {factor:.2f} for {v.scenario.engine}, fitted on its published serving runs" if factor != 1 else ""
         cls_line = (
-            f"- Serving engine (**{v.scenario.engine}**): bandwidth efficiency {sp.bandwidth_efficiency:.2f}, "
+            f"- Serving engine (**{v.scenario.engine}**): bandwidth efficiency {sp.bandwidth_efficiency:.2f}{own}, "
             f"arithmetic efficiency {sp.compute_efficiency:.2f}, fitted to {sp.n_points} TensorRT-LLM throughput "
-            f"points (held-out median error {r['serving_holdout'][1]:.0%})."
+            f"points (held-out median error {r['serving_holdout'][1]:.0%}). Under load, TTFT, end-to-end time and "
+            "throughput come from a simulation of the engine's scheduler (`python bench/bench_serving.py`)."
         )
     return (
         f"{cls_line}\n"

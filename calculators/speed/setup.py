@@ -79,9 +79,14 @@ def _setup(
         sp = SERVER
         cls_name = "server-gpu"
         cls = server_class(sp)
+        cls = replace(cls, bandwidth_efficiency=cls.bandwidth_efficiency * rec.serving_bandwidth_factor)
         notes.append(
-            f"{engine}: serving-engine parameters fitted to TensorRT-LLM throughput on H100 (vLLM is usually somewhat "
-            "slower); no published single-stream vLLM points"
+            f"{engine}: serving-engine parameters fitted to TensorRT-LLM throughput on H100"
+            + (
+                f", weight streaming at {rec.serving_bandwidth_factor:.0%} of it as fitted on published {engine} runs"
+                if rec.serving_bandwidth_factor != 1
+                else f" (no published {engine} serving runs: {engine} may be slower)"
+            )
         )
         if not (dev.kind == "nvidia" and dev.hbm):
             notes.append("serving parameters come from NVIDIA HBM parts only")
