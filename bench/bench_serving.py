@@ -101,6 +101,11 @@ def model(name: str):
     return _MODELS[name]
 
 
+def device(hw: str):
+    """A catalog hardware entry by id (the calculators take objects, not ids)."""
+    return load_catalog().device(hw)
+
+
 def generation(hw: str) -> str:
     """Hardware generation of a device id (the hold-out unit)."""
     return next((g for pat, g in GENERATION if fnmatch.fnmatch(hw, pat)), "other")
@@ -125,7 +130,7 @@ def _engine(src: dict, m, quant: str, kv: str):
     """The row's scheduler: the engine's defaults with the source's published knobs (SGLang simulated as vLLM)."""
     eng = "vllm" if src["engine"] == "sglang" else src["engine"]
     util = src.get("gpu_memory_utilization", 0.9)
-    cfg = engine_config(eng, m, quant, src["hardware"], src["gpus"], kv, gpu_memory_utilization=util)
+    cfg = engine_config(eng, m, quant, device(src["hardware"]), src["gpus"], kv, gpu_memory_utilization=util)
     if src.get("max_num_batched_tokens"):
         cfg = replace(cfg, token_budget=src["max_num_batched_tokens"])
     return cfg
@@ -149,7 +154,7 @@ def _serving_rows(data: dict, factors: dict[str, float] | None = None) -> list[R
         p, o, gpus, quant = src["prompt_tokens"], src["output_tokens"], src["gpus"], src["quant"]
         kv = src.get("kv_dtype", "fp8" if quant == "FP8" else "f16")
         eff = _bandwidth_efficiency(src, factors)
-        step = build_step(m, quant, src["hardware"], "vllm", gpus, kv, efficiency_override=eff)
+        step = build_step(m, quant, device(src["hardware"]), "vllm", gpus, kv, efficiency_override=eff)
         cfg = _engine(src, m, quant, kv)
         rate = src.get("load") == "rate"
         lengths = dict(
@@ -162,7 +167,11 @@ def _serving_rows(data: dict, factors: dict[str, float] | None = None) -> list[R
                 if rate
                 else Load(concurrency=level, requests=max(n_req, level), **lengths)
             )
-            f = None if rate else adapter.forecast(m, quant, src["hardware"], "vllm", p + o, p, o, level, gpus, kv, eff)
+            f = (
+                None
+                if rate
+                else adapter.forecast(m, quant, device(src["hardware"]), "vllm", p + o, p, o, level, gpus, kv, eff)
+            )
             s = summarize(simulate(step, cfg, load))
             tag = dict(engine=src["engine"], hw=src["hardware"], source=src["id"])
             rows.append(Row("aggregate under load", measured=tput, today=f and f.aggregate_tokens_per_s,
@@ -215,11 +224,15 @@ def _trt_rows(meas: dict, tp_efficiency: float | None = None) -> list[Row]:
     for hw_key, mkey, tp, isl, osl, tput in meas["serving"]["rows"]:
         hw, m = TRT_HARDWARE[hw_key], model(MODEL_OF[mkey])
         kw = {} if tp_efficiency is None else {"tp_efficiency": tp_efficiency}
-        step = build_step(m, "FP8", hw, "vllm", tp, "fp8", efficiency_override=SERVER.bandwidth_efficiency, **kw)
-        cfg = engine_config("tensorrt-llm", m, "FP8", hw, tp, "fp8", gpu_memory_utilization=0.95)
+        step = build_step(
+            m, "FP8", device(hw), "vllm", tp, "fp8", efficiency_override=SERVER.bandwidth_efficiency, **kw
+        )
+        cfg = engine_config("tensorrt-llm", m, "FP8", device(hw), tp, "fp8", gpu_memory_utilization=0.95)
         n = 1500
         s = summarize(simulate(step, cfg, Load(concurrency=n, requests=n, prompt_tokens=isl, output_tokens=osl)))
-        f = adapter.forecast(m, "FP8", hw, "vllm", isl + osl, isl, osl, n, tp, "fp8", SERVER.bandwidth_efficiency)
+        f = adapter.forecast(
+            m, "FP8", device(hw), "vllm", isl + osl, isl, osl, n, tp, "fp8", SERVER.bandwidth_efficiency
+        )
         fitted = tp > 1 and hw == "h100-80gb-sxm"  # TP_EFFICIENCY is fitted on these
         rows.append(Row("aggregate under load", "tensorrt-llm", hw, "trtllm-perf-overview", tput,
                         f.aggregate_tokens_per_s, s["output_tokens_per_s"], heldout=not fitted))  # fmt: skip
@@ -236,8 +249,8 @@ def _batched_rows(meas: dict) -> list[Row]:
             if mkey not in names:
                 continue
             m = model(names[mkey])
-            step = build_step(m, quant, hw, "llama.cpp")
-            f = adapter.forecast(m, quant, hw, "llama.cpp", pp + tg, pp, tg, b)
+            step = build_step(m, quant, device(hw), "llama.cpp")
+            f = adapter.forecast(m, quant, device(hw), "llama.cpp", pp + tg, pp, tg, b)
             rows.append(Row("llama.cpp aggregate decode (S_TG)", "llama.cpp", hw, "llamacpp-dgx-spark", sps,
                             f.aggregate_tokens_per_s, decode_aggregate_tokens_per_s(step, b, pp + tg // 2),
                             heldout=block.get("fit", True) is False))  # fmt: skip
@@ -359,8 +372,8 @@ def report(rows: list[Row]) -> None:
 def sim_timing() -> float:
     """Seconds to simulate 1,000 requests (Llama 3.1 8B BF16 on an A10G, 32 users, 512 + 256 tokens)."""
     m = model("llama-3.1-8b")
-    step = build_step(m, "BF16", "a10g", "vllm")
-    cfg = engine_config("vllm", m, "BF16", "a10g")
+    step = build_step(m, "BF16", device("a10g"), "vllm")
+    cfg = engine_config("vllm", m, "BF16", device("a10g"))
     load = Load(concurrency=32, requests=1000, prompt_tokens=512, output_tokens=256, prompt_sd=128, output_sd=64)
     simulate(step, cfg, load)
     best = float("inf")

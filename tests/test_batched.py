@@ -15,7 +15,11 @@ from calculators.serving.batched import (
 )
 from calculators.serving.metrics import summarize
 from calculators.serving.simulator import Load, simulate
+from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_json
+
+CAT = load_catalog()
+DEV = CAT.device  # the serving package takes catalog objects, not ids
 
 CONFIGS = Path(__file__).parent / "fixtures" / "hf_configs"
 
@@ -31,12 +35,12 @@ def _model(name: str):
     [(1, 29.24), (8, 195.67), (32, 593.27)],
 )
 def test_dgx_spark_batched_decode_matches_llama_batched_bench(batch, measured):
-    step = build_step(_model("qwen2.5-7b"), "Q8_0", "dgx-spark", "llama.cpp")
+    step = build_step(_model("qwen2.5-7b"), "Q8_0", DEV("dgx-spark"), "llama.cpp")
     assert decode_aggregate_tokens_per_s(step, batch, 512 + 16) == pytest.approx(measured, rel=0.12)
 
 
 def test_weights_are_read_once_per_step_and_kv_per_sequence():
-    step = build_step(_model("llama-3-8b"), "Q4_K_M", "rtx-4090", "llama.cpp")
+    step = build_step(_model("llama-3-8b"), "Q4_K_M", DEV("rtx-4090"), "llama.cpp")
     one, eight = decode_step_s(step, 1, 2048), decode_step_s(step, 8, 2048)
     assert eight < 8 * one / 2.5  # eight streams cost far less than eight single steps
     assert decode_aggregate_tokens_per_s(step, 8, 2048) > 2.5 * decode_aggregate_tokens_per_s(step, 1, 2048)
@@ -46,14 +50,14 @@ def test_weights_are_read_once_per_step_and_kv_per_sequence():
 
 def test_arithmetic_takes_over_at_large_batches():
     # Memory-bound at batch 1 (aggregate grows almost linearly), compute-bound at 1024 (it flattens).
-    step = build_step(_model("llama-3-8b"), "BF16", "h100-80gb-sxm", "vllm")
+    step = build_step(_model("llama-3-8b"), "BF16", DEV("h100-80gb-sxm"), "vllm")
     r = [decode_aggregate_tokens_per_s(step, b, 0) for b in (1, 2, 512, 1024)]
     assert r[1] / r[0] > 1.9
     assert r[3] / r[2] < 1.5
 
 
 def test_moe_experts_touched_grow_with_the_batch():
-    step = build_step(_model("qwen3-30b-a3b"), "Q4_K_M", "rtx-4090", "llama.cpp")
+    step = build_step(_model("qwen3-30b-a3b"), "Q4_K_M", DEV("rtx-4090"), "llama.cpp")
     e, k = step.experts, step.experts_active
     assert step.weights_read_bytes(1) == pytest.approx(step.dense_weight_bytes + step.expert_bytes * k / e)
     b = 8
@@ -64,39 +68,39 @@ def test_moe_experts_touched_grow_with_the_batch():
 
 def test_tensor_parallel_helps_but_less_than_linearly_and_pipeline_only_divides_arithmetic():
     m = _model("llama-3-8b")
-    one = build_step(m, "BF16", "h100-80gb-sxm", "vllm", gpus=1)
-    two = build_step(m, "BF16", "h100-80gb-sxm", "vllm", gpus=2)
-    pp2 = build_step(m, "BF16", "h100-80gb-sxm", "vllm", gpus=2, pp=2)
+    one = build_step(m, "BF16", DEV("h100-80gb-sxm"), "vllm", gpus=1)
+    two = build_step(m, "BF16", DEV("h100-80gb-sxm"), "vllm", gpus=2)
+    pp2 = build_step(m, "BF16", DEV("h100-80gb-sxm"), "vllm", gpus=2, pp=2)
     assert two.comm_fixed_s > 0 and two.comm_per_token_s > 0
     t1, t2 = decode_step_s(one, 64, 1024), decode_step_s(two, 64, 1024)
     assert t1 / 2 < t2 < t1
     assert pp2.bandwidth_bytes_per_s == one.bandwidth_bytes_per_s
     assert pp2.decode_flops_per_s == pytest.approx(2 * one.decode_flops_per_s)
     with pytest.raises(ValueError, match="multiple"):
-        build_step(m, "BF16", "h100-80gb-sxm", "vllm", gpus=3, pp=2)
+        build_step(m, "BF16", DEV("h100-80gb-sxm"), "vllm", gpus=3, pp=2)
 
 
 def test_prefill_has_attention_quadratic_term():
-    step = build_step(_model("llama-3-8b"), "BF16", "h100-80gb-sxm", "vllm")
+    step = build_step(_model("llama-3-8b"), "BF16", DEV("h100-80gb-sxm"), "vllm")
     short, long = prefill_s(step, 1024), prefill_s(step, 16384)
     assert long / short > 16  # more than linear: attention over a growing context
 
 
 def test_vllm_kv_blocks_come_from_memory_left_after_weights():
     m = _model("llama-3-8b")
-    kv80 = kv_capacity_tokens(m, "BF16", "h100-80gb-sxm")
-    kv40 = kv_capacity_tokens(m, "BF16", "a100-40gb-sxm")
+    kv80 = kv_capacity_tokens(m, "BF16", DEV("h100-80gb-sxm"))
+    kv40 = kv_capacity_tokens(m, "BF16", DEV("a100-40gb-sxm"))
     # Llama 3 8B: 128 KiB of f16 KV per token; ~16 GB of weights.
     assert 350_000 < kv80 < 480_000
     assert 80_000 < kv40 < 160_000
-    cfg = engine_config("vllm", m, "BF16", "h100-80gb-sxm")
+    cfg = engine_config("vllm", m, "BF16", DEV("h100-80gb-sxm"))
     assert cfg.kv_tokens == kv80 and cfg.max_seqs == 1024
 
 
 def test_simulated_server_on_the_batched_model_runs_fast_and_is_consistent():
     m = _model("llama-3-8b")
-    step = build_step(m, "BF16", "a10g", "vllm")
-    cfg = engine_config("vllm", m, "BF16", "a10g")
+    step = build_step(m, "BF16", DEV("a10g"), "vllm")
+    cfg = engine_config("vllm", m, "BF16", DEV("a10g"))
     s = summarize(simulate(step, cfg, Load(concurrency=1, requests=3, prompt_tokens=512, output_tokens=64)))
     # One user at a time: TTFT = one prefill chunk step, TPOT = decode steps at the growing depth.
     assert s["ttft_s"]["p50"] == pytest.approx(prefill_s(step, 512), rel=1e-6)

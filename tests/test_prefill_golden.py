@@ -12,6 +12,10 @@ import yaml
 
 from calculators.serving import adapter
 from calculators.serving.batched import build_step, prefill_s
+from model_specs import load_catalog
+
+CAT = load_catalog()
+DEV = CAT.device  # the serving package takes catalog objects, not ids
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "tests" / "fixtures" / "hf_configs"
@@ -98,7 +102,7 @@ def test_cuda_fixed_time_per_ubatch_is_llama_cpp_on_nvidia_only():
     cuda = build_step(m, "Q4_0", _device("rtx-4090"), "llama.cpp")
     assert cuda.prefill_overhead_s > 0
     assert build_step(m, "Q4_0", _device("apple-m2-ultra-76c"), "llama.cpp").prefill_overhead_s == 0
-    assert build_step(m, "BF16", "h100-80gb-sxm", "vllm").prefill_overhead_s == 0
+    assert build_step(m, "BF16", DEV("h100-80gb-sxm"), "vllm").prefill_overhead_s == 0
     # it weighs most on the fastest GPUs: a larger share of a 4090's pp512 than of a 3070's
     share = []
     for hw in ("rtx-4090", "rtx-3070"):

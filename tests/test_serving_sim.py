@@ -6,6 +6,10 @@ import pytest
 
 from calculators.serving.metrics import capacity, summarize
 from calculators.serving.simulator import AffineStep, Load, Slo, llamacpp, ollama, simulate, vllm
+from model_specs import load_catalog
+
+CAT = load_catalog()
+DEV = CAT.device  # the serving package takes catalog objects, not ids
 
 
 def test_one_slot_with_poisson_arrivals_is_an_md1_queue():
@@ -159,7 +163,7 @@ def test_speed_cli_serving_fields_with_capacity_search():
 
     slo = parse_goodput("ttft:500 tpot:50")
     r = serving_fields(
-        "gemma-4-26b-a4b", "FP8", "h100-80gb-sxm", "vllm", 8192, 1024, 256, 32,
+        CAT.model("gemma-4-26b-a4b"), "FP8", DEV("h100-80gb-sxm"), "vllm", 8192, 1024, 256, 32,
         goodput=slo, search="concurrency", search_max=512, requests=300,
     )  # fmt: skip
     assert r["ttft_s_p95"] >= r["ttft_s_p50"] > 0
@@ -168,8 +172,10 @@ def test_speed_cli_serving_fields_with_capacity_search():
     assert cap["search"] == "concurrency" and cap["value"] >= 32
     assert cap["first_failing_value"] == cap["value"] + 1
     assert cap["attainment"] >= 0.95 > cap["first_failing_attainment"]
-    one = serving_fields("gemma-4-26b-a4b", "FP8", "h100-80gb-sxm", "vllm", 8192, 1024, 256, 1, requests=20)
+    one = serving_fields(
+        CAT.model("gemma-4-26b-a4b"), "FP8", DEV("h100-80gb-sxm"), "vllm", 8192, 1024, 256, 1, requests=20
+    )
     # MoE: 32 sequences touch more experts than one, so the gain is well below 32x but far above 1x.
     assert 5 < r["decode_aggregate_tokens_per_s"] / one["decode_aggregate_tokens_per_s"] < 20
     with pytest.raises(ValueError, match="goodput"):
-        serving_fields("gemma-4-26b-a4b", "FP8", "h100-80gb-sxm", "vllm", search="rate")
+        serving_fields(CAT.model("gemma-4-26b-a4b"), "FP8", DEV("h100-80gb-sxm"), "vllm", search="rate")
