@@ -196,7 +196,6 @@ class _Sim:
         self.preemptions = 0
         self.itl_v: list[float] = []
         self.itl_w: list[float] = []
-        self.rng = rng
         self.pending: list[tuple[float, int]] = []  # (time request i is sent, i), a heap
         self.issued = 0
         sends = _arrivals(rng, load) if load.rate_per_s is not None else [0.0] * min(load.concurrency, n)
@@ -232,12 +231,12 @@ class _Sim:
         """Move requests that have arrived by now into the waiting queue (rejecting beyond max_queue)."""
         q = self.pending
         while q and q[0][0] <= self.t + 1e-12:
-            seen, i = heapq.heappop(q)
+            arrived, i = heapq.heappop(q)
             mq = self.eng.max_queue
             if mq is not None and len(self.waiting) >= mq:
                 self.rejected += 1
                 self.finished += 1
-                self._issue_next(seen)
+                self._issue_next(arrived)
                 continue
             self.target[i] = self.prompt[i]
             self.waiting.append(i)
