@@ -98,9 +98,9 @@ m1.metric(
 m1.caption(f"{f.decode_tokens_per_s_low:,.1f} – {f.decode_tokens_per_s_high:,.1f}")
 m2.metric("Prefill (tokens/s)", f"{f.prefill_tokens_per_s:,.0f}")
 m2.caption(f"{f.prefill_tokens_per_s_low:,.0f} – {f.prefill_tokens_per_s_high:,.0f}")
-m3.metric("Time to first token", f"{f.ttft_s * 1000:,.0f} ms")
+m3.metric("Time to first token", f"{f.ttft_s * 1000:,.0f} ms", help=text.MEDIAN_HELP)
 m3.caption(f"{f.ttft_s_low * 1000:,.0f} – {f.ttft_s_high * 1000:,.0f} ms")
-m4.metric("End to end", f"{f.e2e_s:,.2f} s")
+m4.metric("End to end", f"{f.e2e_s:,.2f} s", help=text.MEDIAN_HELP)
 m4.caption(f"{f.e2e_s_low:,.2f} – {f.e2e_s_high:,.2f} s")
 m5.metric(f"Aggregate tokens/s ({text.users(sc.conc)})", f"{f.aggregate_tokens_per_s:,.0f}")
 fit_note = f" · at most {text.users(f.max_concurrency)} fit in memory" if f.max_concurrency is not None else ""

@@ -25,6 +25,9 @@ def intro() -> str:
     )
 
 
+MEDIAN_HELP = "Median request in the simulated closed loop of your users (p95 under 'Serving under load' below)."
+
+
 def concurrency_caption(v: SpeedView) -> str:
     """The last point of the concurrency curve in words."""
     last, f = v.concurrency[-1], v.forecast
