@@ -7,7 +7,7 @@ from typing import Any
 
 from calculators.cost.inputs import Capacity, Workload
 from calculators.cost.lines import _min_replicas
-from calculators.serving.forecast import serving_fields, under_load
+from calculators.serving.forecast import serving_fields, steady_requests, under_load
 from calculators.speed import SpeedForecast, forecast
 from model_specs.schema import Hardware, ModelSpec
 
@@ -147,7 +147,7 @@ def default_forecast_factory(
 
     def at(concurrency: int) -> SpeedForecast:
         f = forecast(model, quant, hardware, concurrency=concurrency, **kw)
-        n = max(200, 4 * concurrency)  # a sizing run: 4 requests per user for a steady p95, at least 200
+        n = steady_requests(concurrency)
         try:
             return under_load(f, serving_fields(model, quant, hardware, concurrency=concurrency, requests=n, **kw))
         except ValueError:  # not simulable (no room for one request's KV): the closed form, as the Speed page does

@@ -162,13 +162,18 @@ def serving_fields(
     return out
 
 
+def steady_requests(users: int) -> int:
+    """Requests for a quick closed-loop run with a steady p95: 4 per user, at least 200 (sizing and curves)."""
+    return max(200, 4 * users)
+
+
 def simulated_points(su: ServingSetup, points: list) -> list:
     """The concurrency curve's points (calculators.speed ConcurrencyPoint) with aggregate and per-user throughput,
     median TTFT and end-to-end time of a simulated closed loop at each level (step time and bound kept)."""
     out, eng = [], su.engine
     for p in points:
         c = p.concurrency
-        load = replace(su.load, concurrency=c, requests=max(200, 4 * c))
+        load = replace(su.load, concurrency=c, requests=steady_requests(c))
         if eng.kind == "llama.cpp":  # llama-server started with -np = the users at each level, as the scenario is
             kv = None if eng.kv_tokens is None else eng.kv_tokens // eng.max_seqs * c
             eng = replace(eng, max_seqs=c, kv_tokens=kv)

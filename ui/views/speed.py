@@ -16,6 +16,7 @@ from calculators import cpu as cpu_model
 from calculators.guide import ENGINE_QUANTS
 from calculators.memory import WeightBreakdown
 from calculators.serving.forecast import (
+    ServingSetup,
     latency_curve,
     serving_fields,
     serving_setup,
@@ -74,6 +75,7 @@ class ServingView:
     # on the same chart as the forecast; `measured_label` says where and when it was measured.
     measured_capacity: dict | None = None
     measured_label: str | None = None
+    setup: ServingSetup | None = None  # the step model and scheduler simulated (None when it could not be built)
 
 
 @dataclass(frozen=True)
@@ -187,11 +189,9 @@ class SpeedView:
         the headline is (the closed form alone when the scenario cannot be simulated)."""
         s = self.scenario
         plain = concurrency_curve(self.model, s.quant, self.hardware, **self._common())
-        if self.serving.error is not None or (self.forecast is not None and self.forecast.host_fraction > 0):
+        su = self.serving.setup
+        if su is None or (self.forecast is not None and self.forecast.host_fraction > 0):
             return plain
-        args = (self.model, s.quant, self.hardware, s.engine, self.context_tokens, self.prompt_tokens)
-        su = serving_setup(*args, self.output_tokens, s.conc, s.gpus, s.kv, weights_override=self.weights,
-                           efficiency_override=self.efficiency_override, threads=self.threads)  # fmt: skip
         return simulated_points(su, plain)
 
     @cached_property
@@ -302,7 +302,7 @@ def _serving(
         curve = latency_curve(su, ladder, slo)
     except ValueError as e:
         return ServingView(conc, slo, {}, None, None, [], error=str(e))
-    return ServingView(conc, slo, fields, users, rate, curve, tuple(fields["serving_notes"]))
+    return ServingView(conc, slo, fields, users, rate, curve, tuple(fields["serving_notes"]), setup=su)
 
 
 _AT_SLO: dict[tuple, tuple] = {}
