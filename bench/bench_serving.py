@@ -145,27 +145,34 @@ def _bandwidth_efficiency(src: dict, factors: dict[str, float] | None) -> float:
     return base * (factors or {}).get(src["id"], VLLM_BANDWIDTH_FACTOR)
 
 
-def _serving_rows(data: dict, factors: dict[str, float] | None = None) -> list[Row]:
+def _serving_rows(
+    data: dict, factors: dict[str, float] | None = None, frontends: dict[str, float] | None = None
+) -> list[Row]:
     """Aggregate throughput, TTFT and ITL under a closed loop or a Poisson rate (serving_measurements.yaml): the
-    run's own lengths and request count, through the same simulator the CLI's headline comes from."""
+    run's own lengths, request count and prefix-cache state, through the same simulator the CLI's headline comes
+    from; `factors` / `frontends`: per source, the vLLM bandwidth factor and front-end time fitted without it."""
     rows: list[Row] = []
-    for src in data["sources"]:
+    for src in (s for s in data["sources"] if not s.get("excluded")):
         m = model(src["model"])
         p, o, gpus, quant = src["prompt_tokens"], src["output_tokens"], src["gpus"], src["quant"]
         kv = src.get("kv_dtype", "fp8" if quant == "FP8" else "f16")
         eff = _bandwidth_efficiency(src, factors)
         step = build_step(m, quant, device(src["hardware"]), "vllm", gpus, kv, efficiency_override=eff)
         cfg = _engine(src, m, quant, kv)
+        if src["engine"] in VLLM_LIKE and frontends and src["id"] in frontends:
+            cfg = replace(cfg, frontend_s=frontends[src["id"]])
         rate = src.get("load") == "rate"
         lengths = dict(
             prompt_tokens=p, output_tokens=o, prompt_sd=src.get("prompt_sd", 0), output_sd=src.get("output_sd", 0)
         )
-        for level, tput, ttft_ms, itl_ms, *n in src["rows"]:
+        for k, (level, tput, ttft_ms, itl_ms, *n) in enumerate(src["rows"]):
             n_req = (n or [src.get("num_prompts")])[0] or min(max(50 * level, 200), 5000)
+            # the same prompts replayed on one server: every level after the first finds them in the prefix cache
+            warm = p if src.get("prefix_cache") == "warm_after_first" and k > 0 else 0
             load = (
-                Load(rate_per_s=level, requests=n_req, **lengths)
+                Load(rate_per_s=level, requests=n_req, cached_prefix_tokens=warm, **lengths)
                 if rate
-                else Load(concurrency=level, requests=max(n_req, level), **lengths)
+                else Load(concurrency=level, requests=max(n_req, level), cached_prefix_tokens=warm, **lengths)
             )
             f = (
                 None
@@ -193,7 +200,7 @@ FACTOR_GRID = [round(0.60 + 0.02 * i, 2) for i in range(26)]  # 0.60 .. 1.10
 def _factor_errors(data: dict) -> dict[str, dict[float, list[float]]]:
     """Per vLLM source and grid factor: |log(forecast / measured)| of its aggregate throughput and ITL rows."""
     out: dict[str, dict[float, list[float]]] = {}
-    for src in (s for s in data["sources"] if s["engine"] == "vllm"):
+    for src in (s for s in data["sources"] if s["engine"] == "vllm" and not s.get("excluded")):
         for factor in FACTOR_GRID:
             rows = _serving_rows({"sources": [src]}, {src["id"]: factor})
             fit_rows = [r for r in rows if r.quantity in ("aggregate under load", "ITL")]
@@ -212,10 +219,32 @@ def fit_vllm(errors: dict[str, dict[float, list[float]]], exclude: str | None = 
     return min(FACTOR_GRID, key=loss)
 
 
+FRONTEND_GRID_MS = [2.5 * i for i in range(25)]  # 0 .. 60 ms
+
+
+def held_out_frontends(data: dict, factors: dict[str, float]) -> dict[str, float]:
+    """Per vLLM / SGLang source, VLLM_FRONTEND_S fitted on the TTFT rows of the other such sources: the grid value
+    with the least mean |log(forecast / measured)|; key "all": fitted on every source."""
+    srcs = [s for s in data["sources"] if s["engine"] in VLLM_LIKE and not s.get("excluded")]
+    err: dict[str, dict[float, list[float]]] = {}
+    for src in srcs:
+        for ms in FRONTEND_GRID_MS:
+            rows = _serving_rows({"sources": [src]}, factors, {src["id"]: ms / 1e3})
+            err.setdefault(src["id"], {})[ms] = [abs(math.log(r.new / r.measured)) for r in rows
+                                                  if r.quantity == "TTFT under load"]  # fmt: skip
+
+    def fit(exclude: str | None) -> float:
+        pool = [sid for sid in err if sid != exclude and err[sid][0.0]]
+        return min(FRONTEND_GRID_MS, key=lambda ms: statistics.mean(e for sid in pool for e in err[sid][ms])) / 1e3
+
+    return {sid: fit(sid) for sid in err} | {"all": fit(None)}
+
+
 def held_out_factors(data: dict) -> dict[str, float]:
     """Per vLLM source, the factor fitted on the other vLLM sources (SGLang sources: fitted on all of them)."""
     errors = _factor_errors(data)
-    return {s["id"]: fit_vllm(errors, exclude=s["id"]) for s in data["sources"] if s["engine"] in VLLM_LIKE}
+    return {s["id"]: fit_vllm(errors, exclude=s["id"]) for s in data["sources"]
+            if s["engine"] in VLLM_LIKE and not s.get("excluded")}  # fmt: skip
 
 
 def _trt_rows(meas: dict, tp_efficiency: float | None = None) -> list[Row]:
@@ -477,6 +506,7 @@ def main() -> None:
     ap.add_argument("--fit-tp", action="store_true")
     ap.add_argument("--fit-prefill", action="store_true")
     ap.add_argument("--fit-vllm", action="store_true")
+    ap.add_argument("--fit-frontend", action="store_true")
     args = ap.parse_args()
     meas = yaml.safe_load((ROOT / "calculators/measurements.yaml").read_text(encoding="utf-8"))
     if args.fit_tp:
@@ -492,9 +522,19 @@ def main() -> None:
         for sid, f in factors.items():
             print(f"  fitted without {sid}: {f}")
         return
-    rows = _serving_rows(data, factors) + _trt_rows(meas) + _batched_rows(meas) + _llamabench_rows(meas)
+    frontends = held_out_frontends(data, factors)
+    if args.fit_frontend:
+        print(f"VLLM_FRONTEND_S = {frontends.pop('all')}  (TTFT of all vLLM / SGLang runs)")
+        for sid, f in frontends.items():
+            print(f"  fitted without {sid}: {f}")
+        return
+    rows = _serving_rows(data, factors, frontends) + _trt_rows(meas) + _batched_rows(meas) + _llamabench_rows(meas)
     report(rows)
     print(f"vLLM bandwidth factor per source, fitted without it: {sorted(set(factors.values()))}")
+    held = sorted({round(v * 1e3, 1) for k, v in frontends.items() if k != "all"})
+    print(f"vLLM front-end time per source, fitted without it (ms): {held}")
+    for src in (s for s in data["sources"] if s.get("excluded")):
+        print(f"Not used: {src['id']}: {src['excluded']}")
     print("Notes: the TensorRT-LLM rows calibrated today's serving parameters (in-sample for `today`); the H100 TP2")
     print("rows fitted TP_EFFICIENCY and are left out above. The DGX Spark dense batched rows entered today's fit and")
     print("are left out; the two MoE S_TG rows were never fitted.")

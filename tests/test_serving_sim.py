@@ -37,6 +37,36 @@ def test_empty_server_reproduces_the_step_model_exactly():
     assert r.finish_s[0] == pytest.approx(ttft + decode, rel=1e-9)
 
 
+def test_cached_prefix_is_skipped_in_whole_blocks_but_still_attended_and_held():
+    # 1,000-token prompt with a 600-token cached prefix: 592 tokens reused (37 blocks of 16); the 408 others are
+    # computed attending to the cached ones (pairs = 408 x (592 + 408 / 2)); cached blocks fill the KV like any other.
+    step = AffineStep(fixed_s=0.004, per_prefill_token_s=2e-5, per_pair_s=1e-9)
+    p, cached, new = 1000, 592, 408
+    load = Load(concurrency=1, requests=1, prompt_tokens=p, output_tokens=1, cached_prefix_tokens=600)
+    r = simulate(step, vllm(kv_tokens=100_000), load)
+    assert r.first_token_s[0] == pytest.approx(step.base_s(0, new, new * (cached + new / 2)), rel=1e-9)
+    full = Load(concurrency=1, requests=1, prompt_tokens=p, output_tokens=1, cached_prefix_tokens=p)
+    r = simulate(step, vllm(kv_tokens=100_000), full)  # never the last token: 992 cached, 8 computed
+    assert r.first_token_s[0] == pytest.approx(step.base_s(0, 8, 8 * (992 + 4)), rel=1e-9)
+    # KV: cached blocks are held like computed ones, so 2,500 tokens admit two 1,000-token prompts at a time; the
+    # other two start when the first two finish. With 10,000 tokens all four start together.
+    busy = Load(concurrency=4, requests=4, prompt_tokens=p, output_tokens=200, cached_prefix_tokens=p)
+    tight = simulate(step, vllm(kv_tokens=2_500), busy)
+    assert sorted(tight.first_token_s)[2] >= min(tight.finish_s)
+    roomy = simulate(step, vllm(kv_tokens=10_000), busy)
+    assert max(roomy.first_token_s) < min(roomy.finish_s)
+
+
+def test_front_end_time_delays_the_scheduler_and_counts_in_ttft():
+    # A request reaches the scheduler 30 ms after it is sent: TTFT = 30 ms + the prefill step; a closed loop of one
+    # user then sends every 30 ms + prefill + decode, so its throughput falls by that share.
+    step = AffineStep(fixed_s=0.01, per_prefill_token_s=1e-5)
+    load = Load(concurrency=1, requests=50, prompt_tokens=1000, output_tokens=10)
+    s = summarize(simulate(step, vllm(frontend_s=0.03), load))
+    assert s["ttft_s"]["p50"] == pytest.approx(0.03 + 0.01 + 0.01, rel=1e-9)
+    assert s["request_throughput_per_s"] == pytest.approx(1 / (0.03 + 0.02 + 9 * 0.01), rel=0.01)
+
+
 def test_chunked_prefill_splits_a_long_prompt_over_budget_sized_steps():
     step = AffineStep(fixed_s=0.01, per_prefill_token_s=1e-5)
     r = simulate(step, vllm(max_num_batched_tokens=512), Load(concurrency=1, requests=1, prompt_tokens=2048))
@@ -144,6 +174,8 @@ def test_bad_load_is_a_clear_error():
         Load(concurrency=4, rate_per_s=2.0)
     with pytest.raises(ValueError, match="arrival"):
         Load(rate_per_s=2.0, arrival="bursty")
+    with pytest.raises(ValueError, match="cached prefix"):
+        Load(concurrency=1, prompt_tokens=100, cached_prefix_tokens=101)
     with pytest.raises(ValueError, match="cannot hold one request"):
         simulate(AffineStep(0.01), vllm(kv_tokens=100), Load(concurrency=1, prompt_tokens=512))
 

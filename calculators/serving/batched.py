@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from calculators.engines import VLLM_FRONTEND_S
 from calculators.engines import engine as engine_record
 from calculators.serving import adapter
 from calculators.serving.simulator import EngineConfig, llamacpp, ollama, tensorrt_llm, vllm
@@ -351,7 +352,8 @@ def engine_config(
         kv = None
         if model is not None:
             kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
-        return vllm(max_num_seqs=1024 if big else 256, max_num_batched_tokens=8192 if big else 2048, kv_tokens=kv)
+        seqs, budget = (1024, 8192) if big else (256, 2048)
+        return vllm(max_num_seqs=seqs, max_num_batched_tokens=budget, kv_tokens=kv, frontend_s=VLLM_FRONTEND_S)
     if engine == "ollama":
         n = parallel or 1
         return ollama(num_parallel=n, n_ctx=(context_tokens * n) if context_tokens else None)

@@ -64,13 +64,18 @@ class EngineConfig:
     block_size: int = 16
     on_demand: bool = True  # paged blocks allocated as tokens arrive (vLLM) vs whole context reserved (slots)
     max_queue: int | None = None  # requests waiting beyond this are rejected (OLLAMA_MAX_QUEUE)
+    frontend_s: float = 0.0  # from a request's send to the scheduler seeing it (HTTP, chat template, tokenizer)
 
 
 def vllm(
-    max_num_seqs: int = 256, max_num_batched_tokens: int = 8192, kv_tokens: int | None = None, block_size: int = 16
+    max_num_seqs: int = 256,
+    max_num_batched_tokens: int = 8192,
+    kv_tokens: int | None = None,
+    block_size: int = 16,
+    frontend_s: float = 0.0,
 ) -> EngineConfig:
     """vLLM V1 defaults: continuous batching, chunked prefill, paged KV with preemption."""
-    return EngineConfig("vllm", max_num_seqs, max_num_batched_tokens, kv_tokens, block_size, True, None)
+    return EngineConfig("vllm", max_num_seqs, max_num_batched_tokens, kv_tokens, block_size, True, None, frontend_s)
 
 
 def tensorrt_llm(max_batch_size: int = 2048, max_num_tokens: int = 8192, kv_tokens: int | None = None) -> EngineConfig:
@@ -102,6 +107,7 @@ class Load:
     prompt_sd: float = 0.0
     output_tokens: int = 256
     output_sd: float = 0.0
+    cached_prefix_tokens: int = 0  # leading prompt tokens already in the prefix cache (a shared system prompt)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -113,6 +119,8 @@ class Load:
             raise ValueError("rate must be positive")
         if self.requests < 1 or self.output_tokens < 1 or self.prompt_tokens < 0:
             raise ValueError("requests and output tokens must be >= 1, prompt tokens >= 0")
+        if not 0 <= self.cached_prefix_tokens <= self.prompt_tokens:
+            raise ValueError("the cached prefix is between 0 tokens and the whole prompt")
         if self.arrival not in ("poisson", "constant", "gamma"):
             raise ValueError(f"unknown arrival pattern '{self.arrival}' (poisson, constant, gamma)")
 
@@ -131,6 +139,12 @@ def _lengths(rng: random.Random, n: int, mean: int, sd: float, low: int) -> list
     if sd <= 0:
         return [max(low, mean)] * n
     return [max(low, round(rng.gauss(mean, sd))) for _ in range(n)]
+
+
+def _cached_tokens(prompt: int, prefix: int, block: int) -> int:
+    """Prompt tokens found in the prefix cache: whole KV blocks of the prefix only, and never the prompt's last
+    token (the engine computes it to sample the first output token)."""
+    return max(0, min(prefix, prompt - 1)) // block * block
 
 
 def _arrivals(rng: random.Random, load: Load) -> list[float]:
@@ -174,6 +188,7 @@ class _Sim:
         n = load.requests
         self.prompt = _lengths(rng, n, load.prompt_tokens, load.prompt_sd, 0)
         self.out = _lengths(rng, n, load.output_tokens, load.output_sd, 1)
+        self.cached = [_cached_tokens(p, load.cached_prefix_tokens, eng.block_size) for p in self.prompt]
         self.arr = [-1.0] * n
         self.first = [-1.0] * n
         self.fin = [-1.0] * n
@@ -221,7 +236,7 @@ class _Sim:
         i = self.issued
         self.issued += 1
         self.arr[i] = now
-        heapq.heappush(self.pending, (now, i))
+        heapq.heappush(self.pending, (now + self.eng.frontend_s, i))
 
     def _next_arrival_s(self) -> float | None:
         """When the next request not yet in the queue arrives (None: no more)."""
@@ -253,8 +268,9 @@ class _Sim:
         i = self.waiting[0]
         if self.eng.kv_tokens is None:
             return True
-        if self.eng.on_demand:  # blocks for its first chunk and for the running decoders' next tokens
-            chunk = min(self.target[i], self.eng.token_budget) + self.eng.block_size
+        if self.eng.on_demand:  # blocks for its cached prefix, its first chunk and the running decoders' next tokens
+            fresh = self.cached[i] if self.gen[i] == 0 else 0
+            chunk = min(self.target[i], fresh + self.eng.token_budget) + self.eng.block_size
             return self._kv_free() - len(self.decoding) >= chunk
         return self._kv_free() >= self.target[i] + self.out[i] - self.gen[i]
 
@@ -279,10 +295,15 @@ class _Sim:
         while budget > 0 and self._admissible():
             i = self.waiting.popleft()
             self.prefilling.append(i)
+            if self.gen[i] == 0 and self.done_pf[i] == 0:  # a fresh prompt: its cached blocks need no compute
+                self.done_pf[i] = self.cached[i]
+                if self.eng.on_demand:
+                    self.reserved += self.cached[i]
+                    room -= self.cached[i]
             if not self.eng.on_demand:
                 self.resv[i] = self.target[i] + self.out[i] - self.gen[i]
                 self.reserved += self.resv[i]
-            c = min(budget, self.target[i])
+            c = min(budget, self.target[i] - self.done_pf[i])
             if self.eng.on_demand:
                 c = int(min(c, max(room, 0)))
                 room -= c
