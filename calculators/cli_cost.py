@@ -47,6 +47,7 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--context", int, 8192, "context length in tokens, for the forecast", _M),
     Flag("--prompt-tokens", int, 1000, "input tokens per request (forecast TTFT; with --requests-per-day)", _M),
     Flag("--output-tokens", int, 200, "output tokens per request (with --requests-per-day)", _M),
+    Flag("--cached-prefix-tokens", int, 0, "leading prompt tokens each request finds in the engine's prefix cache", _M),
     Flag(
         "--tokens-per-s",
         float,
@@ -186,6 +187,7 @@ def request_from_args(args: argparse.Namespace) -> CostRequest:
         context_tokens=args.context,
         prompt_tokens=args.prompt_tokens,
         output_tokens=args.output_tokens,
+        cached_prefix_tokens=args.cached_prefix_tokens,
         hardware_price_usd=args.hardware_price_usd,
         amortization_months=args.amortization_months,
         cost_of_capital=args.cost_of_capital,

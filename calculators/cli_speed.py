@@ -35,6 +35,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--prompt-tokens", type=int, default=None, help="prompt length (default 512, capped to fit)")
     p.add_argument("--output-tokens", type=int, default=None, help="answer length (default 256, capped to fit)")
     p.add_argument("--concurrency", type=int, default=1)
+    p.add_argument(
+        "--cached-prefix-tokens",
+        type=int,
+        default=0,
+        help="leading prompt tokens every request finds in the engine's prefix cache (a shared system prompt)",
+    )
     p.add_argument("--gpus", type=int, default=1)
     p.add_argument("--kv-dtype", default="f16", choices=KV_DTYPES)
     p.add_argument(
@@ -138,6 +144,9 @@ def run(args: argparse.Namespace) -> dict:
         threads=args.threads,
         weights_override=source.weights if source else None,
     )
+    n = args.cached_prefix_tokens
+    if not 0 <= n <= f.prompt_tokens:
+        raise ValueError(f"--cached-prefix-tokens must be 0..{f.prompt_tokens} (the prompt's tokens), got {n}")
     served = serving_fields(
         model,
         quant,
@@ -156,6 +165,7 @@ def run(args: argparse.Namespace) -> dict:
         weights_override=source.weights if source else None,
         efficiency_override=args.efficiency,
         threads=args.threads,
+        cached_prefix_tokens=n,
     )
     out = under_load(f, served).as_dict()  # the headline wins over the simulation's fields of the same name
     out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items() if k not in out})

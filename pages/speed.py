@@ -14,7 +14,7 @@ from ui.speed_charts import (
     roofline_figure,
     variants_figure,
 )
-from ui.speed_widgets import threads_input
+from ui.speed_widgets import request_inputs
 from ui.state import bind, catalog, get_scenario
 from ui.views.speed import build_speed_view, variant_rows
 
@@ -29,35 +29,7 @@ if v.context_capped:  # as on the Memory page: a context beyond the model's maxi
 if v.own_model_caption:  # the Memory page's own model (GGUF / Hub id) is what is forecast, or why it is not
     (st.warning if v.byo.error else st.caption)(v.own_model_caption)
 
-ctx, prompt = v.context_tokens, v.prompt_tokens
-if (sc.prompt is not None and sc.prompt != prompt) or (sc.out_tok is not None and sc.out_tok != v.output_tokens):
-    st.info(f"A request must fit the context: showing {prompt:,} prompt and {v.output_tokens:,} output tokens.")
-c1, c2, c3, *c4 = st.columns(3 if v.default_threads is None else 4)  # CPUs: a threads input
-with c1:
-    bind(
-        "prompt",
-        st.number_input,
-        "Prompt tokens",
-        key="speed_prompt",
-        min_value=0,
-        max_value=max(0, ctx - 1),
-        step=128,
-        from_value=lambda _: prompt,
-    )
-with c2:
-    bind(
-        "out_tok",
-        st.number_input,
-        "Output tokens",
-        key="speed_output",
-        min_value=1,
-        max_value=max(1, ctx - prompt),
-        step=64,
-        from_value=lambda _: v.output_tokens,
-    )
-with c3:
-    bind("cold", st.toggle, "Cold start (load weights from disk)", key="speed_cold")
-threads_input(v, c4)
+request_inputs(v)
 
 m = v.facts
 with st.expander("Use my own measurement (probe)", icon=":material/network_check:"):
@@ -136,7 +108,7 @@ with left:
         st.warning("Not even one sequence of this context fits in memory.")
 with right:
     st.subheader("Decode speed as the context fills")
-    point = (prompt, m.stored_speed.decode_tokens_per_s) if m.stored_speed is not None else None
+    point = (v.prompt_tokens, m.stored_speed.decode_tokens_per_s) if m.stored_speed is not None else None
     st.plotly_chart(depth_figure(v.depth, point), width="stretch", key="speed_depth_chart")
 
 st.subheader("Roofline")

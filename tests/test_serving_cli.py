@@ -114,3 +114,16 @@ def test_rate_search_round_trip():
     assert cap["search"] == "rate" and cap["value"] > 0
     assert cap["value"] < cap["first_failing_value"] <= cap["value"] * 1.05 + 1e-9  # bisected to 5 %
     assert all(lv["passed"] == (lv["attainment"] >= 0.95) for lv in cap["levels"])
+
+
+def test_cached_prefix_skips_its_prefill_and_is_checked(capsys):
+    # A 2,000-token prompt of which 1,936 are a shared, cached system prompt: one vLLM user computes 64 tokens, so TTFT
+    # falls to the API server's time plus one short step; a prefix longer than the prompt is a one-line error.
+    base = [*VLLM, "--prompt-tokens", "2000", "--output-tokens", "100", "--context", "4096"]
+    _, cold, _ = speed(capsys, *base)
+    _, warm, _ = speed(capsys, *base, "--cached-prefix-tokens", "1936")
+    assert warm["ttft_s"] < 0.5 * cold["ttft_s"]
+    assert warm["ttft_s"] > 0.03  # the API server's front-end time is paid either way
+    assert warm["decode_aggregate_tokens_per_s"] == pytest.approx(cold["decode_aggregate_tokens_per_s"])
+    rc, _, err = speed(capsys, *base, "--cached-prefix-tokens", "2001")
+    assert rc == 2 and "--cached-prefix-tokens must be 0..2000" in err and "Traceback" not in err

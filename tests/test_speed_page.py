@@ -111,3 +111,17 @@ def test_cpu_threads_input_shows_only_for_a_catalog_cpu_and_moves_the_forecast()
     text = " ".join(m.value for m in method.markdown)
     assert "CPU decode model" in text and "| Cores / hardware threads | 14 / 20 |" in text
     assert "[source](https://www.intel.com/content/www/us/en/products/sku/230493/" in text  # each fact's source
+
+
+def test_cached_prefix_input_cuts_ttft_goes_into_the_link_and_is_capped_at_the_prompt():
+    at = speed_page({"model": "gemma-4-e4b", "engine": "vllm", "quant": "BF16", "hw": "rtx-4090", "prompt": "2048"})
+    assert not at.exception, [e.value for e in at.exception]
+    ttft = float(next(m for m in at.metric if m.label.startswith("Time to first")).value.split()[0].replace(",", ""))
+    at.number_input(key="speed_prefix").set_value(1920).run()
+    assert not at.exception
+    cached = float(next(m for m in at.metric if m.label.startswith("Time to first")).value.split()[0].replace(",", ""))
+    assert cached < 0.6 * ttft  # 1,920 of 2,048 prompt tokens need no prefill (the API server's time remains)
+    assert at.session_state["scenario"].pfx == 1920  # the link carries it (ui/state.py writes the query from it)
+    capped = speed_page({"ctx": "4096", "prompt": "512", "pfx": "9000"})
+    assert any("showing 512 prompt, 512 of them cached, and" in i.value for i in capped.info)
+    assert capped.number_input(key="speed_prefix").value == 512

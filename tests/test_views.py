@@ -12,7 +12,7 @@ from calculators.guide import TARGET_BY_ID
 from calculators.speed import forecast
 from model_specs import load_catalog
 from ui.scenario import Scenario
-from ui.views.costs import build_cost_view
+from ui.views.costs import base_request, build_cost_view
 from ui.views.facts import SessionFacts
 from ui.views.guide import build_guide_view
 from ui.views.memory import build_fit_view, build_memory_view
@@ -117,12 +117,8 @@ def test_speed_view_is_the_clis_answer_for_the_scenarios_request(capsys):
     out = json.loads(capsys.readouterr().out)
     for key in ("ttft_s", "e2e_s", "aggregate_tokens_per_s", "per_user_tokens_per_s", "prefill_tokens_per_s"):
         assert getattr(v.forecast, key) == pytest.approx(out[key], rel=1e-5), key
-    # ... and it is the simulated closed loop's median, not the closed form's "everyone arrives together" queue
-    plain = forecast(
-        CAT.model(s.model), "FP8", CAT.device("h100-80gb-sxm"), engine="vllm", context_tokens=8192, prompt_tokens=2048,
-        output_tokens=256, concurrency=8,
-    )  # fmt: skip
-    assert out["ttft_s"] == pytest.approx(out["ttft_s_p50"]) and out["ttft_s"] < plain.ttft_s
+    # ... and it is the simulated closed loop's median and throughput, not the closed form's
+    assert out["ttft_s"] == pytest.approx(out["ttft_s_p50"]) and out["ttft_s_p95"] >= out["ttft_s"]
     assert out["aggregate_tokens_per_s"] == pytest.approx(out["simulated_output_tokens_per_s"])
 
 
@@ -194,6 +190,17 @@ def test_pue_scales_only_the_owned_energy_bill():
     assert energy > 1  # an RTX 4090 drawing power for half of 730 hours
     assert pue["owned"] - base["owned"] == pytest.approx(0.4 * energy, rel=1e-6)
     assert pue["cloud"] == base["cloud"]
+
+
+def test_costs_forecast_the_speed_pages_request_and_its_cached_prefix():
+    # One load for both pages: the cost plan sizes replicas on the Speed page's prompt, output and cached prefix.
+    s = Scenario(model="gemma-4-31b", engine="vllm", quant="FP8", hw="h100-80gb-sxm", conc=64, ttft_s=0.5,
+                 prompt=6000, out_tok=300, hw_usd=25000)  # fmt: skip
+    req = base_request(s.model_copy(update={"pfx": 5000}), CAT)
+    assert (req.prompt_tokens, req.output_tokens, req.cached_prefix_tokens) == (6000, 300, 5000)
+    cold, warm = build_cost_view(s, CAT).plan, build_cost_view(s.model_copy(update={"pfx": 5000}), CAT).plan
+    c, w = cold.inputs.owned_capacity, warm.inputs.owned_capacity  # 5,000 of 6,000 prompt tokens need no prefill
+    assert w.users_per_replica >= 2 * c.users_per_replica  # more users meet the 0.5 s p95 TTFT on one replica
 
 
 def test_fixed_costs_and_cost_of_capital_add_to_the_owned_option():

@@ -41,6 +41,7 @@ scenarios = st.builds(
     out_tok=st.one_of(st.none(), st.integers(1, 2000)),
     cold=st.booleans(),
     thr=st.one_of(st.none(), st.integers(1, 24)),
+    pfx=st.sampled_from([0, 200, 4000]),
     pue=st.sampled_from([1.0, 1.2, 1.5]),
     coc=st.sampled_from([0.0, 8.0]),
     fixed=st.sampled_from([0.0, 250.0]),

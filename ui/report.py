@@ -283,11 +283,12 @@ def _speed_section(v: SpeedView) -> Section:
         return s
     measured = f" with a measured efficiency of {v.efficiency_override:.0%}" if v.efficiency_override else ""
     threads = f", {f.threads} CPU threads" if f.threads is not None else ""  # llama.cpp -t (CPU decode model)
+    cached = f" of which {v.cached_prefix_tokens} cached" if v.cached_prefix_tokens else ""
     s.lines.append(
         f"Decode {f.decode_tokens_per_s:,.1f} tokens/s per user ({f.decode_tokens_per_s_low:,.1f}–"
         f"{f.decode_tokens_per_s_high:,.1f}), prefill {f.prefill_tokens_per_s:,.0f} tokens/s, time to first token "
         f"{f.ttft_s * 1000:,.0f} ms, end to end {f.e2e_s:,.2f} s, {f.aggregate_tokens_per_s:,.1f} tokens/s aggregate "
-        f"at {v.scenario.conc} user(s) (prompt {f.prompt_tokens} tokens, answer {f.output_tokens} tokens"
+        f"at {v.scenario.conc} user(s) (prompt {f.prompt_tokens} tokens{cached}, answer {f.output_tokens} tokens"
         f"{', cold start' if v.scenario.cold else ''}{threads}; bound: {f.bound}){measured}."
     )
     metrics = [

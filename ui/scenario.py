@@ -77,6 +77,7 @@ class Scenario(BaseModel):
     served: str | None = Field(default=None, max_length=200, pattern=r"^[\w.:/@+-]+$")  # probe name; None = model
     use_meas: bool = False  # speed: the stored probe measurement replaces the fitted efficiency
     thr: int | None = Field(default=None, ge=1, le=1024)  # speed: CPU threads (llama.cpp -t); None = engine default
+    pfx: int = Field(default=0, ge=0, le=1_048_576)  # speed: leading prompt tokens in the engine's prefix cache
     # Cost-page inputs beyond the prices above.
     pue: float = Field(default=1.0, ge=1.0, le=3.0)  # facility overhead on owned power
     coc: float = Field(default=0.0, ge=0, le=100)  # cost of capital, annual %

@@ -214,10 +214,19 @@ def serving_caption(sv: ServingView, engine: str, prompt_tokens: int, output_tok
         "llama.cpp": f" with {sv.concurrency:,} slot{'s' if sv.concurrency != 1 else ''} (-np {sv.concurrency})",
         "ollama": " (one slot, its default)",
     }
+    su = sv.setup
+    cached = su.load.cached_prefix_tokens if su else 0
+    of_which = f" ({cached:,} of them in the prefix cache)" if cached else ""
+    frontend = (
+        f" Each request reaches the scheduler {su.engine.frontend_s * 1e3:.1f} ms after it is sent (API server; "
+        "fitted on published vLLM and SGLang TTFT)."
+        if su and su.engine.frontend_s
+        else ""
+    )
     text = (
         f"Simulated {engine} scheduler{slots.get(engine, ': continuous batching, chunked prefill, paged KV')}; "
-        f"{users(sv.concurrency)} in a closed loop, {prompt_tokens:,} prompt + {output_tokens:,} output tokens each, "
-        "1,000 requests. Aggregate decode: all sequences decoding together, prefill excluded."
+        f"{users(sv.concurrency)} in a closed loop, {prompt_tokens:,} prompt{of_which} + {output_tokens:,} output "
+        f"tokens each, 1,000 requests.{frontend} Aggregate decode: all sequences decoding together, prefill excluded."
     )
     if sv.slo is None:
         return text + " Set a latency target on the Costs page to see the capacity at it." + measured_words(sv)

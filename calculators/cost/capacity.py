@@ -139,6 +139,7 @@ def default_forecast_factory(
     prompt_tokens: int,
     output_tokens: int,
     efficiency_override: float | None = None,
+    cached_prefix_tokens: int = 0,
 ) -> ForecastAt:
     """forecast(concurrency) bound to everything else: the speed headline under load (calculators.serving), as the
     Speed page and the CLI give it, with the simulated p95 TTFT the latency target is checked against."""
@@ -149,7 +150,9 @@ def default_forecast_factory(
         f = forecast(model, quant, hardware, concurrency=concurrency, **kw)
         n = steady_requests(concurrency)
         try:
-            return under_load(f, serving_fields(model, quant, hardware, concurrency=concurrency, requests=n, **kw))
+            served = serving_fields(model, quant, hardware, concurrency=concurrency, requests=n,
+                                    cached_prefix_tokens=cached_prefix_tokens, **kw)  # fmt: skip
+            return under_load(f, served)
         except ValueError:  # not simulable (no room for one request's KV): the closed form, as the Speed page does
             return f
 

@@ -56,6 +56,7 @@ def _capacity(
         context_tokens=req.context_tokens,
         prompt_tokens=req.prompt_tokens,
         output_tokens=req.output_tokens,
+        cached_prefix_tokens=min(req.cached_prefix_tokens, req.prompt_tokens),
     )
     return capacity_from_forecast(at, w, gpus)
 

@@ -34,6 +34,7 @@ class CostRequest:
     context_tokens: int = 8192
     prompt_tokens: int = 1000  # per request, for the forecast's TTFT
     output_tokens: int = 200  # per request
+    cached_prefix_tokens: int = 0  # leading prompt tokens each request finds in the engine's prefix cache
     # Owned hardware.
     hardware_price_usd: float | None = None
     amortization_months: float = 36

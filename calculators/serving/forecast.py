@@ -65,10 +65,12 @@ def serving_setup(
     weights_override=None,
     efficiency_override: float | None = None,
     threads: int | None = None,
+    cached_prefix_tokens: int = 0,
 ) -> ServingSetup:
     """The batched step model and the engine's scheduler for a closed loop of `concurrency` users (ValueError);
     `weights_override`: an actual file's exact weights (calculators/gguf_file.py) instead of the recipe's;
-    `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU."""
+    `efficiency_override`: a measured bandwidth efficiency; `threads`: llama.cpp -t on a CPU;
+    `cached_prefix_tokens`: leading prompt tokens every request finds in the engine's prefix cache."""
     m, wo = adapter.resolve_model(model), weights_override
     eff = efficiency_override
     step = build_step(m, quant, hardware, engine, gpus, kv_dtype, weights_override=wo, efficiency_override=eff,
@@ -91,6 +93,7 @@ def serving_setup(
         requests=max(requests, concurrency),
         prompt_tokens=prompt_tokens,
         output_tokens=output_tokens,
+        cached_prefix_tokens=cached_prefix_tokens,
     )
     return ServingSetup(step, cfg, load, tuple(notes))
 
@@ -114,6 +117,7 @@ def serving_fields(
     weights_override=None,
     efficiency_override: float | None = None,
     threads: int | None = None,
+    cached_prefix_tokens: int = 0,
 ) -> dict:
     """JSON-ready fields: decode_aggregate_tokens_per_s, the batched model's decode and prefill rates, ttft_s_p50/p95/mean,
     itl_s, e2e_s_p50/p95, simulated aggregate throughput and, with an SLO and a search, the probe's `capacity`
@@ -137,6 +141,7 @@ def serving_fields(
         weights_override,
         efficiency_override,
         threads,
+        cached_prefix_tokens,
     )
     s = summarize(simulate(su.step, su.engine, su.load), goodput)
     depth = prompt_tokens + output_tokens // 2

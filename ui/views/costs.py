@@ -37,7 +37,7 @@ from model_specs import Catalog
 from model_specs.schema import ApiPrice, CloudPrice, Hardware
 from ui.scenario import Scenario
 from ui.views.facts import SessionFacts, capacity_run
-from ui.views.speed import simulated_capacity
+from ui.views.speed import request_tokens, simulated_capacity
 
 SLO_OPTIONS = ("owned", "cloud")
 FORECAST_COST_MODEL = "forecast (cost model, your latency target)"  # what the side-by-side options above use
@@ -242,7 +242,10 @@ def level_key(level: dict[str, Any]) -> str:
 
 
 def base_request(s: Scenario, cat: Catalog) -> CostRequest:
-    """The scenario as a cost request, before providers, typed API prices and measurements are applied."""
+    """The scenario as a cost request, before providers, typed API prices and measurements are applied; requests
+    have the Speed page's prompt, output and cached prefix, so both pages forecast the same load."""
+    ctx = min(s.ctx, cat.model(s.model).context_tokens)
+    prompt, output = request_tokens(s, ctx)
     return CostRequest(
         workload=Workload(
             s.in_mtok * 1e6,
@@ -257,7 +260,10 @@ def base_request(s: Scenario, cat: Catalog) -> CostRequest:
         engine=s.engine,
         hardware=s.hw,
         gpus=s.gpus,
-        context_tokens=min(s.ctx, cat.model(s.model).context_tokens),
+        context_tokens=ctx,
+        prompt_tokens=prompt,
+        output_tokens=output,
+        cached_prefix_tokens=min(s.pfx, prompt),
         hardware_price_usd=s.hw_usd,
         amortization_months=s.months,
         cost_of_capital=s.coc / 100,

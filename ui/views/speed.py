@@ -118,6 +118,11 @@ class SpeedView:
         return self.scenario.thr if self.cpu is not None else None
 
     @property
+    def cached_prefix_tokens(self) -> int:
+        """Leading prompt tokens every request finds in the engine's prefix cache (the scenario's, up to the prompt)."""
+        return min(self.scenario.pfx, self.prompt_tokens)
+
+    @property
     def context_capped(self) -> bool:
         """Whether the scenario asked for more context than the model supports."""
         return self.context_tokens < self.scenario.ctx
@@ -166,6 +171,7 @@ class SpeedView:
             s.user_tps,
             self.efficiency_override,
             self.threads,
+            self.cached_prefix_tokens,
         )
         # The model object guards the memo as the catalog does elsewhere: a reloaded catalog gives new objects.
         view = memo(_SERVING, key, self.model, lambda: _serving(self.model, self.hardware, self.weights, *key[2:]))
@@ -284,10 +290,10 @@ def scenario_slo(ttft_s: float | None, user_tps: float | None) -> Slo | None:
 
 
 def _serving(
-    model, hw, wo, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, kv, ttft_s, user_tps, eff, threads
+    model, hw, wo, quant, _hw_id, engine, ctx, prompt, output, conc, gpus, kv, ttft_s, user_tps, eff, threads, pfx
 ) -> ServingView:
     slo = scenario_slo(ttft_s, user_tps)
-    tuning = dict(weights_override=wo, efficiency_override=eff, threads=threads)
+    tuning = dict(weights_override=wo, efficiency_override=eff, threads=threads, cached_prefix_tokens=pfx)
     try:
         su = serving_setup(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, **tuning)
         fields = serving_fields(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, goodput=slo, **tuning)
@@ -317,12 +323,14 @@ def simulated_capacity(s: Scenario, cat: Catalog, slo: dict[str, Any], search: s
     model, hw = cat.model(s.model), cat.device(s.hw)
     ctx = min(s.ctx, model.context_tokens)
     prompt, output = request_tokens(s, ctx)
-    key = (s.model, s.quant, s.hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv, targets, search)
+    pfx = min(s.pfx, prompt)
+    key = (s.model, s.quant, s.hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv, pfx, targets, search)
     attainment = slo.get("attainment") or SLO_ATTAINMENT
 
     def compute() -> dict | None:
         try:
-            su = serving_setup(model, s.quant, hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv)
+            su = serving_setup(model, s.quant, hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv,
+                               cached_prefix_tokens=pfx)  # fmt: skip
             return capacity(su.step, su.engine, su.load, Slo(*targets), attainment, search, SEARCH_MAX_USERS)
         except ValueError:
             return None
@@ -333,7 +341,8 @@ def simulated_capacity(s: Scenario, cat: Catalog, slo: dict[str, Any], search: s
 def variant_rows(v: SpeedView, cat: Catalog) -> list[dict]:
     """Every catalog model in the view's formats on the view's device: decode, prefill, TTFT, fit (memoised)."""
     s = v.scenario
-    key = (v.hardware.id, s.engine, s.ctx, s.kv, tuple(v.variant_quants), v.prompt_tokens, v.output_tokens, v.threads)
+    key = (v.hardware.id, s.engine, s.ctx, s.kv, tuple(v.variant_quants), v.prompt_tokens, v.output_tokens, v.threads,
+           v.cached_prefix_tokens)  # fmt: skip
     return memo(_VARIANTS, key, cat, lambda: _variant_rows(cat, *key))
 
 
@@ -347,8 +356,10 @@ def _variant_rows(
     prompt: int,
     output: int,
     threads: int | None,
+    pfx: int,
 ) -> list[dict]:
-    """One row per model and format that the engine runs on the device (at `threads` CPU threads, if given)."""
+    """One row per model and format that the engine runs on the device (at `threads` CPU threads, if given; `pfx`
+    prompt tokens cached)."""
     rows = []
     for m in cat.models.values():
         c = min(ctx, m.context_tokens)
@@ -357,7 +368,8 @@ def _variant_rows(
             kw = dict(engine=engine, context_tokens=c, prompt_tokens=min(prompt, c // 2),
                       output_tokens=min(output, c // 4), kv_dtype=kv, threads=threads)  # fmt: skip
             try:  # one user, as the headline: the closed form with the batched step's rates
-                f = under_load(forecast(*args, **kw), serving_fields(*args, requests=1, **kw))
+                served = serving_fields(*args, requests=1, cached_prefix_tokens=min(pfx, kw["prompt_tokens"]), **kw)
+                f = under_load(forecast(*args, **kw), served)
             except ValueError:
                 continue
             rows.append(
