@@ -288,6 +288,8 @@ class Hardware(Frozen):
     # Capacity in GiB (2^30 bytes); `memory_label` is the vendor's wording ("24 GB").
     memory_gib: float = Field(gt=0)
     memory_label: str
+    # What the driver reports (nvidia-smi total): ECC and reserved memory taken; vLLM's share is of this.
+    driver_memory_mib: float | None = Field(default=None, gt=0)
     unified_memory: bool
     memory_bandwidth_gbs: float | None = Field(default=None, gt=0)  # 10^9 bytes/s
     fp16_tflops_dense: float | None = Field(default=None, gt=0)  # dense, never the sparsity figure
@@ -310,6 +312,10 @@ class Hardware(Frozen):
                 raise ValueError(f"field_sources/derived name unknown field '{f}'")
         if self.price_usd is not None and "price_usd" not in self.field_sources:
             raise ValueError("price_usd needs its own entry in field_sources (where and when it was seen)")
+        if self.driver_memory_mib is not None and "driver_memory_mib" not in self.field_sources:
+            raise ValueError("driver_memory_mib needs its own entry in field_sources (whose nvidia-smi output)")
+        if self.driver_memory_mib is not None and self.driver_memory_mib > self.memory_gib * 1024:
+            raise ValueError("driver_memory_mib cannot exceed memory_gib")
         return self
 
 

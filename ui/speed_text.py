@@ -67,10 +67,16 @@ def method_markdown(v: SpeedView) -> str:
             f"points (held-out median error {r['serving_holdout'][1]:.0%}). Under load, TTFT, end-to-end time and "
             "throughput come from a simulation of the engine's scheduler (`python bench/bench_serving.py`)."
         )
+    hw, driver = v.hardware, ""
+    if hw.driver_memory_mib and engine_record(v.scenario.engine).serving_scheduler:
+        driver = (
+            f" vLLM's KV cache is its share of the {hw.driver_memory_mib:,.0f} MiB the driver reports "
+            f"({_cell(hw.field_sources['driver_memory_mib'])}), not of the {hw.memory_label} on the label."
+        )
     return (
         f"{cls_line}\n"
         f"- {f.hardware_name}: {f.peak_bandwidth_bytes_per_s / 1e9:,.0f} GB/s, "
-        f"{f.fp16_flops_per_s / 1e12:,.1f} TFLOPS arithmetic peak used.\n"
+        f"{f.fp16_flops_per_s / 1e12:,.1f} TFLOPS arithmetic peak used.{driver}\n"
         f"- Single-stream decode error on GPUs: median {r['decode_gpu_fit'][1]:.0%} / worst "
         f"{r['decode_gpu_fit'][2]:.0%} on the calibration points, median {r['decode_gpu_holdout'][1]:.0%} / worst "
         f"{r['decode_gpu_holdout'][2]:.0%} on held-out published points (hardware the fit never saw). CPUs are "

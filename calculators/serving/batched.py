@@ -319,12 +319,15 @@ def kv_capacity_tokens(
     gpu_memory_utilization: float = 0.9,
     weights_override=None,
 ) -> int | None:
-    """vLLM's KV blocks in tokens: gpu_memory_utilization x memory - weights - reserved, over the KV per token."""
+    """vLLM's KV blocks in tokens: gpu_memory_utilization x the memory the driver reports - weights - reserved, over
+    the KV per token."""
     s = adapter.setup(model, quant, hardware, "vllm", gpus, kv_dtype, weights_override)
-    if s.dev.memory_bytes is None:
+    hw = s.dev.hardware  # vLLM takes its share of the memory the driver reports (ECC and reserved memory taken)
+    total = hw.driver_memory_mib * 2**20 if hw is not None and hw.driver_memory_mib else s.dev.memory_bytes
+    if total is None:
         return None
     per_tok, swa = _kv_rates(s.model, kv_dtype)
-    free = gpus * (s.dev.memory_bytes * gpu_memory_utilization - VLLM_RESERVED_BYTES) - s.geo.total_weight_bytes
+    free = gpus * (total * gpu_memory_utilization - VLLM_RESERVED_BYTES) - s.geo.total_weight_bytes
     if free <= 0:
         raise ValueError(f"{s.model.id} in {quant} does not fit {gpus} x {s.dev.name} under vLLM")
     return int(free / max(per_tok + swa / 4096, 1.0))  # sliding layers: their window spread over a 4k context
