@@ -294,8 +294,10 @@ class ProbeStore:
         return dict(row._mapping) | {"levels": levels}
 
     def list_capacities(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Finished capacity searches, newest first: the run's endpoint, model and date with the capacity object."""
-        cols = (runs.c.id, runs.c.created_at, runs.c.endpoint, runs.c.backend, runs.c.model, capacity_runs.c.capacity)
+        """Finished capacity searches, newest first: the run's endpoint, model, date and settings with the capacity
+        object."""
+        cols = (runs.c.id, runs.c.created_at, runs.c.endpoint, runs.c.backend, runs.c.model, runs.c.settings,
+                capacity_runs.c.capacity)  # fmt: skip
         q = (
             select(*cols)
             .select_from(runs.join(capacity_runs, capacity_runs.c.run_id == runs.c.id))

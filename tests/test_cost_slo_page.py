@@ -36,10 +36,10 @@ SC = dict(model="gemma-4-e4b", hw="rtx-4090", conc=10, util=0.5, out_mtok=20.0, 
           months=20, kwh=0.10, fixed=100.0, cloud_hr=2.0)  # fmt: skip
 
 
-def _seed(url: str, capacity: dict = CAPACITY, model: str = "gemma-4-e4b") -> str:
+def _seed(url: str, capacity: dict = CAPACITY, model: str = "gemma-4-e4b", settings: dict | None = None) -> str:
     """A finished capacity run in a real store, as probe.capacity.run_capacity writes it."""
     store = ProbeStore(url)
-    run_id = store.start_run("http://127.0.0.1:8080", "openai", model, {"search": capacity["search"]})
+    run_id = store.start_run("http://127.0.0.1:8080", "openai", model, settings or {"search": capacity["search"]})
     store.start_capacity(run_id, capacity["search"], 64, capacity["slo"])
     store.add_capacity_level(run_id, {"step": 1, "value": 4, "attainment": 0.97, "passed": True})
     store.finish_capacity(run_id, capacity)
@@ -104,6 +104,23 @@ def test_cost_view_prices_the_run_at_its_slo(stored):
     assert build_cost_view(Scenario(**SC), CAT, facts).slo is None
     unknown = build_cost_view(Scenario(**SC, cap_run="abc123"), CAT, facts)
     assert unknown.slo is None and "no stored capacity run" in unknown.slo_notice
+
+
+def test_the_forecast_beside_a_run_is_for_the_requests_the_run_sent(tmp_path):
+    # The run sent 7,000 + 64-token requests (ProbeSettings, stored with the run); the scenario's are 512 + 256. The
+    # simulated capacity set beside the measured one is for the run's requests, and the Speed page says they differ.
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    run_id = _seed(url, settings={"prompt_tokens": 7000, "max_tokens": 64, "concurrency": [1]})
+    store = ProbeStore(url)
+    facts = SessionFacts(capacity_runs=tuple(store.list_capacities()))
+    store.close()
+    assert facts.capacity_runs[0]["settings"]["prompt_tokens"] == 7000
+    v = build_cost_view(Scenario(**SC, cap_run=run_id), CAT, facts)
+    theirs = simulated_capacity(Scenario(**SC), CAT, CAPACITY["slo"], "concurrency", (7000, 64))
+    ours = simulated_capacity(Scenario(**SC), CAT, CAPACITY["slo"], "concurrency")
+    assert v.slo.simulated.value == theirs["value"] != ours["value"]
+    label = build_speed_view(Scenario(**SC, cap_run=run_id), CAT, facts).serving.measured_label
+    assert label.endswith("its requests: 7,000 + 64 tokens, the forecast's: 512 + 256")
 
 
 def test_a_run_that_met_no_load_says_why(tmp_path):

@@ -356,7 +356,8 @@ def engine_config(
         if model is not None:
             kv = kv_capacity_tokens(model, quant, hardware, gpus, kv_dtype, gpu_memory_utilization, weights_override)
         seqs, budget = (1024, 8192) if big else (256, 2048)
-        return vllm(max_num_seqs=seqs, max_num_batched_tokens=budget, kv_tokens=kv, frontend_s=VLLM_FRONTEND_S)
+        fe = VLLM_FRONTEND_S if engine == "vllm" else 0.0  # fitted on vLLM's API server only
+        return vllm(max_num_seqs=seqs, max_num_batched_tokens=budget, kv_tokens=kv, frontend_s=fe)
     if engine == "ollama":
         n = parallel or 1
         return ollama(num_parallel=n, n_ctx=(context_tokens * n) if context_tokens else None)

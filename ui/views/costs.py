@@ -36,7 +36,7 @@ from calculators.cost import (
 from model_specs import Catalog
 from model_specs.schema import ApiPrice, CloudPrice, Hardware
 from ui.scenario import Scenario
-from ui.views.facts import SessionFacts, capacity_run
+from ui.views.facts import SessionFacts, capacity_run, run_request
 from ui.views.speed import request_tokens, simulated_capacity
 
 SLO_OPTIONS = ("owned", "cloud")
@@ -325,9 +325,10 @@ def slo_view(run: dict[str, Any], plan: CostPlan | None, simulated: dict[str, An
 
 
 def _simulated(s: Scenario, cat: Catalog, run: dict[str, Any]) -> dict[str, Any] | None:
-    """The simulator's capacity for the scenario at the run's SLO and search (None without a target)."""
+    """The simulator's capacity for the scenario at the run's SLO and search, for the requests the run sent (None
+    without a target)."""
     c = run.get("capacity") or {}
-    return simulated_capacity(s, cat, c.get("slo") or {}, c.get("search", ""))
+    return simulated_capacity(s, cat, c.get("slo") or {}, c.get("search", ""), run_request(run))
 
 
 def build_cost_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = None) -> CostView:

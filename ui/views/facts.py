@@ -20,8 +20,16 @@ class SessionFacts:
     store_error: str | None = None  # why the store could not be read
     probe_choice: dict[str, Any] | None = None  # "use my measurement" from the probe page (USE_MEASUREMENT_KEY)
     rate_levels: tuple[dict[str, Any], ...] = field(default=())  # stored (run, concurrency) output rates, for Costs
-    # Stored capacity searches (probe capacity runs), newest first: {id, created_at, endpoint, backend, model, capacity}.
+    # Stored capacity searches (probe capacity runs), newest first: {id, created_at, endpoint, backend, model,
+    # settings, capacity}.
     capacity_runs: tuple[dict[str, Any], ...] = field(default=())
+
+
+def run_request(run: dict[str, Any]) -> tuple[int, int] | None:
+    """(prompt, output) tokens a stored probe run asked for (its mean lengths), or None when it did not record them."""
+    s = run.get("settings") or {}
+    p, o = s.get("prompt_tokens"), s.get("max_tokens")
+    return (int(p), int(o)) if isinstance(p, int) and isinstance(o, int) and o >= 1 and p >= 0 else None
 
 
 def capacity_run(

@@ -43,7 +43,7 @@ from model_specs.schema import Hardware, ModelSpec
 from ui.scenario import Scenario
 from ui.views import memo
 from ui.views.byo import ByoResult, resolve_byo
-from ui.views.facts import SessionFacts, capacity_run
+from ui.views.facts import SessionFacts, capacity_run, run_request
 
 DEFAULT_PROMPT_TOKENS = 512
 DEFAULT_OUTPUT_TOKENS = 256
@@ -181,6 +181,9 @@ class SpeedView:
         if run is not None:
             day = str(run["created_at"])[:10]
             label = f"probe run {run['id']} of {run['model']} on {run['endpoint']}, {day}"
+            req, mine = run_request(run), (self.prompt_tokens, self.output_tokens)
+            if req is not None and req != mine:  # a capacity depends on the request: say when they differ
+                label += f"; its requests: {req[0]:,} + {req[1]:,} tokens, the forecast's: {mine[0]:,} + {mine[1]:,}"
             view = replace(view, measured_capacity=run["capacity"], measured_label=label)
         return view
 
@@ -314,16 +317,23 @@ def _serving(
 _AT_SLO: dict[tuple, tuple] = {}
 
 
-def simulated_capacity(s: Scenario, cat: Catalog, slo: dict[str, Any], search: str) -> dict | None:
+def simulated_capacity(
+    s: Scenario, cat: Catalog, slo: dict[str, Any], search: str, request: tuple[int, int] | None = None
+) -> dict | None:
     """The simulator's capacity object for the scenario at a stored run's SLO (its targets in seconds and attainment),
-    the forecast to set beside the measured one; None when the SLO has no target or the scenario cannot be simulated."""
+    the forecast to set beside the measured one, for the run's `request` (prompt, output tokens; its prompts share no
+    cached prefix) when known; None when the SLO has no target or the scenario cannot be simulated."""
     targets = tuple(slo.get(k) for k in ("ttft_s", "tpot_s", "e2e_s"))
     if not any(targets) or search not in ("concurrency", "rate"):
         return None
     model, hw = cat.model(s.model), cat.device(s.hw)
     ctx = min(s.ctx, model.context_tokens)
-    prompt, output = request_tokens(s, ctx)
-    pfx = min(s.pfx, prompt)
+    if request is None:
+        prompt, output = request_tokens(s, ctx)
+        pfx = min(s.pfx, prompt)
+    else:
+        prompt, output, pfx = request[0], request[1], 0
+        ctx = max(ctx, min(prompt + output, model.context_tokens))
     key = (s.model, s.quant, s.hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv, pfx, targets, search)
     attainment = slo.get("attainment") or SLO_ATTAINMENT
 
