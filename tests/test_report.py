@@ -51,6 +51,8 @@ COST_REQUEST = CostRequest(
     quant=SC.quant,
     hardware=SC.hw,
     context_tokens=SC.ctx,
+    prompt_tokens=512,  # the Speed page's request at this context: min(512, ctx / 2) + min(256, the rest)
+    output_tokens=256,
 )
 
 
