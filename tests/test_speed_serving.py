@@ -105,3 +105,11 @@ def test_page_shows_serving_figures_and_capacity():
     assert shown["Inter-token latency"] == f"{sv.fields['itl_s'] * 1e3:,.1f} ms"
     assert "TTFT p50 / p95 (simulated)" in shown and "Aggregate decode (32 users)" in shown
     assert any("time to first token <= 500 ms" in c.value for c in at.caption)
+
+
+def test_method_text_names_the_driver_memory_the_kv_cache_is_sized_from_with_its_source():
+    v = build_speed_view(Scenario(model="gemma-4-e4b", quant="BF16", hw="a10g", engine="vllm"), CAT)
+    text = speed_text.method_markdown(v)
+    assert "23,028 MiB the driver reports" in text and "github.com/NVIDIA/DCGM/issues/232" in text
+    llama = build_speed_view(Scenario(model="gemma-4-e4b", quant="Q4_K_M", hw="a10g"), CAT)  # slots: whole contexts
+    assert "driver reports" not in speed_text.method_markdown(llama)

@@ -70,7 +70,7 @@ def method_markdown(v: SpeedView) -> str:
     hw, driver = v.hardware, ""
     if hw.driver_memory_mib and engine_record(v.scenario.engine).serving_scheduler:
         driver = (
-            f" vLLM's KV cache is its share of the {hw.driver_memory_mib:,.0f} MiB the driver reports "
+            f" The engine's KV cache is its memory share of the {hw.driver_memory_mib:,.0f} MiB the driver reports "
             f"({_cell(hw.field_sources['driver_memory_mib'])}), not of the {hw.memory_label} on the label."
         )
     return (
