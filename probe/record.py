@@ -114,7 +114,9 @@ def run_and_save(store: ProbeStore, url: str, model: str, backend: str = "auto",
     settings = kwargs.pop("settings", None) or ProbeSettings()
     settings.validate()  # bad input raises before a row exists
     endpoint = normalize_base_url(url)
-    run_id = store.start_run(endpoint, None if backend == "auto" else backend, model.strip(), asdict(settings))
+    opts = kwargs.get("options")  # a capacity run's workload (lengths' spread, shared prefix, turns) goes with it
+    stored = asdict(settings) | ({"workload": opts.to_json()} if opts is not None else {})
+    run_id = store.start_run(endpoint, None if backend == "auto" else backend, model.strip(), stored)
     t0 = time.perf_counter()
     user_on_result = kwargs.pop("on_result", None)
 

@@ -12,12 +12,17 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from model_specs import load_catalog
+from probe.capacity_cli import CapacityOptions
+from probe.record import run_and_save
+from probe.runner import ProbeSettings
 from probe.store import ProbeStore
+from probe.workload import Lengths
+from tests.probe.capacity_server import SlotServer
 from ui.report import build_report
 from ui.scenario import Scenario, scenario_from_query, scenario_to_query
 from ui.speed_charts import latency_load_figure
 from ui.views.costs import build_cost_view
-from ui.views.facts import SessionFacts
+from ui.views.facts import SessionFacts, run_request
 from ui.views.speed import build_speed_view, simulated_capacity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -116,11 +121,11 @@ def test_the_forecast_beside_a_run_is_for_the_requests_the_run_sent(tmp_path):
     store.close()
     assert facts.capacity_runs[0]["settings"]["prompt_tokens"] == 7000
     v = build_cost_view(Scenario(**SC, cap_run=run_id), CAT, facts)
-    theirs = simulated_capacity(Scenario(**SC), CAT, CAPACITY["slo"], "concurrency", (7000, 64))
+    theirs = simulated_capacity(Scenario(**SC), CAT, CAPACITY["slo"], "concurrency", (7000, 64, 0))
     ours = simulated_capacity(Scenario(**SC), CAT, CAPACITY["slo"], "concurrency")
     assert v.slo.simulated.value == theirs["value"] != ours["value"]
     label = build_speed_view(Scenario(**SC, cap_run=run_id), CAT, facts).serving.measured_label
-    assert label.endswith("its requests: 7,000 + 64 tokens, the forecast's: 512 + 256")
+    assert label.endswith("its requests: 7,000 + 64 tokens, the forecast's: 512 + 256 tokens")
 
 
 def test_a_run_that_met_no_load_says_why(tmp_path):
@@ -218,3 +223,22 @@ def test_a_rate_run_is_priced_in_requests_of_its_size(tmp_path):
     assert v.slo.costs["cloud"].usd_per_month == pytest.approx(5840)
     assert v.slo.capacity_words == "2 requests/s per replica"
     assert "forecast (cost model, your latency target)" not in dict(v.capacity_bars())  # users, not requests/s
+
+
+def test_a_probe_run_keeps_its_workload_so_the_forecast_beside_it_sends_the_same_requests(tmp_path):
+    # A run with a 64-token shared system prompt in front of 32-token prompts, saved as the probe saves it: the
+    # forecast set beside it simulates 96-token prompts of which 64 are in the prefix cache.
+    srv = SlotServer(k=2, ttft_s=0.01, itl_s=0.002).start()
+    store = ProbeStore(f"sqlite:///{tmp_path / 'w.db'}")
+    try:
+        settings = ProbeSettings(concurrency=[1], requests_per_level=2, prompt_tokens=32, max_tokens=4,
+                                 warmup_requests=0)  # fmt: skip
+        opts = CapacityOptions(prompt_tokens=Lengths(32), max_tokens=Lengths(4), shared_prefix_tokens=64)
+        report = run_and_save(store, srv.url, "slots", "openai", settings=settings, options=opts)
+        run = store.get_run(report.run_id)
+    finally:
+        store.close()
+        srv.stop()
+    assert report.levels and run["settings"]["workload"]["shared_prefix_tokens"] == 64
+    assert run_request(run) == (96, 4, 64)
+    assert run_request({"settings": {**run["settings"], "workload": {"turns": 3}}}) is None  # history grows: unknown

@@ -25,11 +25,17 @@ class SessionFacts:
     capacity_runs: tuple[dict[str, Any], ...] = field(default=())
 
 
-def run_request(run: dict[str, Any]) -> tuple[int, int] | None:
-    """(prompt, output) tokens a stored probe run asked for (its mean lengths), or None when it did not record them."""
+def run_request(run: dict[str, Any]) -> tuple[int, int, int] | None:
+    """(prompt, output, shared-prefix) tokens of the requests a stored probe run sent (mean lengths; the prompt
+    includes the shared system prompt), or None when unknown: not recorded, or a chat file or several turns."""
     s = run.get("settings") or {}
-    p, o = s.get("prompt_tokens"), s.get("max_tokens")
-    return (int(p), int(o)) if isinstance(p, int) and isinstance(o, int) and o >= 1 and p >= 0 else None
+    p, o, w = s.get("prompt_tokens"), s.get("max_tokens"), s.get("workload") or {}
+    if not (isinstance(p, int) and isinstance(o, int) and o >= 1 and p >= 0):
+        return None
+    if w.get("workload_file") or (w.get("turns") or 1) > 1:
+        return None
+    prefix = int(w.get("shared_prefix_tokens") or 0)
+    return p + prefix, o, prefix
 
 
 def capacity_run(

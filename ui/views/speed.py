@@ -181,9 +181,9 @@ class SpeedView:
         if run is not None:
             day = str(run["created_at"])[:10]
             label = f"probe run {run['id']} of {run['model']} on {run['endpoint']}, {day}"
-            req, mine = run_request(run), (self.prompt_tokens, self.output_tokens)
+            req, mine = run_request(run), (self.prompt_tokens, self.output_tokens, self.cached_prefix_tokens)
             if req is not None and req != mine:  # a capacity depends on the request: say when they differ
-                label += f"; its requests: {req[0]:,} + {req[1]:,} tokens, the forecast's: {mine[0]:,} + {mine[1]:,}"
+                label += f"; its requests: {_request_words(req)}, the forecast's: {_request_words(mine)}"
             view = replace(view, measured_capacity=run["capacity"], measured_label=label)
         return view
 
@@ -281,6 +281,12 @@ def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = Non
     return SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, f, err, byo)
 
 
+def _request_words(req: tuple[int, int, int]) -> str:
+    """'2,000 + 64 tokens' (prompt + output), with ' (1,500 cached)' when part of the prompt is a cached prefix."""
+    prompt, output, cached = req
+    return f"{prompt:,} + {output:,} tokens" + (f" ({cached:,} cached)" if cached else "")
+
+
 _VARIANTS: dict[tuple, tuple] = {}
 _SERVING: dict[tuple, tuple] = {}
 
@@ -318,11 +324,11 @@ _AT_SLO: dict[tuple, tuple] = {}
 
 
 def simulated_capacity(
-    s: Scenario, cat: Catalog, slo: dict[str, Any], search: str, request: tuple[int, int] | None = None
+    s: Scenario, cat: Catalog, slo: dict[str, Any], search: str, request: tuple[int, int, int] | None = None
 ) -> dict | None:
     """The simulator's capacity object for the scenario at a stored run's SLO (its targets in seconds and attainment),
-    the forecast to set beside the measured one, for the run's `request` (prompt, output tokens; its prompts share no
-    cached prefix) when known; None when the SLO has no target or the scenario cannot be simulated."""
+    the forecast to set beside the measured one, for the run's `request` (prompt, output, cached prefix tokens) when
+    known; None when the SLO has no target or the scenario cannot be simulated."""
     targets = tuple(slo.get(k) for k in ("ttft_s", "tpot_s", "e2e_s"))
     if not any(targets) or search not in ("concurrency", "rate"):
         return None
@@ -332,7 +338,7 @@ def simulated_capacity(
         prompt, output = request_tokens(s, ctx)
         pfx = min(s.pfx, prompt)
     else:
-        prompt, output, pfx = request[0], request[1], 0
+        prompt, output, pfx = request
         ctx = max(ctx, min(prompt + output, model.context_tokens))
     key = (s.model, s.quant, s.hw, s.engine, ctx, prompt, output, s.conc, s.gpus, s.kv, pfx, targets, search)
     attainment = slo.get("attainment") or SLO_ATTAINMENT
