@@ -3,6 +3,8 @@
     python bench/bench_serving.py              # table per quantity (grouped by engine and hardware generation)
     python bench/bench_serving.py --fit-tp     # fit TP_EFFICIENCY (calculators/serving/batched.py) on TP2 rows
     python bench/bench_serving.py --fit-prefill  # fit the batched model's llama.cpp prefill parameters
+    python bench/bench_serving.py --fit-vllm   # vLLM's bandwidth factor; --fit-frontend: its API server's time
+    python bench/bench_serving.py --ablate     # the runs' prefix-cache state and the front-end time, on and off
 
 Data: calculators/serving_measurements.yaml (serving runs under load, never fitted), calculators/measurements.yaml
 (`batched`: llama-batched-bench S_TG; `serving`: TensorRT-LLM max throughput; `prefill` and `points`: llama-bench;
@@ -494,6 +496,23 @@ def fit_prefill(meas: dict) -> None:
             )
 
 
+QUANTITIES = ("aggregate under load", "TTFT under load", "ITL")
+
+
+def ablate(data: dict, meas: dict) -> None:
+    """Held-out aggregate / TTFT / ITL with the runs' prefix-cache state and vLLM's front-end time each on or off."""
+    print("prefix cache  front end  | aggregate med p90 worst | TTFT med p90 worst | ITL med p90 worst")
+    for cache in (False, True):
+        srcs = [s if cache else {k: v for k, v in s.items() if k != "prefix_cache"} for s in data["sources"]]
+        d = {"sources": srcs}
+        factors = held_out_factors(d)
+        for front in (False, True):
+            fr = held_out_frontends(d, factors) if front else {s["id"]: 0.0 for s in srcs}
+            rows = [r for r in _serving_rows(d, factors, fr) + _trt_rows(meas) if r.heldout]
+            cols = [_stats([r.new / r.measured - 1 for r in rows if r.quantity == q]) for q in QUANTITIES]
+            print(f"{'modelled' if cache else 'cold':13s} {'fitted' if front else 'none':10s} | " + " | ".join(cols))
+
+
 def _model_for_key(key: tuple[str, str]) -> float:
     """Today's prefill efficiency of a class (the starting point of the fit)."""
     from calculators.speed import calibration
@@ -507,6 +526,7 @@ def main() -> None:
     ap.add_argument("--fit-prefill", action="store_true")
     ap.add_argument("--fit-vllm", action="store_true")
     ap.add_argument("--fit-frontend", action="store_true")
+    ap.add_argument("--ablate", action="store_true", help="each serving change on and off, same held-out rows")
     args = ap.parse_args()
     meas = yaml.safe_load((ROOT / "calculators/measurements.yaml").read_text(encoding="utf-8"))
     if args.fit_tp:
@@ -516,6 +536,9 @@ def main() -> None:
         fit_prefill(meas)
         return
     data = yaml.safe_load((ROOT / "calculators/serving_measurements.yaml").read_text(encoding="utf-8"))
+    if args.ablate:
+        ablate(data, meas)
+        return
     factors = held_out_factors(data)
     if args.fit_vllm:
         print(f"VLLM_BANDWIDTH_FACTOR = {fit_vllm(_factor_errors(data))}  (all vLLM runs)")
