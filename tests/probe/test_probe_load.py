@@ -43,12 +43,13 @@ def test_open_loop_schedule_seen_by_the_server(fake_server, arrival: str, cv_wan
     assert len(g) == n - 1
     assert g.mean() * rate == pytest.approx(1.0, abs=0.05)  # mean gap within 5 % of 1/rate
     planned = np.diff(arrival_offsets_s(rate, arrival, 1.0, 3, n, None))
-    planned_cv = planned.std() / planned.mean()
-    assert abs(g.std() / g.mean() - planned_cv) < 0.1  # the probe kept the drawn schedule's shape...
-    assert abs(planned_cv - cv_want) < 0.1  # ...which is the pattern's
+    # The probe kept the drawn schedule gap by gap (a median, so one stall of a shared 2-core machine cannot decide
+    # it: a std-based CV moved by 0.1 on a single 60 ms stall)...
+    assert np.median(np.abs(g - planned)) < 0.005
+    assert abs(planned.std() / planned.mean() - cv_want) < 0.1  # ...and the drawn schedule is the pattern's
     lv = report.to_json()["runs"][0]
     assert lv["rate"] == rate and lv["achieved_rate"] == pytest.approx(rate, rel=0.05)
-    assert 0 <= lv["schedule_lag_s"]["p50"] <= lv["schedule_lag_s"]["p99"] < 0.05
+    assert 0 <= lv["schedule_lag_s"]["p50"] < 0.01 and lv["schedule_lag_s"]["p50"] <= lv["schedule_lag_s"]["p99"] < 0.1
 
 
 def test_open_loop_keeps_its_schedule_while_the_server_queues(fake_server) -> None:  # type: ignore[no-untyped-def]
