@@ -34,7 +34,8 @@ def test_openai_ladder_against_llama_cpp(llama_server: str) -> None:
     measured = [r for r in report.results if not r.warmup]
     assert len(measured) == 3 + 3 and len([r for r in report.results if r.warmup]) == 1
     for r in measured:
-        assert r.ttft_s is not None and 0 < r.ttft_s < r.e2e_s
+        # <=: the tiny model's 12 tokens can reach the client in one read, first and last chunk at the same instant
+        assert r.ttft_s is not None and 0 < r.ttft_s <= r.e2e_s
         # llama-cpp-python streams no usage, so the count comes from the server's tokenizer; the tiny
         # model writes one token per character (tests/probe/tiny_model.py), so it cannot exceed max_tokens.
         assert r.output_tokens_source == "retokenized"
