@@ -257,138 +257,146 @@ def _llama_cpp_type(
     is_output: bool,
     is_embd: bool,
 ) -> str:
-    kind = ts.kind
-    new = default
-    n_expert = info.n_expert
+    """llama.cpp's llama_tensor_get_type (src/llama-quant.cpp): the mix's default or the rule the tensor's role gets."""
     if is_output or (info.tied_output and is_embd):
-        if ftype == "MXFP4_MOE":
-            return "Q8_0"
-        if ts.row_length % GGML_TYPES[default][0] != 0:
-            return "Q8_0"
-        if ftype in _IQ12:
-            return "Q5_K"
-        return default if default == "Q8_0" else "Q6_K"
+        return _output_type(ts, ftype, default)
     if ftype == "MXFP4_MOE":
         return "MXFP4" if ts.n_dims == 3 else "Q8_0"
     if is_embd:
-        if ftype in ("IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"):
-            return "Q2_K"
-        if ftype in ("IQ2_S", "IQ2_M", "IQ3_XXS"):
-            return "IQ3_S"
-        if ftype in ("TQ1_0", "TQ2_0", "Q2_0"):
-            return "Q4_K"
-        return new
-    attn_v_like = kind == "attn_v" or (kind == "attn_qkv" and rules == "current")
+        return _EMBD_TYPES.get(ftype, default)
+    attn_v_like = ts.kind == "attn_v" or (ts.kind == "attn_qkv" and rules == "current")
     if ftype in _IQ12:
-        if attn_v_like:
-            new = "Q4_K" if (info.n_gqa >= 4 or n_expert >= 4) else ("IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K")
-            counters["attn_v"] += 1
-        elif n_expert == 8 and kind == "attn_k":
-            new = "Q4_K"
-        elif kind.startswith("ffn_down"):
-            if ts.layer is not None and ts.layer < info.n_layers // 8:
-                new = "IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K"
-        elif kind == "attn_output":
-            if n_expert == 8:
-                new = "Q5_K"
-            elif ftype in ("IQ1_S", "IQ1_M"):
-                new = "IQ2_XXS"
-            elif ftype in ("IQ2_S", "IQ2_M"):
-                new = "IQ3_S"
-        return new
+        return _iq12_type(ts, ftype, default, info, counters, attn_v_like)
     if attn_v_like:
-        i, n = counters["attn_v"], counters["n_attn_v"]
-        gqa = info.n_gqa
-        if ftype == "Q2_K":
-            new = "Q4_K" if gqa >= 4 else "Q3_K"
-        elif ftype == "Q2_K_S" and gqa >= 4:
-            new = "Q4_K"
-        elif ftype == "IQ3_XXS":
-            new = "Q4_K" if gqa >= 4 else ("IQ3_S" if not imatrix else "IQ3_XXS")
-        elif ftype in ("IQ3_XS", "IQ3_S") and gqa >= 4 or ftype == "IQ3_M":
-            new = "Q4_K"
-        elif ftype == "Q3_K_M":
-            new = "Q5_K" if i < 2 else "Q4_K"
-        elif ftype == "Q3_K_L" or ftype in ("IQ4_NL", "IQ4_XS") and gqa >= 4:
-            new = "Q5_K"
-        elif ftype in ("Q4_K_M", "Q5_K_M") and use_more_bits(i, n):
-            new = "Q6_K"
-        elif ftype == "Q4_K_S" and i < 4:
-            new = "Q5_K"
-        if info.is_70b and new in ("Q3_K", "Q4_K"):
-            new = "Q5_K"
-        if n_expert == 8:
-            new = "Q8_0"
+        return _attn_v_type(ftype, default, info, counters, imatrix)
+    if ts.kind.startswith("ffn_down"):
+        return _ffn_down_type(ts, ftype, default, info, imatrix)
+    return _other_type(ts, ftype, default, info)
+
+
+# token_embd under the low-bit mixes (the others keep the mix's default)
+_EMBD_TYPES = {
+    **dict.fromkeys(("IQ2_XXS", "IQ2_XS", "IQ1_S", "IQ1_M"), "Q2_K"),
+    **dict.fromkeys(("IQ2_S", "IQ2_M", "IQ3_XXS"), "IQ3_S"),
+    **dict.fromkeys(("TQ1_0", "TQ2_0", "Q2_0"), "Q4_K"),
+}
+# attn_output of 8-expert models in these mixes
+_MOE8_ATTN_OUTPUT_MIXES = {
+    "Q2_K", "IQ3_XS", "IQ3_XXS", "Q3_K_S", "Q3_K_M", "IQ4_NL", "Q4_K_S", "Q4_K_M", "IQ3_S", "IQ3_M", "IQ4_XS",
+}  # fmt: skip
+
+
+def _output_type(ts: TensorSpec, ftype: str, default: str) -> str:
+    """The output head (or a tied token_embd)."""
+    if ftype == "MXFP4_MOE" or ts.row_length % GGML_TYPES[default][0] != 0:
+        return "Q8_0"
+    if ftype in _IQ12:
+        return "Q5_K"
+    return default if default == "Q8_0" else "Q6_K"
+
+
+def _iq12_type(
+    ts: TensorSpec, ftype: str, default: str, info: ModelQuantInfo, counters: dict[str, int], attn_v_like: bool
+) -> str:
+    """The 1- and 2-bit IQ mixes."""
+    kind, n_expert = ts.kind, info.n_expert
+    if attn_v_like:
         counters["attn_v"] += 1
-        return new
-    if kind == "attn_k":
-        if n_expert == 8:
-            return "Q8_0"
-        if ftype == "IQ3_XS":
-            return "IQ3_XXS"
-        if ftype == "IQ3_XXS":
-            return "IQ2_S"
-        return new
-    if kind == "attn_q":
-        if ftype == "IQ3_XS":
-            return "IQ3_XXS"
-        if ftype == "IQ3_XXS":
-            return "IQ2_S"
-        return new
+        if info.n_gqa >= 4 or n_expert >= 4:
+            return "Q4_K"
+        return "IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K"
+    if n_expert == 8 and kind == "attn_k":
+        return "Q4_K"
     if kind.startswith("ffn_down"):
-        i, n = (ts.layer or 0), info.n_layers
-        if ftype == "Q2_K":
-            new = "Q3_K"
-        elif ftype == "Q2_K_S":
-            if i < n // 8:
-                new = "Q4_K"
-        elif ftype == "IQ3_XXS" and not imatrix:
-            new = "Q4_K" if i < n // 8 else "Q3_K"
-        elif ftype == "Q3_K_M":
-            new = "Q5_K" if i < n // 16 else "Q4_K"
-        elif ftype == "IQ3_M" and (i < n // 8 or (n_expert == 8 and use_more_bits(i, n))):
-            new = "Q4_K"
-        elif ftype == "Q3_K_L":
-            new = "Q5_K"
-        elif ftype == "Q4_K_M":
-            if use_more_bits(i, n):
-                new = "Q6_K"
-        elif i < n // 8 and ftype in ("IQ4_NL", "IQ4_XS") and not imatrix:
-            new = "Q5_K"
-        elif ftype == "Q5_K_M" and use_more_bits(i, n):
-            new = "Q6_K"
-        elif ftype == "Q4_K_S" and i < n // 8:
-            new = "Q5_K"
-        elif ftype in ("Q4_0", "Q5_0") and imatrix and i < n // 8:
-            new = "Q4_1" if ftype == "Q4_0" else "Q5_1"
-        return new
+        if ts.layer is not None and ts.layer < info.n_layers // 8:
+            return "IQ3_S" if ftype in ("IQ2_S", "IQ2_M") else "Q2_K"
+        return default
     if kind == "attn_output":
         if n_expert == 8:
-            k_mixes = {
-                "Q2_K",
-                "IQ3_XS",
-                "IQ3_XXS",
-                "Q3_K_S",
-                "Q3_K_M",
-                "IQ4_NL",
-                "Q4_K_S",
-                "Q4_K_M",
-                "IQ3_S",
-                "IQ3_M",
-                "IQ4_XS",
-            }
-            return "Q5_K" if ftype in k_mixes else new
-        return {"Q2_K": "Q3_K", "IQ3_XXS": "IQ3_S", "Q3_K_M": "Q4_K", "Q3_K_L": "Q5_K", "IQ3_M": "Q4_K"}.get(ftype, new)
+            return "Q5_K"
+        if ftype in ("IQ1_S", "IQ1_M"):
+            return "IQ2_XXS"
+        if ftype in ("IQ2_S", "IQ2_M"):
+            return "IQ3_S"
+    return default
+
+
+def _attn_v_type(ftype: str, default: str, info: ModelQuantInfo, counters: dict[str, int], imatrix: bool) -> str:
+    """attn_v (and fused attn_qkv under the current rules), counted in layer order for use_more_bits."""
+    i, n, gqa = counters["attn_v"], counters["n_attn_v"], info.n_gqa
+    counters["attn_v"] += 1
+    new = default
+    if ftype == "Q2_K":
+        new = "Q4_K" if gqa >= 4 else "Q3_K"
+    elif ftype == "Q2_K_S" and gqa >= 4:
+        new = "Q4_K"
+    elif ftype == "IQ3_XXS":
+        new = "Q4_K" if gqa >= 4 else ("IQ3_S" if not imatrix else "IQ3_XXS")
+    elif ftype in ("IQ3_XS", "IQ3_S") and gqa >= 4 or ftype == "IQ3_M":
+        new = "Q4_K"
+    elif ftype == "Q3_K_M":
+        new = "Q5_K" if i < 2 else "Q4_K"
+    elif ftype == "Q3_K_L" or ftype in ("IQ4_NL", "IQ4_XS") and gqa >= 4:
+        new = "Q5_K"
+    elif ftype in ("Q4_K_M", "Q5_K_M") and use_more_bits(i, n):
+        new = "Q6_K"
+    elif ftype == "Q4_K_S" and i < 4:
+        new = "Q5_K"
+    if info.is_70b and new in ("Q3_K", "Q4_K"):
+        new = "Q5_K"
+    return "Q8_0" if info.n_expert == 8 else new
+
+
+def _ffn_down_type(ts: TensorSpec, ftype: str, default: str, info: ModelQuantInfo, imatrix: bool) -> str:
+    """ffn_down, by its layer's place in the stack."""
+    i, n, n_expert = (ts.layer or 0), info.n_layers, info.n_expert
+    if ftype == "Q2_K":
+        return "Q3_K"
+    if ftype == "Q2_K_S":
+        return "Q4_K" if i < n // 8 else default
+    if ftype == "IQ3_XXS" and not imatrix:
+        return "Q4_K" if i < n // 8 else "Q3_K"
+    if ftype == "Q3_K_M":
+        return "Q5_K" if i < n // 16 else "Q4_K"
+    if ftype == "IQ3_M" and (i < n // 8 or (n_expert == 8 and use_more_bits(i, n))):
+        return "Q4_K"
+    if ftype == "Q3_K_L":
+        return "Q5_K"
+    if ftype == "Q4_K_M":
+        return "Q6_K" if use_more_bits(i, n) else default
+    if i < n // 8 and ftype in ("IQ4_NL", "IQ4_XS") and not imatrix:
+        return "Q5_K"
+    if ftype == "Q5_K_M" and use_more_bits(i, n):
+        return "Q6_K"
+    if ftype == "Q4_K_S" and i < n // 8:
+        return "Q5_K"
+    if ftype in ("Q4_0", "Q5_0") and imatrix and i < n // 8:
+        return "Q4_1" if ftype == "Q4_0" else "Q5_1"
+    return default
+
+
+def _other_type(ts: TensorSpec, ftype: str, default: str, info: ModelQuantInfo) -> str:
+    """attn_k, attn_q, attn_output, legacy attn_qkv, ffn_gate / ffn_up; any other role keeps the default."""
+    kind = ts.kind
+    if kind == "attn_k" and info.n_expert == 8:
+        return "Q8_0"
+    if kind in ("attn_k", "attn_q"):
+        return {"IQ3_XS": "IQ3_XXS", "IQ3_XXS": "IQ2_S"}.get(ftype, default)
+    if kind == "attn_output":
+        if info.n_expert == 8:
+            return "Q5_K" if ftype in _MOE8_ATTN_OUTPUT_MIXES else default
+        return {"Q2_K": "Q3_K", "IQ3_XXS": "IQ3_S", "Q3_K_M": "Q4_K", "Q3_K_L": "Q5_K", "IQ3_M": "Q4_K"}.get(
+            ftype, default
+        )
     if kind == "attn_qkv":  # legacy rules only: the current code routes attn_qkv through the attn_v branch
         if ftype in ("Q3_K_M", "Q3_K_L", "IQ3_M"):
             return "Q4_K"
-        return {"Q4_K_M": "Q5_K", "Q5_K_M": "Q6_K"}.get(ftype, new)
+        return {"Q4_K_M": "Q5_K", "Q5_K_M": "Q6_K"}.get(ftype, default)
     if kind.startswith(("ffn_gate", "ffn_up")):
         i, n = (ts.layer or 0), info.n_layers
         if ftype == "IQ3_XS" and n // 8 <= i < 7 * n // 8:
             return "IQ3_XXS"
-        return new
-    return new
+    return default
 
 
 def _ollama_type(ts: TensorSpec, ftype: str, default: str, info: ModelQuantInfo, counters: dict[str, int]) -> str:
