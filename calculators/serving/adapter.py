@@ -47,19 +47,5 @@ __all__ = [
 ]
 
 
-def setup(
-    model,
-    quant: str,
-    device,
-    engine: str,
-    gpus: int = 1,
-    kv_dtype: str = "f16",
-    weights_override=None,
-    efficiency_override: float | None = None,
-    threads: int | None = None,
-):
-    """The speed model's resolved setup (device class, fitted parameters, geometry) for one scenario
-    (`weights_override`: an actual file's exact weights; `efficiency_override`: a measured bandwidth efficiency)."""
-    dev = resolve_device(device)
-    m, wo = resolve_model(model), weights_override
-    return setup_for(m, quant, dev, engine, gpus, kv_dtype, wo, efficiency_override, threads)
+# The speed model's resolved setup (device class, fitted parameters, geometry) for one scenario.
+setup = setup_for
