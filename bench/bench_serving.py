@@ -2,6 +2,7 @@
 
     python bench/bench_serving.py              # table per quantity (grouped by engine and hardware generation)
     python bench/bench_serving.py --fit-tp     # fit TP_EFFICIENCY (calculators/serving/batched.py) on TP2 rows
+    python bench/bench_serving.py --fit-roofline  # fit SERVER_ROOFLINE_NORM on the single-GPU TensorRT-LLM rows
     python bench/bench_serving.py --fit-prefill  # fit the batched model's llama.cpp prefill parameters
     python bench/bench_serving.py --fit-vllm   # vLLM's bandwidth factor; --fit-frontend: its API server's time
     python bench/bench_serving.py --ablate     # the runs' prefix-cache state and the front-end time, on and off
@@ -74,6 +75,8 @@ MODEL_OF = {
     "llama33-70b": "llama-3.3-70b",
 }
 SWEEP = "prefill by ubatch (fitted)"  # prefill_measurements.yaml `ubatch_sweep`: fits the shape, never held out
+TRT = "TensorRT-LLM max throughput (fitted)"  # calibrate the serving class, its roofline norm and TP efficiency
+FITTED = (SWEEP, TRT)  # quantities whose every row a fit has seen: reported as such
 VLLM_LIKE = ("vllm", "sglang")  # engines simulated with vLLM's scheduler and bandwidth factor
 TRT_HARDWARE = {"h100-sxm": "h100-80gb-sxm", "h200-sxm": "h200"}
 GENERATION = [
@@ -249,8 +252,9 @@ def held_out_factors(data: dict) -> dict[str, float]:
             if s["engine"] in VLLM_LIKE and not s.get("excluded")}  # fmt: skip
 
 
-def _trt_rows(meas: dict, tp_efficiency: float | None = None) -> list[Row]:
-    """TensorRT-LLM offline max throughput (measurements.yaml `serving`): all requests queued at once."""
+def _trt_rows(meas: dict, tp_efficiency: float | None = None, roofline_norm: float | None = None) -> list[Row]:
+    """TensorRT-LLM offline max throughput (measurements.yaml `serving`): all requests queued at once. They calibrate
+    the serving class and SERVER_ROOFLINE_NORM (the TP2 H100 rows: TP_EFFICIENCY), so they are never held out."""
     rows = []
     for hw_key, mkey, tp, isl, osl, tput in meas["serving"]["rows"]:
         hw, m = TRT_HARDWARE[hw_key], model(MODEL_OF[mkey])
@@ -258,15 +262,17 @@ def _trt_rows(meas: dict, tp_efficiency: float | None = None) -> list[Row]:
         step = build_step(
             m, "FP8", device(hw), "vllm", tp, "fp8", efficiency_override=SERVER.bandwidth_efficiency, **kw
         )
+        if roofline_norm is not None:
+            step = replace(step, roofline_norm=roofline_norm)
         cfg = engine_config("tensorrt-llm", m, "FP8", device(hw), tp, "fp8", gpu_memory_utilization=0.95)
         n = 1500
         s = summarize(simulate(step, cfg, Load(concurrency=n, requests=n, prompt_tokens=isl, output_tokens=osl)))
         f = adapter.forecast(
             m, "FP8", device(hw), "vllm", isl + osl, isl, osl, n, tp, "fp8", SERVER.bandwidth_efficiency
         )
-        fitted = tp > 1 and hw == "h100-80gb-sxm"  # TP_EFFICIENCY is fitted on these
-        rows.append(Row("aggregate under load", "tensorrt-llm", hw, "trtllm-perf-overview", tput,
-                        f.aggregate_tokens_per_s, s["output_tokens_per_s"], heldout=not fitted))  # fmt: skip
+        tp2 = tp > 1 and hw == "h100-80gb-sxm"  # TP_EFFICIENCY is fitted on these, the norm on the others
+        rows.append(Row(TRT, "tensorrt-llm", hw, "trtllm-perf-overview" + (" TP2" if tp2 else ""), tput,
+                        f.aggregate_tokens_per_s, s["output_tokens_per_s"], heldout=False))  # fmt: skip
     return rows
 
 
@@ -380,8 +386,8 @@ def report(rows: list[Row]) -> None:
     """Median / p90 / worst |forecast / measured - 1| per quantity and group, held-out rows only."""
     print(f"{'quantity':36} {'group':24} {'n':>3}  {'today med   p90   worst':24}  {'new med   p90   worst':24}")
     for q in dict.fromkeys(r.quantity for r in rows):
-        sel = [r for r in rows if r.quantity == q and (r.heldout or q == SWEEP)]
-        groups = [("all fitted" if q == SWEEP else "all held out", sel)]
+        sel = [r for r in rows if r.quantity == q and (r.heldout or q in FITTED)]
+        groups = [("all fitted" if q in FITTED else "all held out", sel)]
         for key in ("engine", "gen"):
             vals = sorted({r.engine if key == "engine" else generation(r.hw) for r in sel})
             if len(vals) > 1:
@@ -417,16 +423,31 @@ def sim_timing() -> float:
 
 def fit_tp(meas: dict) -> None:
     """Grid-search TP_EFFICIENCY: the median log error of the TP2 H100 rows closest to zero."""
-    import math
-
     best = None
     for e in [0.6 + 0.025 * i for i in range(17)]:
-        rows = [r for r in _trt_rows(meas, e) if not r.heldout]
+        rows = [r for r in _trt_rows(meas, e) if r.source.endswith("TP2")]
         med = statistics.median(math.log(r.new / r.measured) for r in rows)
         print(f"tp_efficiency {e:.3f}: median log(forecast/measured) {med:+.3f} on {len(rows)} rows")
         if best is None or abs(med) < abs(best[1]):
             best = (e, med)
     print(f"best TP_EFFICIENCY = {best[0]:.3f}")
+
+
+ROOFLINE_GRID = [1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, math.inf]
+
+
+def fit_roofline(meas: dict) -> None:
+    """Grid-search SERVER_ROOFLINE_NORM: the least RMS log error on the single-GPU TensorRT-LLM rows."""
+    best = None
+    for p in ROOFLINE_GRID:
+        rows = [r for r in _trt_rows(meas, roofline_norm=p) if not r.source.endswith("TP2")]
+        rms = math.sqrt(statistics.mean(math.log(r.new / r.measured) ** 2 for r in rows))
+        print(
+            f"norm {p:>4}: RMS log(forecast/measured) {rms:.4f}, |error| {_stats([r.new / r.measured - 1 for r in rows])} on {len(rows)} rows"
+        )
+        if best is None or rms < best[1]:
+            best = (p, rms)
+    print(f"best SERVER_ROOFLINE_NORM = {best[0]}")
 
 
 def _fit_prefill_efficiencies(meas: dict, extra: dict) -> list[Row]:
@@ -523,6 +544,7 @@ def _model_for_key(key: tuple[str, str]) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--fit-tp", action="store_true")
+    ap.add_argument("--fit-roofline", action="store_true")
     ap.add_argument("--fit-prefill", action="store_true")
     ap.add_argument("--fit-vllm", action="store_true")
     ap.add_argument("--fit-frontend", action="store_true")
@@ -531,6 +553,9 @@ def main() -> None:
     meas = yaml.safe_load((ROOT / "calculators/measurements.yaml").read_text(encoding="utf-8"))
     if args.fit_tp:
         fit_tp(meas)
+        return
+    if args.fit_roofline:
+        fit_roofline(meas)
         return
     if args.fit_prefill:
         fit_prefill(meas)
@@ -558,9 +583,9 @@ def main() -> None:
     print(f"vLLM front-end time per source, fitted without it (ms): {held}")
     for src in (s for s in data["sources"] if s.get("excluded")):
         print(f"Not used: {src['id']}: {src['excluded']}")
-    print("Notes: the TensorRT-LLM rows calibrated today's serving parameters (in-sample for `today`); the H100 TP2")
-    print("rows fitted TP_EFFICIENCY and are left out above. The DGX Spark dense batched rows entered today's fit and")
-    print("are left out; the two MoE S_TG rows were never fitted.")
+    print("Notes: the TensorRT-LLM rows calibrated the serving class (both columns), SERVER_ROOFLINE_NORM (single GPU)")
+    print("and TP_EFFICIENCY (H100 TP2): in-sample, apart from the held-out rows. The DGX Spark dense batched rows")
+    print("entered today's fit and are left out; the two MoE S_TG rows were never fitted.")
     print(f"1,000-request simulation: {sim_timing() * 1e3:.1f} ms (best of 5)")
 
 

@@ -18,11 +18,11 @@ _SERVER_FORMATS = frozenset({"FP8", "INT8", "AWQ", "GPTQ", "NF4", "NF4_DQ", "MXF
 # vLLM streams weights and KV at this share of the serving class's rate (which TensorRT-LLM's published throughput
 # fitted): `python bench/bench_serving.py --fit-vllm` on the published vLLM runs of calculators/serving_measurements.yaml
 # (aggregate throughput and inter-token latency; each source's own rows are predicted with the factor fitted without it).
-VLLM_BANDWIDTH_FACTOR = 0.88
+VLLM_BANDWIDTH_FACTOR = 0.82
 # Seconds from a request's send to vLLM's scheduler seeing it (API server: HTTP, chat template, tokenizer; engine
 # IPC), paid once per request in TTFT and end-to-end time: `python bench/bench_serving.py --fit-frontend` on the TTFT
 # of the published vLLM and SGLang runs (each source's own rows are predicted with the value fitted without it).
-VLLM_FRONTEND_S = 0.0325
+VLLM_FRONTEND_S = 0.035
 
 CacheCells = Literal["ggml_slots", "ollama_slots", "paged_blocks", "full_cache"]
 Overhead = Literal["ggml_compute", "vllm_activations", "prompt_activations"]
