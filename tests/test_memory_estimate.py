@@ -16,6 +16,7 @@ from calculators.memory.accounting import _need
 from model_specs import load_catalog
 
 GiB = 1 << 30
+MiB = 1 << 20
 ROOT = Path(__file__).resolve().parent.parent
 CAT = load_catalog()
 
@@ -113,6 +114,25 @@ def test_fit_on_rtx_4090_and_apple_working_set():
     assert usable == int(32 * GiB * 2 / 3)
 
 
+def test_an_ecc_card_fits_against_the_memory_its_driver_reports():
+    # nvidia-smi on an A10G reports 23,028 MiB with ECC on (NVIDIA/DCGM#232), not the 24 GiB on the label: a scenario
+    # needing between the two does not fit, and the largest context shrinks accordingly.
+    a10g = CAT.device("a10g")
+    usable, rule = memory.usable_memory_bytes(a10g, gpus=2)
+    assert usable == 2 * 23_028 * MiB and "23,028 MiB the driver reports" in rule
+    label = a10g.model_copy(update={"driver_memory_mib": None})
+    assert memory.usable_memory_bytes(label)[0] == 24 * GiB
+    m = CAT.model("gemma-4-31b")
+    req = dict(model=m, quant="Q4_K_M", text_only=True)
+    on_label = memory.estimate(memory.MemoryRequest(context_tokens=8192, hardware=label, **req))
+    ctx = on_label.max_context_tokens
+    assert ctx > 8192
+    driver = memory.estimate(memory.MemoryRequest(context_tokens=ctx, hardware=a10g, **req))
+    assert memory.estimate(memory.MemoryRequest(context_tokens=ctx, hardware=label, **req)).fits
+    assert not driver.fits and 0 < driver.max_context_tokens < ctx
+    assert -(24 * GiB - 23_028 * MiB) <= driver.margin_bytes < 0
+
+
 def test_max_context_is_the_boundary():
     m = CAT.model("gemma-4-e4b")
     req = memory.MemoryRequest(model=m, quant="Q4_K_M", context_tokens=4096, memory_bytes=4 * GiB, text_only=True)
@@ -134,7 +154,8 @@ def test_vllm_estimate_reports_blocks_and_concurrency():
     )
     cap = est.vllm
     assert cap is not None and cap.num_blocks > 0
-    budget = int(80 * GiB * 0.9) - est.weights_bytes - est.overhead_bytes
+    # vLLM's share of the 81,559 MiB the H100's driver reports (not of the 80 GiB on the label)
+    budget = int(81_559 * MiB * 0.9) - est.weights_bytes - est.overhead_bytes
     assert cap.kv_budget_bytes == budget
     assert est.max_concurrency == int(cap.max_concurrency) >= 1
 

@@ -45,6 +45,14 @@ def test_vllm_engine_shows_blocks():
     assert any("blocks per request" in m.value for m in at.markdown)
 
 
+def test_an_ecc_card_shows_the_memory_its_driver_reports_with_its_source():
+    at = _run({"model": "gemma-4-e4b", "hw": "a10g"})
+    assert not at.exception, [e.value for e in at.exception]
+    usable = [m.value for m in at.markdown if "Usable memory on" in m.value]
+    assert usable and "22.49 GiB" in usable[0] and "the 23,028 MiB the driver reports" in usable[0], usable
+    assert "NVIDIA/DCGM/issues/232" in usable[0] and "not the 24 GB GDDR6 on the label" in usable[0]
+
+
 def _upload(content: bytes, name: str = "config.json") -> AppTest:
     at = _run({"model": "gemma-4-e4b"})
     at.file_uploader(key="byo_upload").upload(name, content, "application/json")

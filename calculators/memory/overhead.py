@@ -68,7 +68,9 @@ def usable_memory_bytes(hw: Hardware, gpus: int = 1) -> tuple[int, str]:
     logs as 2/3 of RAM on <= 36 GB machines (21845.34 MB on 32 GB, ggml-org/llama.cpp#2011, ollama/ollama#434)
     and 3/4 above; recent macOS reports more (107.52 GiB of 128, antirez/ds4#893), so 3/4 is conservative.
     Other unified-memory devices (Jetson, DGX Spark, phones, Raspberry Pi): total minus an OS reserve of
-    max(1 GiB, 10 %) (assumption). Discrete GPUs: the full memory (runtime reserve counted as overhead).
+    max(1 GiB, 10 %) (assumption). Discrete GPUs: the memory the driver reports where the catalog has it (nvidia-smi's
+    total, which leaves out ECC and driver-reserved memory: 23,028 MiB on a 24 GiB A10G), else the label's (runtime
+    reserve counted as overhead).
     """
     total = int(hw.memory_gib * GiB)
     if hw.kind == "apple":
@@ -77,4 +79,6 @@ def usable_memory_bytes(hw: Hardware, gpus: int = 1) -> tuple[int, str]:
     if hw.unified_memory or hw.kind in ("cpu", "mobile"):
         reserve = max(GiB, total // 10)
         return (total - reserve) * gpus, "unified memory minus an OS reserve of max(1 GiB, 10 %)"
+    if hw.driver_memory_mib:
+        return int(hw.driver_memory_mib * MiB) * gpus, f"the {hw.driver_memory_mib:,.0f} MiB the driver reports"
     return total * gpus, "full device memory"
