@@ -16,6 +16,7 @@ from calculators.cost import (
     Workload,
     compare,
     plan_costs,
+    prefix_cached_input_share,
     sensitivities,
 )
 from model_specs import load_catalog
@@ -70,7 +71,13 @@ FLAGS: tuple[Flag, ...] = (
     Flag("--p95-ttft-s", float, None, "latency target: time to first token, seconds (p95)", _W),
     Flag("--min-user-tokens-per-s", float, None, "latency target: output tokens/s each user must see", _W),
     Flag("--utilization", float, 0.5, "share of the month's 730 hours in which traffic arrives (0-1]", _W),
-    Flag("--cached-input-share", float, 0.0, "share of input tokens billed at the API's cached price", _W),
+    Flag(
+        "--cached-input-share",
+        float,
+        None,
+        "share of input tokens billed at the API's cached price (default: --cached-prefix-tokens / --prompt-tokens)",
+        _W,
+    ),
     Flag(
         "--hardware-price-usd", float, None, "purchase price per device, USD (default: catalog; 0 = already owned)", _O
     ),
@@ -171,7 +178,9 @@ def request_from_args(args: argparse.Namespace) -> CostRequest:
         utilization=args.utilization,
         p95_ttft_s=args.p95_ttft_s,
         min_user_tokens_per_s=args.min_user_tokens_per_s,
-        cached_input_share=args.cached_input_share,
+        cached_input_share=prefix_cached_input_share(args.cached_prefix_tokens, args.prompt_tokens)
+        if args.cached_input_share is None
+        else args.cached_input_share,
     )
     if args.requests_per_day is not None:
         w = Workload.from_requests(args.requests_per_day, args.prompt_tokens, args.output_tokens, **wkw)

@@ -104,6 +104,20 @@ def test_json_contract_to_the_cent(capsys, fake_forecast):
     assert len(d["sensitivity"]) == 15 and {s["factor"] for s in d["sensitivity"]} == set(cost.SENSITIVITY_FACTORS)
 
 
+def test_the_cached_prefix_is_billed_at_the_apis_cached_price_unless_a_share_is_typed(capsys, fake_forecast):
+    # 50 M input + 10 M output; a 600-token cached prefix of 1,000-token prompts: 60 % of the input at 0.01, the rest
+    # at 0.10, output at 0.50 -> 20 x 0.10 + 30 x 0.01 + 10 x 0.50 = 7.30 USD (10.00 with nothing cached).
+    base = ("--tokens-per-s", "100", "--monthly-input-tokens", "50e6", "--monthly-output-tokens", "10e6",
+            "--prompt-tokens", "1000", "--api-input-usd-per-mtok", "0.10", "--api-output-usd-per-mtok", "0.50",
+            "--api-cached-input-usd-per-mtok", "0.01", "--cloud-usd-per-hour", "0.80")  # fmt: skip
+    _, d, _ = _run(capsys, *base, "--cached-prefix-tokens", "600")
+    assert d["api"]["usd_per_month"] == pytest.approx(7.30, abs=0.005)
+    assert "60% of input tokens billed at the cached price" in d["api"]["notes"]
+    _, typed, _ = _run(capsys, *base, "--cached-prefix-tokens", "600", "--cached-input-share", "0")
+    _, cold, _ = _run(capsys, *base)
+    assert typed["api"]["usd_per_month"] == cold["api"]["usd_per_month"] == pytest.approx(10.00, abs=0.005)
+
+
 def test_catalog_prices_carry_source_and_date(capsys, fake_forecast):
     cat = load_catalog()
     code, d, _ = _run(

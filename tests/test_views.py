@@ -198,7 +198,11 @@ def test_costs_forecast_the_speed_pages_request_and_its_cached_prefix():
                  prompt=6000, out_tok=300, hw_usd=25000)  # fmt: skip
     req = base_request(s.model_copy(update={"pfx": 5000}), CAT)
     assert (req.prompt_tokens, req.output_tokens, req.cached_prefix_tokens) == (6000, 300, 5000)
-    cold, warm = build_cost_view(s, CAT).plan, build_cost_view(s.model_copy(update={"pfx": 5000}), CAT).plan
+    # the API is assumed to cache the same prefix; this catalog offer lists no cached price, and the page says so
+    assert req.workload.cached_input_share == pytest.approx(5000 / 6000)
+    warm_view = build_cost_view(s.model_copy(update={"pfx": 5000}), CAT)
+    assert any("no cached-input price known" in n for n in warm_view.comparison.options["api"].notes)
+    cold, warm = build_cost_view(s, CAT).plan, warm_view.plan
     c, w = cold.inputs.owned_capacity, warm.inputs.owned_capacity  # 5,000 of 6,000 prompt tokens need no prefill
     assert w.users_per_replica >= 2 * c.users_per_replica  # more users meet the 0.5 s p95 TTFT on one replica
 

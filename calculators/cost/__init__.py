@@ -17,7 +17,7 @@ it from the speed forecast. Assumptions, stated once (docs/cost-cli.md repeats t
 - Cloud always-on bills every hour of the month for every provisioned GPU; scale-to-zero bills only the busy
   hours (no cold-start or minimum-billing charges).
 - Hosted API: tokens / 1e6 x price; a `cached_input_share` of input tokens is billed at the cached price where
-  one is known.
+  one is known (by default the cached prompt prefix's share of the prompt, `prefix_cached_input_share`).
 - Break-even volumes keep the input:output mix, peak concurrency, utilisation and replica throughput fixed and
   vary only the total monthly tokens; between capacity steps every cost is linear in volume, so the break-even is solved in closed
   form segment by segment."""
@@ -53,6 +53,7 @@ from calculators.cost.inputs import (
     HostedApi,
     OwnedHardware,
     Workload,
+    prefix_cached_input_share,
 )
 from calculators.cost.lines import (
     CostLine,
@@ -150,6 +151,7 @@ __all__ = [
     "owned_line",
     "owned_slo_cost",
     "payback_months",
+    "prefix_cached_input_share",
     "plan_costs",
     "sensitivities",
     "sizing_sentence",

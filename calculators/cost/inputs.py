@@ -95,6 +95,12 @@ class Workload:
         return replace(self, monthly_input_tokens=monthly_tokens * s, monthly_output_tokens=monthly_tokens * (1 - s))
 
 
+def prefix_cached_input_share(cached_prefix_tokens: int, prompt_tokens: int) -> float:
+    """Share of input tokens an API bills at its cached price when every request repeats the same cached prefix
+    (derived: assumes the provider's cache holds it for every request, as the engine's prefix cache does)."""
+    return min(max(cached_prefix_tokens, 0), prompt_tokens) / prompt_tokens if prompt_tokens > 0 else 0.0
+
+
 @dataclass(frozen=True)
 class Capacity:
     """What one replica (one copy of the model on `gpus_per_replica` devices) delivers within the latency target."""

@@ -120,9 +120,11 @@ def api_cost(w: Workload, api: HostedApi) -> OptionCost:
     cin = w.monthly_input_tokens / 1e6 * cached * (api.usd_per_mtok_cached_input or 0.0)
     out = w.monthly_output_tokens / 1e6 * api.usd_per_mtok_output
     total = inp + cin + out
-    notes = ()
+    notes: tuple[str, ...] = ()
     if w.cached_input_share > 0 and api.usd_per_mtok_cached_input is None:
         notes = ("no cached-input price known: all input billed at the full price",)
+    elif cached > 0:
+        notes = (f"{cached:.0%} of input tokens billed at the cached price",)
     return OptionCost(
         "api",
         api.label,

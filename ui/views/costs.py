@@ -30,6 +30,7 @@ from calculators.cost import (
     nearest_hosted_model,
     owned_slo_cost,
     plan_costs,
+    prefix_cached_input_share,
     sensitivities,
     slo_replicas,
 )
@@ -254,6 +255,7 @@ def base_request(s: Scenario, cat: Catalog) -> CostRequest:
             utilization=s.util,
             p95_ttft_s=s.ttft_s,
             min_user_tokens_per_s=s.user_tps,
+            cached_input_share=prefix_cached_input_share(s.pfx, prompt),  # the API caches the shared prefix too
         ),
         model=s.model,
         quant=s.quant,
