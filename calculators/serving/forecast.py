@@ -99,52 +99,34 @@ def serving_setup(
 
 
 def serving_fields(
-    model,
-    quant: str,
-    hardware,
-    engine: str = "llama.cpp",
-    context_tokens: int = 8192,
-    prompt_tokens: int = 512,
-    output_tokens: int = 256,
-    concurrency: int = 1,
-    gpus: int = 1,
-    kv_dtype: str = "f16",
+    *scenario,
     goodput: Slo | None = None,
     slo_attainment: float = 0.95,
     search: str | None = None,
     search_max: float = 1024,
-    requests: int = 1000,
-    weights_override=None,
-    efficiency_override: float | None = None,
-    threads: int | None = None,
-    cached_prefix_tokens: int = 0,
+    **scenario_kw,
 ) -> dict:
-    """JSON-ready fields: decode_aggregate_tokens_per_s, the batched model's decode and prefill rates, ttft_s_p50/p95/mean,
-    itl_s, e2e_s_p50/p95, simulated aggregate throughput and, with an SLO and a search, the probe's `capacity`
-    object (ValueError on bad input)."""
+    """`fields_of` the scenario `serving_setup(*scenario, **scenario_kw)` describes (ValueError on bad input)."""
+    return fields_of(serving_setup(*scenario, **scenario_kw), goodput, slo_attainment, search, search_max)
+
+
+def fields_of(
+    su: ServingSetup,
+    goodput: Slo | None = None,
+    slo_attainment: float = 0.95,
+    search: str | None = None,
+    search_max: float = 1024,
+) -> dict:
+    """JSON-ready fields: decode_aggregate_tokens_per_s, the batched model's decode and prefill rates,
+    ttft_s_p50/p95/mean, itl_s, e2e_s_p50/p95, simulated aggregate throughput and, with an SLO and a search, the
+    probe's `capacity` object (ValueError on bad input)."""
     if search is not None and goodput is None:
         raise ValueError("--search needs --goodput targets")
     if not 0 < slo_attainment <= 1:
         raise ValueError("--slo-attainment must be in (0, 1]")
-    su = serving_setup(
-        model,
-        quant,
-        hardware,
-        engine,
-        context_tokens,
-        prompt_tokens,
-        output_tokens,
-        concurrency,
-        gpus,
-        kv_dtype,
-        requests,
-        weights_override,
-        efficiency_override,
-        threads,
-        cached_prefix_tokens,
-    )
+    prompt_tokens, concurrency = su.load.prompt_tokens, su.load.concurrency
     s = summarize(simulate(su.step, su.engine, su.load), goodput)
-    depth = prompt_tokens + output_tokens // 2
+    depth = prompt_tokens + su.load.output_tokens // 2
     out = {
         "decode_aggregate_tokens_per_s": decode_aggregate_tokens_per_s(su.step, concurrency, depth),
         "single_stream_decode_tokens_per_s": decode_aggregate_tokens_per_s(su.step, 1, depth),

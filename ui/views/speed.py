@@ -17,6 +17,7 @@ from calculators.guide import ENGINE_QUANTS
 from calculators.memory import WeightBreakdown
 from calculators.serving.forecast import (
     ServingSetup,
+    fields_of,
     latency_curve,
     serving_fields,
     serving_setup,
@@ -305,7 +306,7 @@ def _serving(
     tuning = dict(weights_override=wo, efficiency_override=eff, threads=threads, cached_prefix_tokens=pfx)
     try:
         su = serving_setup(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, **tuning)
-        fields = serving_fields(model, quant, hw, engine, ctx, prompt, output, conc, gpus, kv, goodput=slo, **tuning)
+        fields = fields_of(su, goodput=slo)
         users = rate = None
         if slo is not None:
             users = capacity(su.step, su.engine, su.load, slo, SLO_ATTAINMENT, "concurrency", SEARCH_MAX_USERS)
