@@ -583,8 +583,8 @@ def main() -> None:
     print(f"vLLM front-end time per source, fitted without it (ms): {held}")
     for src in (s for s in data["sources"] if s.get("excluded")):
         print(f"Not used: {src['id']}: {src['excluded']}")
-    print("Notes: the TensorRT-LLM rows calibrated the serving class (both columns), SERVER_ROOFLINE_NORM (single GPU)")
-    print("and TP_EFFICIENCY (H100 TP2): in-sample, apart from the held-out rows. The DGX Spark dense batched rows")
+    print("Notes: the TensorRT-LLM rows calibrated the serving class (both columns), SERVER_ROOFLINE_NORM (single-GPU")
+    print("rows) and TP_EFFICIENCY (H100 TP2 rows), so they are reported as fitted. The DGX Spark dense batched rows")
     print("entered today's fit and are left out; the two MoE S_TG rows were never fitted.")
     print(f"1,000-request simulation: {sim_timing() * 1e3:.1f} ms (best of 5)")
 

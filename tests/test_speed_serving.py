@@ -111,5 +111,6 @@ def test_method_text_names_the_driver_memory_the_kv_cache_is_sized_from_with_its
     v = build_speed_view(Scenario(model="gemma-4-e4b", quant="BF16", hw="a10g", engine="vllm"), CAT)
     text = speed_text.method_markdown(v)
     assert "23,028 MiB the driver reports" in text and "github.com/NVIDIA/DCGM/issues/232" in text
+    assert "weight reads and arithmetic overlap partly: it takes their 1.5-norm" in text
     llama = build_speed_view(Scenario(model="gemma-4-e4b", quant="Q4_K_M", hw="a10g"), CAT)  # slots: whole contexts
     assert "driver reports" not in speed_text.method_markdown(llama)

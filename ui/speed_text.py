@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from calculators.engines import engine as engine_record
+from calculators.serving.batched import SERVER_ROOFLINE_NORM
 from ui.views.facts import SessionFacts
 from ui.views.speed import SLO_ATTAINMENT, ServingView, SpeedView, calibration, cpu_model
 
@@ -64,8 +65,10 @@ def method_markdown(v: SpeedView) -> str:
         cls_line = (
             f"- Serving engine (**{v.scenario.engine}**): bandwidth efficiency {sp.bandwidth_efficiency:.2f}{own}, "
             f"arithmetic efficiency {sp.compute_efficiency:.2f}, fitted to {sp.n_points} TensorRT-LLM throughput "
-            f"points (held-out median error {r['serving_holdout'][1]:.0%}). Under load, TTFT, end-to-end time and "
-            "throughput come from a simulation of the engine's scheduler (`python bench/bench_serving.py`)."
+            f"points (held-out median error {r['serving_holdout'][1]:.0%}). A step's weight reads and arithmetic "
+            f"overlap partly: it takes their {SERVER_ROOFLINE_NORM:g}-norm, fitted on TensorRT-LLM's max-throughput "
+            "runs. Under load, TTFT, end-to-end time and throughput come from a simulation of the engine's scheduler "
+            "(`python bench/bench_serving.py`)."
         )
     hw, driver = v.hardware, ""
     if hw.driver_memory_mib and engine_record(v.scenario.engine).serving_scheduler:
