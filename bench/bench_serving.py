@@ -442,9 +442,8 @@ def fit_roofline(meas: dict) -> None:
     for p in ROOFLINE_GRID:
         rows = [r for r in _trt_rows(meas, roofline_norm=p) if not r.source.endswith("TP2")]
         rms = math.sqrt(statistics.mean(math.log(r.new / r.measured) ** 2 for r in rows))
-        print(
-            f"norm {p:>4}: RMS log(forecast/measured) {rms:.4f}, |error| {_stats([r.new / r.measured - 1 for r in rows])} on {len(rows)} rows"
-        )
+        errors = _stats([r.new / r.measured - 1 for r in rows])
+        print(f"norm {p:>4}: RMS log(forecast/measured) {rms:.4f}, |error| {errors} on {len(rows)} rows")
         if best is None or rms < best[1]:
             best = (p, rms)
     print(f"best SERVER_ROOFLINE_NORM = {best[0]}")

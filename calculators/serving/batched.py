@@ -90,7 +90,8 @@ VLLM_RESERVED_BYTES = 2 * 2**30  # activations, CUDA graphs, non-torch memory pe
 # their p-norm (memory^p + arithmetic^p)^(1/p). p fitted by `python bench/bench_serving.py --fit-roofline` on the
 # single-GPU TensorRT-LLM max-throughput rows (calculators/measurements.yaml `serving`, the rows that calibrate the
 # serving class) with the class's compute efficiency as fitted: RMS log error 0.082 at p = 1 (sum), 0.057 at 1.5,
-# 0.108 at inf (max). CPUs overlap fully (inf, calculators/cpu.py); llama.cpp's GPU steps keep the sum they were fitted with.
+# 0.108 at inf (max). CPUs overlap fully (inf, calculators/cpu.py); llama.cpp's GPU steps keep the sum they were
+# fitted with.
 SERVER_ROOFLINE_NORM = 1.5
 
 
