@@ -288,7 +288,7 @@ class Hardware(Frozen):
     # Capacity in GiB (2^30 bytes); `memory_label` is the vendor's wording ("24 GB").
     memory_gib: float = Field(gt=0)
     memory_label: str
-    # What the driver reports (nvidia-smi total): ECC and reserved memory taken; vLLM's share is of this.
+    # What the driver reports (nvidia-smi total): ECC and reserved memory taken; every fit uses it where given.
     driver_memory_mib: float | None = Field(default=None, gt=0)
     unified_memory: bool
     memory_bandwidth_gbs: float | None = Field(default=None, gt=0)  # 10^9 bytes/s

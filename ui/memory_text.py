@@ -53,20 +53,10 @@ def kv_markdown(v: MemoryView) -> str:
     )
 
 
-def _driver_source(v: MemoryView) -> str:
-    """Where the driver-reported memory figure comes from, when the usable memory is it."""
-    hw = v.hardware
-    if "driver reports" not in v.usable_rule:
-        return ""
-    return (
-        f"; source: {hw.field_sources['driver_memory_mib'].replace('|', '/')}, not the {hw.memory_label} on the label"
-    )
-
-
 def overhead_markdown(v: MemoryView) -> str:
     """Overhead, placement and fit rules."""
     return (
-        f"- Usable memory on {v.hardware.name}: {gib(v.usable_bytes)} ({v.usable_rule}{_driver_source(v)}).\n"
+        f"- Usable memory on {v.hardware.name}: {gib(v.usable_bytes)} ({v.usable_rule}).\n"
         "- Placement: llama.cpp / Ollama keep the input token embedding (and, by default, the per-layer-embedding "
         "table) in host memory and load a tied output matrix a second time on the GPU (not on Apple silicon, "
         "where Metal maps the file once); `--cpu-moe` moves the routed experts to the host. GPU-resident = "

@@ -48,6 +48,7 @@ from calculators.memory.kv import (
 from calculators.memory.overhead import (
     GPU_RUNTIME_RESERVE_BYTES,
     VLLM_NON_TORCH_BYTES,
+    device_memory_bytes,
     llama_cpp_compute_bytes,
     usable_memory_bytes,
     vllm_activation_bytes,
@@ -86,6 +87,7 @@ __all__ = [
     "kv_values_bytes",
     "llama_cpp_compute_bytes",
     "resolve_quant",
+    "device_memory_bytes",
     "usable_memory_bytes",
     "vllm_activation_bytes",
     "vllm_capacity",

@@ -61,6 +61,11 @@ def vllm_activation_bytes(model: ModelSpec, max_num_batched_tokens: int = 8192, 
 # ------------------------------------------------------------------------------------------------ placement
 
 
+def device_memory_bytes(hw: Hardware) -> int:
+    """One device's memory as its driver reports it (catalog `driver_memory_mib`, sourced), else the label's GiB."""
+    return int(hw.driver_memory_mib * MiB) if hw.driver_memory_mib else int(hw.memory_gib * GiB)
+
+
 def usable_memory_bytes(hw: Hardware, gpus: int = 1) -> tuple[int, str]:
     """Bytes a model may use on `gpus` of this device, and the rule applied.
 
@@ -80,5 +85,7 @@ def usable_memory_bytes(hw: Hardware, gpus: int = 1) -> tuple[int, str]:
         reserve = max(GiB, total // 10)
         return (total - reserve) * gpus, "unified memory minus an OS reserve of max(1 GiB, 10 %)"
     if hw.driver_memory_mib:
-        return int(hw.driver_memory_mib * MiB) * gpus, f"the {hw.driver_memory_mib:,.0f} MiB the driver reports"
+        src, label = hw.field_sources["driver_memory_mib"], hw.memory_label
+        rule = f"the {hw.driver_memory_mib:,.0f} MiB the driver reports; source: {src}, not the {label} on the label"
+        return device_memory_bytes(hw) * gpus, rule
     return total * gpus, "full device memory"

@@ -7,10 +7,8 @@ Like the speed model, the serving package takes ModelSpec and Hardware/Device ob
 from __future__ import annotations
 
 from calculators.cpu import decode_step as cpu_decode_step
-from calculators.memory import kv_bytes_per_token_at
+from calculators.memory import device_memory_bytes, kv_bytes_per_token_at
 from calculators.speed import (  # objects only: an id raises TypeError
-    ALLREDUCE_LATENCY_S,
-    LINK_GBS,
     SERVER_STEP_OVERHEAD_S,
     Device,
     SpeedForecast,
@@ -24,16 +22,16 @@ from calculators.speed import (  # objects only: an id raises TypeError
     resolve_model,
     setup_for,
     step_time,
+    tp_comm_s,
 )
 
 __all__ = [
-    "ALLREDUCE_LATENCY_S",
-    "LINK_GBS",
     "SERVER_STEP_OVERHEAD_S",
     "Device",
     "SpeedForecast",
     "cpu_decode_step",
     "custom_device",
+    "device_memory_bytes",
     "forecast",
     "kv_bytes_per_token_at",
     "link_of",
@@ -44,6 +42,7 @@ __all__ = [
     "resolve_model",
     "setup",
     "step_time",
+    "tp_comm_s",
 ]
 
 

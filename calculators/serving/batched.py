@@ -218,9 +218,9 @@ def _tp_comm_s(s, tp: int) -> tuple[float, float]:
     """Tensor parallel's two all-reduces per layer: (latency per step, seconds per token in the step)."""
     if tp <= 1:
         return 0.0, 0.0
-    link, layers = adapter.link_of(s.dev), s.geo.layers
-    per_token = 2 * layers * 2 * (tp - 1) / tp * s.model.text.hidden_size * 2 / (adapter.LINK_GBS[link] * 1e9)
-    return 2 * layers * adapter.ALLREDUCE_LATENCY_S[link], per_token
+    args = (s.geo.layers, s.model.text.hidden_size)
+    fixed = adapter.tp_comm_s(*args, 0, tp, adapter.link_of(s.dev))
+    return fixed, adapter.tp_comm_s(*args, 1, tp, adapter.link_of(s.dev)) - fixed
 
 
 def prefill_kernel_of(quant: str, kquant: bool, cls_name: str) -> str:
@@ -289,6 +289,7 @@ def build_step(
     e_pf = cls.prefill_efficiency if s.server else _prefill_efficiency(s.cls_name, kernel, cls, sh)
     pf_rate = s.fp16 * (2.0 if geforce and not s.server else 1.0) * e_pf * tp * e_tp * pp
     overhead = g.layers * cls.layer_overhead_s * (sh.moe_overhead_factor if g.moe else 1.0)
+    cuda_prompt = not s.server and dev.kind == "nvidia"  # llama.cpp's prompt steps on CUDA run without CUDA graphs
     prefill_overhead = g.layers * CUDA_PREFILL_LAYER_OVERHEAD_S * (sh.moe_overhead_factor if g.moe else 1.0)
     overhead += adapter.SERVER_STEP_OVERHEAD_S if s.server else 0.0
     per_seq = kv_swa / (bw * s.kv_read_ratio) + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
@@ -312,10 +313,8 @@ def build_step(
         prefill_flops_per_s=pf_rate,
         prefill_half_tokens=0.0 if s.server else LLAMACPP_PREFILL_HALF_TOKENS,
         expert_half_tokens=0.0 if s.server else EXPERT_HALF_TOKENS,
-        prefill_overhead_s=0.0 if s.server or dev.kind != "nvidia" else prefill_overhead,
-        prefill_expert_overhead_s=0.0
-        if s.server or dev.kind != "nvidia"
-        else g.layers * CUDA_PREFILL_EXPERT_OVERHEAD_S,
+        prefill_overhead_s=prefill_overhead if cuda_prompt else 0.0,
+        prefill_expert_overhead_s=g.layers * CUDA_PREFILL_EXPERT_OVERHEAD_S if cuda_prompt else 0.0,
         attn_flops_per_pair=attn_pair,
         swa_flops_per_token=swa_tok,
         overhead_s=overhead,
@@ -341,7 +340,7 @@ def kv_capacity_tokens(
     the KV per token."""
     s = adapter.setup(model, quant, hardware, "vllm", gpus, kv_dtype, weights_override)
     hw = s.dev.hardware  # vLLM takes its share of the memory the driver reports (ECC and reserved memory taken)
-    total = hw.driver_memory_mib * 2**20 if hw is not None and hw.driver_memory_mib else s.dev.memory_bytes
+    total = adapter.device_memory_bytes(hw) if hw is not None else s.dev.memory_bytes
     if total is None:
         return None
     per_tok, swa = _kv_rates(s.model, kv_dtype)

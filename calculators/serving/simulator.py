@@ -423,8 +423,8 @@ class _Sim:
                 self._decode_run()
             elif self.prefilling:  # KV full with only prompts in flight: drop the newest one back
                 self._preempt()
-            elif self.pending:
-                self.t = max(self.t, self.pending[0][0])
+            elif (nxt := self._next_arrival_s()) is not None:
+                self.t = max(self.t, nxt)
             else:
                 raise RuntimeError("simulation stalled: a request can never be admitted (KV smaller than one context)")
         return SimResult(
