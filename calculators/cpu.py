@@ -187,14 +187,17 @@ def decode_step(
     layers: int,
     kquant: bool,
     p: CpuParams = CPU_PARAMS,
+    measured_bandwidth_bytes_per_s: float | None = None,
 ) -> CpuStep:
-    """One decode step that reads `read_bytes` (weights + KV) and does `macs` multiply-accumulates with `threads`."""
+    """One decode step that reads `read_bytes` (weights + KV) and does `macs` multiply-accumulates with `threads`
+    (at a measured bandwidth instead of the modelled one, when given)."""
     if threads < 1:
         raise ValueError("threads must be at least 1")
     f = slowest_thread_factor(cpu, threads, p.little_core_ratio)
     bw = min(sustained_bandwidth_bytes_per_s(cpu, p), threads * p.per_thread_gbs * GB * f)
     if cpu.core_complexes and p.complex_read_gbs:
         bw = min(bw, cpu.core_complexes * p.complex_read_gbs * GB)
+    bw = measured_bandwidth_bytes_per_s or bw
     clock_hz = (cpu.clock_ghz or 2.0) * 1e9
     ops_per_thread = clock_hz * (cpu.vector_bits / 128) ** p.simd_exponent * p.int8_ops_per_cycle * f
     q = p.kquant_factor if kquant else 1.0

@@ -16,8 +16,9 @@ from streamlit.testing.v1 import AppTest
 
 from bench.gguf_reference import spec
 from calculators.gguf_file import file_weights
+from calculators.serving.batched import build_step, decode_aggregate_tokens_per_s
 from calculators.serving.forecast import serving_fields, under_load
-from calculators.speed import concurrency_curve, decode_vs_depth, forecast, roofline
+from calculators.speed import concurrency_curve, forecast, roofline
 from model_specs import load_catalog
 from model_specs.gguf_arch import model_from_gguf
 from model_specs.gguf_header import read_local
@@ -82,7 +83,8 @@ def test_speed_view_forecasts_the_files_bytes(files):
     assert 1 + 0.5 * (bytes_ratio - 1) < speed_ratio < bytes_ratio  # memory-bound on a 4090: most of the gap shows
     # every chart of the page follows the file: depth, concurrency, roofline, serving simulation
     d_plain, d_heavy = plain.depth[0][1], heavy.depth[0][1]
-    assert d_heavy < d_plain and d_plain == pytest.approx(decode_vs_depth(plain.model, "Q4_K_M", plain.hardware)[0][1])
+    step = build_step(plain.model, "Q4_K_M", plain.hardware, "llama.cpp", weights_override=plain.weights)
+    assert d_heavy < d_plain and d_plain == pytest.approx(decode_aggregate_tokens_per_s(step, 1, 0))
     assert heavy.concurrency[0].step_s > plain.concurrency[0].step_s
     r = roofline(heavy.model, "Q4_K_M", heavy.hardware, depth_tokens=heavy.prompt_tokens + heavy.output_tokens // 2)
     assert heavy.roofline["points"][0]["intensity_flop_per_byte"] < r["points"][0]["intensity_flop_per_byte"]

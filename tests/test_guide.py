@@ -24,7 +24,7 @@ from calculators.guide import (
     rank,
     ratio_verdict,
 )
-from calculators.speed import forecast
+from calculators.serving.forecast import served_forecast
 from model_specs import load_catalog
 from ui.scenario import GuideTarget, GuideWorkload
 
@@ -161,8 +161,8 @@ def test_e4b_on_a_4gb_phone_with_128k_does_not_hold():
 
 def test_26b_as_fast_as_a_4b_model_uses_the_forecast():
     chk = CHECKS["26b-as-fast-as-4b"]
-    a = forecast(CAT.model("gemma-4-26b-a4b"), "Q4_K_M", CAT.device("rtx-3090"), context_tokens=4096)
-    b = forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-3090"), context_tokens=4096)
+    a = served_forecast(CAT.model("gemma-4-26b-a4b"), "Q4_K_M", CAT.device("rtx-3090"), context_tokens=4096)
+    b = served_forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-3090"), context_tokens=4096)
     assert chk.ratio == pytest.approx(a.decode_tokens_per_s / b.decode_tokens_per_s)
     # A4B reads ~4B active parameters per token (plus the shared layers): about E4B's speed, above the 75 % bar.
     assert chk.ratio >= 0.75 and chk.verdict.status == "holds"

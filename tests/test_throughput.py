@@ -15,7 +15,6 @@ from calculators.speed import (
     custom_device,
     decode_vs_depth,
     forecast,
-    implied_efficiency,
     roofline,
 )
 from model_specs import load_catalog
@@ -138,29 +137,6 @@ def test_large_batches_become_compute_bound():
     assert f.bound == "compute" and f.max_concurrency >= 512  # all 512 streams fit, arithmetic is the limit
     pts = roofline(CAT.model("gemma-4-e2b"), "Q4_K_M", CAT.device("h100-80gb-sxm"), batches=(1, 1024))["points"]
     assert pts[0]["bound"] == "memory" and pts[1]["bound"] == "compute"
-
-
-def test_measured_efficiency_round_trips():
-    f = forecast(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), prompt_tokens=0, output_tokens=2)
-    eff = implied_efficiency(
-        CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), f.decode_tokens_per_s, depth_tokens=1
-    )
-    assert eff == pytest.approx(f.bandwidth_efficiency, rel=1e-3)
-    slower = implied_efficiency(
-        CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), f.decode_tokens_per_s * 0.8, depth_tokens=1
-    )
-    g = forecast(
-        CAT.model("gemma-4-e4b"),
-        "Q4_K_M",
-        CAT.device("rtx-4090"),
-        prompt_tokens=0,
-        output_tokens=2,
-        efficiency_override=slower,
-    )
-    assert g.decode_tokens_per_s == pytest.approx(f.decode_tokens_per_s * 0.8, rel=1e-3)
-    assert g.efficiency_source == "override"
-    with pytest.raises(ValueError):
-        implied_efficiency(CAT.model("gemma-4-e4b"), "Q4_K_M", CAT.device("rtx-4090"), 1e9)
 
 
 def test_partial_offload_reads_host_memory():

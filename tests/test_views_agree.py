@@ -15,6 +15,7 @@ from model_specs import load_catalog
 from ui.report import build_report
 from ui.scenario import Scenario, scenario_to_query
 from ui.views.costs import build_cost_view
+from ui.views.guide import build_guide_view
 from ui.views.memory import build_memory_view
 from ui.views.speed import build_speed_view
 
@@ -125,3 +126,39 @@ def test_home_report_and_pages_show_the_same_numbers(sc):
     rows = next((t.rows for t in rep.tables if t.name == "cost_options"), [])
     shown = [m.value for m in at.metric if m.label == "USD per month"]
     assert shown == [f"${r['usd_per_month']:,.2f}" for r in rows if r["usd_per_month"] is not None]
+
+
+@pytest.mark.parametrize(
+    ("model", "quant", "hw", "engine", "conc"),
+    [
+        ("gemma-4-e4b", "BF16", "h100-80gb-sxm", "vllm", 16),  # closed form TTFT 0.09 s, headline 0.19 s
+        ("gemma-4-e4b", "Q4_K_M", "rtx-4090", "ollama", 8),  # closed form TTFT 0.21 s, headline 10.6 s (one slot)
+        ("gemma-4-26b-a4b", "Q4_K_M", "m4-max-64gb", "llama.cpp", 1),  # closed form TTFT 1.54 s, headline 0.69 s
+    ],
+)
+def test_the_guide_ranks_with_the_speed_pages_headline(model, quant, hw, engine, conc):
+    """The Guide's per-user decode and TTFT for a variant are the Speed page's for the same scenario (they came from
+    the closed form while the Speed page showed the scheduler simulation)."""
+    sc = Scenario(model=model, quant=quant, hw=hw, engine=engine, conc=conc, ctx=8192)
+    f = build_speed_view(sc, CAT).forecast
+    c = next(c for c in build_guide_view(sc, CAT).ranked if (c.model_id, c.quant, c.hardware_id) == (model, quant, hw))
+    assert c.decode_tokens_per_s == pytest.approx(f.decode_tokens_per_s, rel=1e-6)
+    assert c.ttft_s == pytest.approx(f.ttft_s, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("hw", "engine", "quant"),
+    [
+        ("raspberry-pi-5-8gb", "llama.cpp", "Q4_K_M"),
+        ("rtx-4090", "llama.cpp", "Q4_K_M"),
+        ("h100-80gb-sxm", "vllm", "BF16"),
+    ],
+)
+def test_the_depth_curve_passes_through_the_headline(hw, engine, quant):
+    """One user whose answer's mean depth is 8,192 tokens: the Speed page's headline decode is the decode-vs-depth
+    curve's point at 8,192 (the curve came from the closed form: 6.1 against the headline's 5.5 tokens/s on a Pi)."""
+    sc = Scenario(model="gemma-4-e2b", quant=quant, hw=hw, engine=engine, conc=1, ctx=32768, prompt=8191, out_tok=2)
+    v = build_speed_view(sc, CAT)
+    at_depth = next(r for r in v.depth if r[0] == 8192)
+    assert v.forecast.decode_tokens_per_s == pytest.approx(at_depth[1], rel=1e-9)
+    assert at_depth[2] <= at_depth[1] <= at_depth[3]

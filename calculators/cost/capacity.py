@@ -7,8 +7,8 @@ from typing import Any
 
 from calculators.cost.inputs import Capacity, Workload
 from calculators.cost.lines import _min_replicas
-from calculators.serving.forecast import serving_fields, steady_requests, under_load
-from calculators.speed import SpeedForecast, forecast
+from calculators.serving.forecast import served_forecast, steady_requests
+from calculators.speed import SpeedForecast
 from model_specs.schema import Hardware, ModelSpec
 
 ForecastAt = Callable[[int], SpeedForecast]  # throughput.forecast at a concurrency, everything else bound
@@ -147,14 +147,9 @@ def default_forecast_factory(
               output_tokens=output_tokens, efficiency_override=efficiency_override)  # fmt: skip
 
     def at(concurrency: int) -> SpeedForecast:
-        f = forecast(model, quant, hardware, concurrency=concurrency, **kw)
         n = steady_requests(concurrency)
-        try:
-            served = serving_fields(model, quant, hardware, concurrency=concurrency, requests=n,
-                                    cached_prefix_tokens=cached_prefix_tokens, **kw)  # fmt: skip
-            return under_load(f, served)
-        except ValueError:  # not simulable (no room for one request's KV): the closed form, as the Speed page does
-            return f
+        return served_forecast(model, quant, hardware, concurrency=concurrency, requests=n,
+                               cached_prefix_tokens=cached_prefix_tokens, **kw)  # fmt: skip
 
     return at
 

@@ -10,7 +10,7 @@ from calculators import memory
 from calculators.guide.claims import CLAIMS, Claim, Variant
 from calculators.guide.rank import _fmt_tokens
 from calculators.guide.targets import GB, GiB
-from calculators.speed import forecast
+from calculators.serving.forecast import served_forecast
 from model_specs.loader import Catalog
 
 # ---------------------------------------------------------------- claims check
@@ -218,10 +218,9 @@ def check_claim(cat: Catalog, claim: Claim) -> ClaimCheck:
     # speed_ratio
     assert claim.compare_model is not None
     hw = cat.device(claim.hardware[0])
-    a = forecast(cat.model(claim.model), claim.quant, hw, engine=claim.engine, context_tokens=claim.context_tokens)
-    b = forecast(
-        cat.model(claim.compare_model), claim.quant, hw, engine=claim.engine, context_tokens=claim.context_tokens
-    )
+    kw = dict(engine=claim.engine, context_tokens=claim.context_tokens)
+    a = served_forecast(cat.model(claim.model), claim.quant, hw, **kw)
+    b = served_forecast(cat.model(claim.compare_model), claim.quant, hw, **kw)
     ratio = a.decode_tokens_per_s / b.decode_tokens_per_s
     verdict = ratio_verdict(ratio, claim.min_ratio)
     name_a, name_b = cat.model(claim.model).name, cat.model(claim.compare_model).name

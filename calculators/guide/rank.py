@@ -9,7 +9,7 @@ from typing import Any, Literal
 from calculators import memory
 from calculators.cost import CostRequest, Workload, cloud_prices_for, compare, plan_costs
 from calculators.guide.targets import ENGINE_QUANTS, WORKLOAD_LABELS, GiB, GuideRequest, quality_scores
-from calculators.speed import forecast
+from calculators.serving.forecast import served_forecast
 from model_specs.loader import Catalog
 from model_specs.schema import ModelSpec
 
@@ -218,8 +218,9 @@ def _fitting(cat: Catalog, req: GuideRequest, model: ModelSpec, quant: str, hw, 
     problems: list[str] = []
     ctx = req.context_tokens
     try:
-        # The forecast's default prompt and answer (512 and 256 tokens, capped to the context).
-        f = forecast(
+        # The forecast's default prompt and answer (512 and 256 tokens, capped to the context); the headline under
+        # load, as the Speed page gives it.
+        f = served_forecast(
             model, quant, hw, engine=req.engine, context_tokens=ctx, concurrency=req.concurrency, gpus=req.gpus
         )
         base = replace(

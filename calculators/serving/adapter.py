@@ -9,6 +9,7 @@ from __future__ import annotations
 from calculators.cpu import decode_step as cpu_decode_step
 from calculators.memory import device_memory_bytes, kv_bytes_per_token_at
 from calculators.speed import (  # objects only: an id raises TypeError
+    MAX_EFFICIENCY_OVERRIDE,
     SERVER_STEP_OVERHEAD_S,
     Device,
     SpeedForecast,
@@ -26,6 +27,7 @@ from calculators.speed import (  # objects only: an id raises TypeError
 )
 
 __all__ = [
+    "MAX_EFFICIENCY_OVERRIDE",
     "SERVER_STEP_OVERHEAD_S",
     "Device",
     "SpeedForecast",

@@ -296,7 +296,8 @@ def build_step(
     comm_fixed, comm_tok = _tp_comm_s(s, tp)
     overhead += (pp - 1) * PIPELINE_HOP_S
     if s.cpu is not None:  # a catalog CPU: bandwidth, arithmetic and barriers from the CPU decode model
-        c = adapter.cpu_decode_step(s.cpu, threads=s.threads, read_bytes=1, macs=1, layers=g.layers, kquant=g.kquant)
+        c = adapter.cpu_decode_step(s.cpu, threads=s.threads, read_bytes=1, macs=1, layers=g.layers, kquant=g.kquant,
+                                    measured_bandwidth_bytes_per_s=s.measured_bandwidth_bytes_per_s)  # fmt: skip
         bw, dec_rate, q, q_small = c.bandwidth_bytes_per_s, 2.0 / c.compute_s, 1.0, 1.0
         overhead = c.sync_s + (sh.ollama_token_overhead_s if rec.per_token_overhead else 0.0)
         per_seq = kv_swa / bw

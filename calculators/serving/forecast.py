@@ -172,6 +172,18 @@ def simulated_points(su: ServingSetup, points: list) -> list:
     return out
 
 
+def batched_depth(
+    su: ServingSetup, rows: list[tuple[int, float, float, float]]
+) -> list[tuple[int, float, float, float]]:
+    """The decode-vs-depth rows (depth, tokens/s, low, high) of one stream from the batched step the headline uses,
+    each range keeping its relative spread."""
+    out = []
+    for d, v, lo, hi in rows:
+        r = decode_aggregate_tokens_per_s(su.step, 1, d)
+        out.append((d, r, lo * r / v, hi * r / v))
+    return out
+
+
 def latency_curve(su: ServingSetup, concurrencies: list[int], slo: Slo | None = None) -> list[dict]:
     """Closed-loop latency per number of users: p50/p95 TTFT, median and p95 ITL, output tokens/s, attainment."""
     rows = []
@@ -228,6 +240,58 @@ def under_load(f: adapter.SpeedForecast, served: dict) -> adapter.SpeedForecast:
         ttft_s_p95=p95,
         notes=(*f.notes, UNDER_LOAD_NOTE) if c > 1 else f.notes,
     )
+
+
+def served_forecast(
+    model, quant: str, hardware, *, requests: int = 1000, cached_prefix_tokens: int = 0, **forecast_kw
+) -> adapter.SpeedForecast:
+    """The speed headline the CLI, every page and the cost plans give for a scenario (`forecast`'s keywords):
+    `under_load` of the closed form from `requests` simulated requests; the closed form alone where the scenario
+    cannot be simulated (no room for one request's KV)."""
+    f = adapter.forecast(model, quant, hardware, **forecast_kw)
+    kw = {k: v for k, v in forecast_kw.items() if k != "cold_start"}
+    kw.update(context_tokens=f.context_tokens, prompt_tokens=f.prompt_tokens, output_tokens=f.output_tokens)
+    kw.update(concurrency=f.concurrency, requests=requests)
+    try:
+        served = serving_fields(model, quant, hardware, cached_prefix_tokens=cached_prefix_tokens, **kw)
+    except ValueError:
+        return f
+    return under_load(f, served)
+
+
+def implied_efficiency(
+    model,
+    quant: str,
+    hardware,
+    measured_decode_tokens_per_s: float,
+    *,
+    depth_tokens: int = 0,
+    **step_kw,
+) -> float:
+    """The bandwidth efficiency at which the headline's batched step (`build_step`'s keywords) decodes one stream at
+    `depth_tokens` at the measured speed; feed it back as `efficiency_override` (ValueError when none can)."""
+    if not measured_decode_tokens_per_s > 0:
+        raise ValueError("measured decode speed must be positive")
+    m = adapter.resolve_model(model)
+
+    def rate(eff: float) -> float:
+        step = build_step(m, quant, hardware, efficiency_override=eff, **step_kw)
+        return decode_aggregate_tokens_per_s(step, 1, depth_tokens)
+
+    lo, hi = 1e-4, adapter.MAX_EFFICIENCY_OVERRIDE
+    top = rate(hi)
+    if top < measured_decode_tokens_per_s:
+        raise ValueError(
+            f"measured {measured_decode_tokens_per_s:,.1f} tokens/s is faster than this model allows on this device "
+            f"even at {hi:.0%} of its peak bandwidth ({top:,.1f}: its arithmetic and fixed costs remain): check "
+            "model, quant and device"
+        )
+    if rate(lo) > measured_decode_tokens_per_s:
+        raise ValueError("measured speed is too slow to be this model on this device: check model, quant and device")
+    for _ in range(40):  # the rate grows with the efficiency: bisect its logarithm to 1e-5 relative
+        mid = (lo * hi) ** 0.5
+        lo, hi = (mid, hi) if rate(mid) < measured_decode_tokens_per_s else (lo, mid)
+    return (lo * hi) ** 0.5
 
 
 UNDER_LOAD_NOTE = (

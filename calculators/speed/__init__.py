@@ -39,8 +39,8 @@ from calculators.speed.params import (
     server_class,
 )
 from calculators.speed.prefill import matmul_saturation, prefill_s, prefill_time
-from calculators.speed.roofline import implied_efficiency, roofline
-from calculators.speed.setup import setup_for
+from calculators.speed.roofline import roofline
+from calculators.speed.setup import MAX_EFFICIENCY_OVERRIDE, setup_for
 from calculators.speed.step import (
     ALLREDUCE_LATENCY_S,
     LINK_GBS,
@@ -57,6 +57,7 @@ from calculators.speed.step import (
 )
 
 __all__ = [
+    "MAX_EFFICIENCY_OVERRIDE",
     "ALLREDUCE_LATENCY_S",
     "ClassParams",
     "ConcurrencyPoint",
@@ -91,7 +92,6 @@ __all__ = [
     "device_from_hardware",
     "forecast",
     "geometry",
-    "implied_efficiency",
     "is_kquant",
     "link_of",
     "matmul_saturation",

@@ -57,30 +57,3 @@ def roofline(
         "points": points,
         "notes": list(s.notes),
     }
-
-
-def implied_efficiency(
-    model: ModelSpec,
-    quant: str,
-    hardware: Hardware | Device,
-    measured_decode_tokens_per_s: float,
-    engine: str = "llama.cpp",
-    depth_tokens: int = 0,
-    kv_dtype: str = "f16",
-    gpus: int = 1,
-    weights_override: WeightBreakdown | None = None,  # an actual file's exact weights
-) -> float:
-    """The bandwidth efficiency that makes the model reproduce a measured single-stream decode speed.
-
-    Feed it back as `efficiency_override` to forecast other settings from your own measurement."""
-    if not measured_decode_tokens_per_s or measured_decode_tokens_per_s <= 0:
-        raise ValueError("measured decode speed must be positive")
-    model = resolve_model(model)
-    dev = resolve_device(hardware)
-    s = _setup(model, quant, dev, engine, kv_dtype, gpus, 1.0, 0.0, [], None, weights_override)
-    st = step_time(s, 1, depth_tokens)
-    rest = st.overhead_s + st.compute_s + st.comm_s
-    t = 1.0 / measured_decode_tokens_per_s
-    if t <= rest:
-        raise ValueError("measured speed is faster than the fixed costs alone allow: check model, quant and device")
-    return st.memory_s / (t - rest)  # memory_s was computed at efficiency 1

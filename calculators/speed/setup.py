@@ -24,6 +24,8 @@ from calculators.speed.device import (
 from calculators.speed.geometry import ModelGeometry, geometry
 from calculators.speed.params import ClassParams, SharedParams, server_class
 
+MAX_EFFICIENCY_OVERRIDE = 1.5  # a measured bandwidth efficiency above this is a wrong device or model, not a fast run
+
 
 @dataclass(frozen=True)
 class _Setup:
@@ -46,6 +48,15 @@ class _Setup:
     kv_read_ratio: float
     cpu: cpu_model.CpuCores | None = None  # CPU hook: cores / ISA from the catalog -> calculators/cpu.py decode model
     threads: int | None = None  # CPU hook: llama.cpp -t (None on GPUs)
+
+    @property
+    def measured_bandwidth_bytes_per_s(self) -> float | None:
+        """The bandwidth a measured efficiency implies (None when the fit applies)."""
+        return (
+            self.dev.bandwidth_bytes_per_s * self.cls.bandwidth_efficiency
+            if self.efficiency_source == "override"
+            else None
+        )
 
 
 def _setup(
@@ -94,11 +105,11 @@ def _setup(
         notes.append(f"no published {engine} points for {dev.kind} devices: llama.cpp-fitted efficiencies used")
     if not server and cls.n_decode_points < 10:
         notes.append(f"device class '{cls_name}' rests on {cls.n_decode_points} published points: wide range")
-    cpu_cores, threads, cls = _cpu_hook(dev, cls_name, cls, engine, threads, efficiency_override, notes)
+    cpu_cores, threads, cls = _cpu_hook(dev, cls_name, cls, engine, threads, notes)
     source = "fitted"
     if efficiency_override is not None:
-        if not (0 < efficiency_override <= 1.5) or not math.isfinite(efficiency_override):
-            raise ValueError("efficiency override must be in (0, 1.5]")
+        if not (0 < efficiency_override <= MAX_EFFICIENCY_OVERRIDE) or not math.isfinite(efficiency_override):
+            raise ValueError(f"efficiency override must be in (0, {MAX_EFFICIENCY_OVERRIDE:g}]")
         cls = replace(cls, bandwidth_efficiency=efficiency_override, decode_rel_low=-0.08, decode_rel_high=0.08)
         source = "override"
         notes.append(f"bandwidth efficiency {efficiency_override:.3f} taken from a measurement instead of the fit")
@@ -134,11 +145,10 @@ def _cpu_hook(
     cls: ClassParams,
     engine: str,
     threads: int | None,
-    efficiency_override: float | None,
     notes: list[str],
 ) -> tuple[cpu_model.CpuCores | None, int | None, ClassParams]:
-    """CPU hook: the device's cores (None without a catalog `cpu` block, or when a measured efficiency overrides the
-    fit), the thread count used and the class parameters with the CPU model's range; appends notes."""
+    """CPU hook: the device's cores (None without a catalog `cpu` block), the thread count used and the class
+    parameters with the CPU model's range; appends notes."""
     if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
         raise ValueError("threads must be a positive integer")
     if cls_name != "cpu":
@@ -147,7 +157,6 @@ def _cpu_hook(
         return None, None, cls
     cores = cpu_model.cores_from_hardware(dev.hardware) if dev.hardware is not None else None
     why = "no core count in the catalog" if cores is None else None
-    why = why or ("a measured efficiency overrides the fit" if efficiency_override is not None else None)
     why = why or (f"{engine} on CPUs is not modelled per thread" if not engine_record(engine).calibrated else None)
     if why:
         if threads is not None:

@@ -180,7 +180,13 @@ def _cpu_step_time(s: _Setup, batch: int, depth_tokens: int, weight: float, kv: 
     """CPU hook: one decode step from the CPU decode model (a catalog CPU with a `cpu` block)."""
     g = s.geo
     c = cpu_model.decode_step(
-        s.cpu, threads=s.threads, read_bytes=weight + kv, macs=batch * flops / 2, layers=g.layers, kquant=g.kquant
+        s.cpu,
+        threads=s.threads,
+        read_bytes=weight + kv,
+        macs=batch * flops / 2,
+        layers=g.layers,
+        kquant=g.kquant,
+        measured_bandwidth_bytes_per_s=s.measured_bandwidth_bytes_per_s,
     )
     # memory and arithmetic overlap: the hidden one of the two is reported as 0 so the terms still sum to the step
     mem, comp = (c.memory_s, 0.0) if c.bound == "memory" else (0.0, c.compute_s)

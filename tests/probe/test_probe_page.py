@@ -79,6 +79,13 @@ def test_connect_pick_model_run_and_store(fake_server) -> None:  # type: ignore[
     assert fvm["measured"].iloc[0] > 0 and fvm["forecast"].iloc[0] > 0
     at.toggle(key="probe_use_measurement_toggle").set_value(True).run()
     assert not at.exception
+    # The fake server's ~190 tokens/s is several times what the default spec model can reach on the sidebar's
+    # hardware: no efficiency is published, and the message gives the model's ceiling.
+    assert fvm["measured / forecast"].iloc[0] > 3
+    assert any("faster than this model allows" in e.value for e in at.error)
+    assert USE_MEASUREMENT_KEY not in at.session_state
+    at.selectbox(key="probe_p_fc_model").set_value("gemma-3-270m").run()  # a model that small decodes that fast
+    assert not at.exception and not at.error, [e.value for e in at.error]
     published = at.session_state[USE_MEASUREMENT_KEY]
     assert published["decode_tokens_per_s"] == pytest.approx(fvm["measured"].iloc[0], rel=0.01)
 

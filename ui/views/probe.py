@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from calculators import speed
+from calculators.serving.forecast import implied_efficiency, served_forecast
 from probe.capacity_cli import CapacityOptions
 from probe.clients import ProbeError, StopSignal
 from probe.goodput import parse_goodput
@@ -257,6 +257,7 @@ class ForecastView:
     rows: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     measured: dict[str, float] | None = None
+    depth_tokens: int = 0  # the measured answers' mean depth: prompt + half the answer
 
 
 def forecast_defaults(
@@ -277,12 +278,13 @@ def forecast_view(summary: dict[str, Any], sc: Scenario, cat: Any, spec_id: str,
     if view.measured is None:
         return view
     settings = summary.get("settings") or {}
+    prompt = int(settings.get("prompt_tokens") or ProbeSettings.prompt_tokens)
+    output = int(settings.get("max_tokens") or ProbeSettings.max_tokens)
+    view.depth_tokens = prompt + output // 2
     try:
-        fc = speed.forecast(
-            cat.model(spec_id), quant, cat.device(sc.hw), engine=engine, context_tokens=sc.ctx,
-            prompt_tokens=int(settings.get("prompt_tokens") or ProbeSettings.prompt_tokens),
-            output_tokens=int(settings.get("max_tokens") or ProbeSettings.max_tokens),
-            concurrency=1, gpus=sc.gpus, kv_dtype=sc.kv,
+        fc = served_forecast(
+            cat.model(spec_id), quant, cat.device(sc.hw), engine=engine, context_tokens=sc.ctx, prompt_tokens=prompt,
+            output_tokens=output, concurrency=1, gpus=sc.gpus, kv_dtype=sc.kv,
         )  # fmt: skip
     except ValueError as e:  # e.g. the context does not fit this model or hardware
         view.error = f"No forecast for {spec_id} {quant} on {sc.hw}: {e}"
@@ -296,9 +298,10 @@ def measured_efficiency(view: ForecastView, sc: Scenario, cat: Any, run_id: str 
     if view.measured is None:
         raise ValueError("no single-user measurement")
     decode = view.measured["decode_tokens_per_s"]
-    eff = speed.implied_efficiency(
-        cat.model(view.spec_id), view.quant, cat.device(sc.hw), decode, engine=view.engine, kv_dtype=sc.kv, gpus=sc.gpus
-    )
+    eff = implied_efficiency(
+        cat.model(view.spec_id), view.quant, cat.device(sc.hw), decode, depth_tokens=view.depth_tokens,
+        engine=view.engine, kv_dtype=sc.kv, gpus=sc.gpus,
+    )  # fmt: skip
     return MeasuredEfficiency(view.spec_id, view.quant, sc.hw, view.engine, run_id, decode, eff)
 
 

@@ -17,9 +17,11 @@ from calculators.guide import ENGINE_QUANTS
 from calculators.memory import WeightBreakdown
 from calculators.serving.forecast import (
     ServingSetup,
+    batched_depth,
     fields_of,
+    implied_efficiency,
     latency_curve,
-    serving_fields,
+    served_forecast,
     serving_setup,
     simulated_points,
     under_load,
@@ -35,7 +37,6 @@ from calculators.speed import (
     decode_vs_depth,
     device_from_hardware,
     forecast,
-    implied_efficiency,
     roofline,
 )
 from calculators.speed.geometry import wo_key
@@ -206,9 +207,10 @@ class SpeedView:
 
     @cached_property
     def depth(self) -> list[tuple[int, float, float, float]]:
-        """(tokens in context, decode tokens/s, low, high) of one stream as the context fills."""
+        """(tokens in context, decode tokens/s, low, high) of one stream as the context fills, from the headline's
+        step (the closed form alone when the scenario cannot be simulated)."""
         s = self.scenario
-        return decode_vs_depth(
+        plain = decode_vs_depth(
             self.model,
             s.quant,
             self.hardware,
@@ -219,6 +221,10 @@ class SpeedView:
             threads=self.threads,
             weights_override=self.weights,
         )
+        su = self.serving.setup
+        if su is None or (self.forecast is not None and self.forecast.host_fraction > 0):
+            return plain
+        return batched_depth(su, plain)
 
     @cached_property
     def roofline(self) -> dict:
@@ -384,9 +390,8 @@ def _variant_rows(
             args = (m, q, cat.device(hw_id))
             kw = dict(engine=engine, context_tokens=c, prompt_tokens=min(prompt, c // 2),
                       output_tokens=min(output, c // 4), kv_dtype=kv, threads=threads)  # fmt: skip
-            try:  # one user, as the headline: the closed form with the batched step's rates
-                served = serving_fields(*args, requests=1, cached_prefix_tokens=min(pfx, kw["prompt_tokens"]), **kw)
-                f = under_load(forecast(*args, **kw), served)
+            try:  # one user, as the headline
+                f = served_forecast(*args, requests=1, cached_prefix_tokens=min(pfx, kw["prompt_tokens"]), **kw)
             except ValueError:
                 continue
             rows.append(
