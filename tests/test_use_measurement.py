@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from calculators.cost import measured_forecast_factory
 from calculators.serving.forecast import implied_efficiency, served_forecast
 from model_specs import load_catalog
+from probe.record import MeasuredSpeed
 from probe.report import USE_MEASUREMENT_KEY
 from probe.runner import ProbeSettings
 from ui.scenario import Scenario
@@ -89,3 +91,13 @@ def test_a_measured_speed_the_device_cannot_reach_is_refused_with_the_cap():
         implied_efficiency(*a, 3 * fitted, depth_tokens=640)
     with pytest.raises(ValueError, match="must be positive"):
         implied_efficiency(*a, 0.0)
+
+
+def test_a_stored_run_read_by_served_name_is_the_speed_pages_headline():
+    """The Speed page's own 'use my measurement' (a stored run of the served model) at the page's request: the
+    headline decode at one user is the stored speed (it was inverted at the prompt's depth, not the answer's)."""
+    sc = Scenario(model="gemma-4-31b", quant="Q4_K_M", hw="rtx-3090", conc=1, prompt=4000, out_tok=2000, use_meas=True)
+    run = MeasuredSpeed(20.0, "r9", "gemma4:31b", "ollama", "http://127.0.0.1:11434", dt.datetime(2026, 12, 1), 1,
+                        0.4, None)  # fmt: skip
+    f = build_speed_view(sc, CAT, SessionFacts(stored_speed=run)).forecast
+    assert f.efficiency_source == "override" and f.decode_tokens_per_s == pytest.approx(20.0, rel=1e-3)

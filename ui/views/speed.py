@@ -244,9 +244,10 @@ class SpeedView:
 
 
 def _override(
-    s: Scenario, model: ModelSpec, hw: Hardware, prompt: int, m: SessionFacts, wo: WeightBreakdown | None = None
+    s: Scenario, model: ModelSpec, hw: Hardware, depth: int, m: SessionFacts, wo: WeightBreakdown | None = None
 ) -> tuple[float | None, bool]:
-    """(bandwidth efficiency from a measurement or None, whether it came from the probe page's choice)."""
+    """(bandwidth efficiency from a measurement, taken at the answer's mean `depth`, or None; whether it came from
+    the probe page's choice)."""
     if s.use_meas and m.stored_speed is not None:
         eff = implied_efficiency(
             model,
@@ -254,7 +255,7 @@ def _override(
             hw,
             m.stored_speed.decode_tokens_per_s,
             engine=s.engine,
-            depth_tokens=prompt,
+            depth_tokens=depth,
             kv_dtype=s.kv,
             gpus=s.gpus,
             weights_override=wo,
@@ -278,7 +279,7 @@ def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = Non
     prompt, output = request_tokens(s, ctx)
     override, from_probe, f, err = None, False, None, None
     try:
-        override, from_probe = _override(s, model, hw, prompt, m, wo)
+        override, from_probe = _override(s, model, hw, prompt + output // 2, m, wo)
         v = SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, None, None, byo)
         f = forecast(model, s.quant, hw, concurrency=s.conc, cold_start=s.cold, **v._common())
         if v.serving.error is None:  # the headline under load is the scheduler simulation's
