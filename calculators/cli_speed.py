@@ -9,7 +9,7 @@ from pathlib import Path
 
 from calculators.cli_sources import add_source_arguments, resolve
 from calculators.engines import ENGINES, KV_DTYPES
-from calculators.serving.forecast import parse_goodput, serving_fields, under_load
+from calculators.serving.forecast import parse_goodput, serving_fields, serving_keywords, under_load
 from calculators.speed import Device, custom_device, forecast, resolve_device
 from model_specs import load_catalog
 from model_specs.hf_import import model_from_hf_json
@@ -128,10 +128,7 @@ def run(args: argparse.Namespace) -> dict:
     if not quant:
         raise ValueError("--quant is required (except with --gguf or --hf-model)")
     device = _device(args)
-    f = forecast(
-        model,
-        quant,
-        device,
+    fkw = dict(
         engine=args.engine,
         context_tokens=args.context,
         prompt_tokens=args.prompt_tokens,
@@ -144,29 +141,13 @@ def run(args: argparse.Namespace) -> dict:
         threads=args.threads,
         weights_override=source.weights if source else None,
     )
+    f = forecast(model, quant, device, **fkw)
     n = args.cached_prefix_tokens
     if not 0 <= n <= f.prompt_tokens:
         raise ValueError(f"--cached-prefix-tokens must be 0..{f.prompt_tokens} (the prompt's tokens), got {n}")
-    served = serving_fields(
-        model,
-        quant,
-        device,
-        engine=args.engine,
-        context_tokens=f.context_tokens,
-        prompt_tokens=f.prompt_tokens,
-        output_tokens=f.output_tokens,
-        concurrency=f.concurrency,
-        gpus=args.gpus,
-        kv_dtype=args.kv_dtype,
-        goodput=slo,
-        slo_attainment=args.slo_attainment,
-        search=args.search,
-        search_max=args.search_max,
-        weights_override=source.weights if source else None,
-        efficiency_override=args.efficiency,
-        threads=args.threads,
-        cached_prefix_tokens=n,
-    )
+    # as served_forecast, but a bad --goodput or --search is an error here, not a fall back to the closed form
+    served = serving_fields(model, quant, device, goodput=slo, slo_attainment=args.slo_attainment, search=args.search,
+                            search_max=args.search_max, cached_prefix_tokens=n, **serving_keywords(f, fkw))  # fmt: skip
     out = under_load(f, served).as_dict()  # the headline wins over the simulation's fields of the same name
     out.update({k: round(v, 6) if isinstance(v, float) else v for k, v in served.items() if k not in out})
     return {**out, **(source.info if source else {})}

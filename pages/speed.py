@@ -108,7 +108,7 @@ with left:
         st.warning("Not even one sequence of this context fits in memory.")
 with right:
     st.subheader("Decode speed as the context fills")
-    point = (v.prompt_tokens, m.stored_speed.decode_tokens_per_s) if m.stored_speed is not None else None
+    point = (v.mean_depth_tokens, m.stored_speed.decode_tokens_per_s) if m.stored_speed is not None else None
     st.plotly_chart(depth_figure(v.depth, point), width="stretch", key="speed_depth_chart")
 
 st.subheader("Roofline")

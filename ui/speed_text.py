@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from calculators.engines import engine as engine_record
 from calculators.serving.batched import SERVER_ROOFLINE_NORM
+from calculators.serving.forecast import HEADLINE_REQUESTS
 from ui.views.facts import SessionFacts
 from ui.views.speed import SLO_ATTAINMENT, ServingView, SpeedView, calibration, cpu_model
 
@@ -235,7 +236,7 @@ def serving_caption(sv: ServingView, engine: str, prompt_tokens: int, output_tok
     text = (
         f"Simulated {engine} scheduler{slots.get(engine, ': continuous batching, chunked prefill, paged KV')}; "
         f"{users(sv.concurrency)} in a closed loop, {prompt_tokens:,} prompt{of_which} + {output_tokens:,} output "
-        f"tokens each, 1,000 requests.{frontend} Aggregate decode: all sequences decoding together, prefill excluded."
+        f"tokens each, {su.load.requests if su else HEADLINE_REQUESTS:,} requests.{frontend} Aggregate decode: all sequences decoding together, prefill excluded."
     )
     if sv.slo is None:
         return text + " Set a latency target on the Costs page to see the capacity at it." + measured_words(sv)

@@ -40,6 +40,9 @@ def parse_goodput(specs: list[str] | str) -> Slo:
     return Slo(**out)
 
 
+HEADLINE_REQUESTS = 1000  # simulated requests behind a headline (CLI, pages, cost plans); at least one per user
+
+
 @dataclass(frozen=True)
 class ServingSetup:
     """One scenario bound to the simulator: step model, engine scheduler, closed-loop load, and notes."""
@@ -61,7 +64,7 @@ def serving_setup(
     concurrency: int = 1,
     gpus: int = 1,
     kv_dtype: str = "f16",
-    requests: int = 1000,
+    requests: int = HEADLINE_REQUESTS,
     weights_override=None,
     efficiency_override: float | None = None,
     threads: int | None = None,
@@ -126,7 +129,7 @@ def fields_of(
         raise ValueError("--slo-attainment must be in (0, 1]")
     prompt_tokens, concurrency = su.load.prompt_tokens, su.load.concurrency
     s = summarize(simulate(su.step, su.engine, su.load), goodput)
-    depth = prompt_tokens + su.load.output_tokens // 2
+    depth = adapter.mean_depth_tokens(prompt_tokens, su.load.output_tokens)
     out = {
         "decode_aggregate_tokens_per_s": decode_aggregate_tokens_per_s(su.step, concurrency, depth),
         "single_stream_decode_tokens_per_s": decode_aggregate_tokens_per_s(su.step, 1, depth),
@@ -242,18 +245,25 @@ def under_load(f: adapter.SpeedForecast, served: dict) -> adapter.SpeedForecast:
     )
 
 
+def serving_keywords(f: adapter.SpeedForecast, forecast_kw: dict) -> dict:
+    """`serving_setup`'s keywords for the scenario that `forecast(..., **forecast_kw)` resolved into `f`: the same
+    settings at the forecast's context, prompt and output lengths and users."""
+    kw = {k: v for k, v in forecast_kw.items() if k != "cold_start"}
+    kw.update(context_tokens=f.context_tokens, prompt_tokens=f.prompt_tokens, output_tokens=f.output_tokens)
+    return {**kw, "concurrency": f.concurrency}
+
+
 def served_forecast(
-    model, quant: str, hardware, *, requests: int = 1000, cached_prefix_tokens: int = 0, **forecast_kw
+    model, quant: str, hardware, *, requests: int = HEADLINE_REQUESTS, cached_prefix_tokens: int = 0, **forecast_kw
 ) -> adapter.SpeedForecast:
-    """The speed headline the CLI, every page and the cost plans give for a scenario (`forecast`'s keywords):
+    """The speed headline every page and the cost plans give for a scenario (`forecast`'s keywords), as the CLI does:
     `under_load` of the closed form from `requests` simulated requests; the closed form alone where the scenario
     cannot be simulated (no room for one request's KV)."""
     f = adapter.forecast(model, quant, hardware, **forecast_kw)
-    kw = {k: v for k, v in forecast_kw.items() if k != "cold_start"}
-    kw.update(context_tokens=f.context_tokens, prompt_tokens=f.prompt_tokens, output_tokens=f.output_tokens)
-    kw.update(concurrency=f.concurrency, requests=requests)
+    kw = serving_keywords(f, forecast_kw)
     try:
-        served = serving_fields(model, quant, hardware, cached_prefix_tokens=cached_prefix_tokens, **kw)
+        served = serving_fields(model, quant, hardware, requests=requests, cached_prefix_tokens=cached_prefix_tokens,
+                                **kw)  # fmt: skip
     except ValueError:
         return f
     return under_load(f, served)

@@ -27,7 +27,14 @@ from calculators.speed.device import (
     device_from_hardware,
     resolve_device,
 )
-from calculators.speed.forecast import ConcurrencyPoint, SpeedForecast, concurrency_curve, decode_vs_depth, forecast
+from calculators.speed.forecast import (
+    ConcurrencyPoint,
+    SpeedForecast,
+    concurrency_curve,
+    decode_vs_depth,
+    forecast,
+    mean_depth_tokens,
+)
 from calculators.speed.geometry import ModelGeometry, geometry, is_kquant, resolve_model
 from calculators.speed.params import (
     SERVER_KV_MEMORY_FRACTION,
@@ -95,6 +102,7 @@ __all__ = [
     "is_kquant",
     "link_of",
     "matmul_saturation",
+    "mean_depth_tokens",
     "moe_expert_fraction",
     "prefill_s",
     "prefill_time",

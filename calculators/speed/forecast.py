@@ -20,6 +20,11 @@ from calculators.speed.setup import _Setup, _setup
 from calculators.speed.step import StepTime, step_time
 
 
+def mean_depth_tokens(prompt_tokens: int, output_tokens: int) -> int:
+    """Tokens in context halfway through the answer: where a forecast's decode speed is taken."""
+    return prompt_tokens + output_tokens // 2
+
+
 def _under_load(
     s: _Setup, streams: int, depth_tokens: int, prompt_tokens: int, output_tokens: int, t_prefill_s: float
 ) -> tuple[StepTime, float, float]:
@@ -243,7 +248,7 @@ def forecast(
     host_fraction = _offload_fraction(est, geo, dev, engine, notes)
     s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, host_fraction, notes, threads, wo)
     notes = list(s.notes)
-    depth = prompt_tokens + output_tokens // 2
+    depth = mean_depth_tokens(prompt_tokens, output_tokens)
     running = concurrency
     if max_conc is not None and max_conc >= 1 and concurrency > max_conc:
         running = max_conc
@@ -285,7 +290,8 @@ def _result(s, model, dev, geo, step, sizes, times, max_conc, host_fraction, not
         decode_tokens_per_s=1.0 / step.total_s,
         decode_tokens_per_s_low=r.lo / step.total_s,
         decode_tokens_per_s_high=r.hi / step.total_s,
-        single_stream_decode_tokens_per_s=1.0 / step_time(s, 1, prompt_tokens + output_tokens // 2).total_s,
+        single_stream_decode_tokens_per_s=1.0
+        / step_time(s, 1, mean_depth_tokens(prompt_tokens, output_tokens)).total_s,
         prefill_tokens_per_s=pf_rate,
         prefill_tokens_per_s_low=pf_rate * r.plo,
         prefill_tokens_per_s_high=pf_rate * r.phi,
@@ -369,7 +375,7 @@ def concurrency_curve(
     s = _setup(model, quant, dev, engine, kv_dtype, gpus, efficiency_override, 0.0, [], threads, wo)
     if levels is None:
         levels = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
-    depth = prompt_tokens + output_tokens // 2
+    depth = mean_depth_tokens(prompt_tokens, output_tokens)
     t_pf = prefill_time(s, prompt_tokens)
     out = []
     for c in levels:

@@ -11,6 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from calculators.serving.forecast import implied_efficiency, served_forecast
+from calculators.speed import mean_depth_tokens
 from probe.capacity_cli import CapacityOptions
 from probe.clients import ProbeError, StopSignal
 from probe.goodput import parse_goodput
@@ -280,7 +281,7 @@ def forecast_view(summary: dict[str, Any], sc: Scenario, cat: Any, spec_id: str,
     settings = summary.get("settings") or {}
     prompt = int(settings.get("prompt_tokens") or ProbeSettings.prompt_tokens)
     output = int(settings.get("max_tokens") or ProbeSettings.max_tokens)
-    view.depth_tokens = prompt + output // 2
+    view.depth_tokens = mean_depth_tokens(prompt, output)
     try:
         fc = served_forecast(
             cat.model(spec_id), quant, cat.device(sc.hw), engine=engine, context_tokens=sc.ctx, prompt_tokens=prompt,

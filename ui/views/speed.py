@@ -37,6 +37,7 @@ from calculators.speed import (
     decode_vs_depth,
     device_from_hardware,
     forecast,
+    mean_depth_tokens,
     roofline,
 )
 from calculators.speed.geometry import wo_key
@@ -118,6 +119,11 @@ class SpeedView:
     def threads(self) -> int | None:
         """CPU threads the forecasts are made for: the scenario's on a CPU with a `cpu` block (None = default)."""
         return self.scenario.thr if self.cpu is not None else None
+
+    @property
+    def mean_depth_tokens(self) -> int:
+        """Tokens in context at the answer's middle, where the headline decodes and a measurement is placed."""
+        return mean_depth_tokens(self.prompt_tokens, self.output_tokens)
 
     @property
     def cached_prefix_tokens(self) -> int:
@@ -235,7 +241,7 @@ class SpeedView:
             s.quant,
             self.hardware,
             engine=s.engine,
-            depth_tokens=self.prompt_tokens + self.output_tokens // 2,
+            depth_tokens=self.mean_depth_tokens,
             kv_dtype=s.kv,
             efficiency_override=self.efficiency_override,
             threads=self.threads,
@@ -279,7 +285,7 @@ def build_speed_view(s: Scenario, cat: Catalog, facts: SessionFacts | None = Non
     prompt, output = request_tokens(s, ctx)
     override, from_probe, f, err = None, False, None, None
     try:
-        override, from_probe = _override(s, model, hw, prompt + output // 2, m, wo)
+        override, from_probe = _override(s, model, hw, mean_depth_tokens(prompt, output), m, wo)
         v = SpeedView(s, model, hw, ctx, prompt, output, m, override, from_probe, None, None, byo)
         f = forecast(model, s.quant, hw, concurrency=s.conc, cold_start=s.cold, **v._common())
         if v.serving.error is None:  # the headline under load is the scheduler simulation's
